@@ -1,0 +1,107 @@
+"""The protocol every model backend implements.
+
+A backend turns a :class:`~tunegate.data.Case` into a JSON-serialisable request
+(``render``), and sends a request (``send``). The runner owns scheduling,
+concurrency, retries, timeouts and caching; a backend only speaks its protocol.
+Requests never contain secrets: credentials are added inside ``send``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from tunegate.data import Case
+
+
+@dataclass
+class Completion:
+    """What a model answered for one request."""
+
+    text: str | None
+    output: Any = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class TransportError(Exception):
+    """A request failed before a usable answer arrived.
+
+    ``retryable`` marks failures worth another attempt (429, 5xx, timeouts,
+    connection errors, malformed bodies); ``retry_after`` is the server's
+    ``Retry-After`` in seconds when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A model the runner can query."""
+
+    name: str
+    concurrency: int
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two answers comparable: endpoint and model, never secrets."""
+        ...
+
+    def render(self, case: Case) -> dict[str, Any]:
+        """The request for ``case``: JSON-serialisable, deterministic, no secrets."""
+        ...
+
+    async def send(self, request: dict[str, Any]) -> Completion:
+        """Send one request; raise :class:`TransportError` on failure."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+def cache_key(identity: dict[str, Any], request: dict[str, Any]) -> str:
+    """SHA-256 of the backend identity and the rendered request (canonical JSON)."""
+    blob = json.dumps(
+        {"identity": identity, "request": request},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from datetime import datetime, timezone
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
