@@ -57,6 +57,10 @@ class Backend(Protocol):
     name: str
     concurrency: int
 
+    async def start(self) -> None:
+        """Open connections or load weights; called once per run before any request."""
+        ...
+
     def identity(self) -> dict[str, Any]:
         """What makes two answers comparable: endpoint and model, never secrets."""
         ...
@@ -105,3 +109,20 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+@runtime_checkable
+class BatchBackend(Backend, Protocol):
+    """A backend that answers several requests in one call (local models).
+
+    The runner groups up to ``batch_size`` requests and calls ``send_batch``; the
+    result holds one :class:`Completion` or :class:`TransportError` per request.
+    """
+
+    batch_size: int
+
+    async def send_batch(
+        self, requests: list[dict[str, Any]]
+    ) -> list[Completion | TransportError]:
+        """Answer ``requests`` in order."""
+        ...
