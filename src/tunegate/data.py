@@ -211,15 +211,19 @@ def _chat_records(path: Path, problems: list[str]) -> Iterator[tuple[int, Case]]
             problems.append(f"{where}: no user message before the assistant message")
             continue
         category = obj.get("category")
-        metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        yield line_no, Case(
-            id=_case_id(obj, "id", line_no),
-            text=users[-1]["content"],
-            reference=messages[last_assistant]["content"].strip(),
-            messages=tuple(prompt),
-            category=str(category) if category is not None else None,
-            metadata=dict(metadata),
-            source=where,
+        raw_meta = obj.get("metadata")
+        metadata: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+        yield (
+            line_no,
+            Case(
+                id=_case_id(obj, "id", line_no),
+                text=users[-1]["content"],
+                reference=messages[last_assistant]["content"].strip(),
+                messages=tuple(prompt),
+                category=str(category) if category is not None else None,
+                metadata=dict(metadata),
+                source=where,
+            ),
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any, Protocol, runtime_checkable
 
 from tunegate.data import Case
@@ -32,7 +33,10 @@ class TransportError(Exception):
 
     ``retryable`` marks failures worth another attempt (429, 5xx, timeouts,
     connection errors, malformed bodies); ``retry_after`` is the server's
-    ``Retry-After`` in seconds when it sent one.
+    ``Retry-After`` in seconds when it sent one; ``fatal`` means no other
+    request to this model can succeed either (bad credentials, unknown model),
+    so the runner stops sending. ``kind`` is one of ``rate_limit``, ``server``,
+    ``timeout``, ``connection``, ``malformed``, ``client``, ``auth``, ``model``.
     """
 
     def __init__(
@@ -40,14 +44,18 @@ class TransportError(Exception):
         message: str,
         *,
         retryable: bool,
+        kind: str = "client",
         retry_after: float | None = None,
         status: int | None = None,
+        fatal: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
+        self.kind = kind
         self.retry_after = retry_after
         self.status = status
+        self.fatal = fatal
 
 
 @runtime_checkable
@@ -99,7 +107,7 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    from datetime import datetime, timezone
+    from datetime import datetime
     from email.utils import parsedate_to_datetime
 
     try:
@@ -107,8 +115,8 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 @runtime_checkable
@@ -121,8 +129,6 @@ class BatchBackend(Backend, Protocol):
 
     batch_size: int
 
-    async def send_batch(
-        self, requests: list[dict[str, Any]]
-    ) -> list[Completion | TransportError]:
+    async def send_batch(self, requests: list[dict[str, Any]]) -> list[Completion | TransportError]:
         """Answer ``requests`` in order."""
         ...

@@ -1,0 +1,327 @@
+"""The ``tunegate.yaml`` schema, as pydantic models, and its loader.
+
+Every error names the file and the key (``tunegate.yaml: models.zero-shot.base_url:
+not a URL``). Relative paths are resolved against the config file's folder.
+Secrets are never part of the config: it names environment variables
+(``api_key_env``, ``${VAR}`` in header values) whose values are read at run time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tunegate.errors import ConfigError
+
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+        raise ValueError("not a URL (expected http:// or https://)")
+    return value.rstrip("/")
+
+
+class DatasetConfig(_Strict):
+    """Where the cases are and which fields hold what."""
+
+    path: Path
+    format: Literal["auto", "chat", "jsonl", "csv"] = "auto"
+    input_field: str = "text"
+    label_field: str = "label"
+    category_field: str | None = "category"
+    id_field: str | None = "id"
+    limit: Annotated[int, Field(gt=0)] | None = None
+
+
+class TaskConfig(_Strict):
+    """What is being measured."""
+
+    type: Literal["classification"] = "classification"
+    labels: Annotated[list[str], Field(min_length=2)]
+
+    @field_validator("labels")
+    @classmethod
+    def _unique_labels(cls, labels: list[str]) -> list[str]:
+        folded = [" ".join(lab.split()).casefold() for lab in labels]
+        if any(not f for f in folded):
+            raise ValueError("labels must not be empty strings")
+        dupes = sorted({lab for lab, f in zip(labels, folded, strict=True) if folded.count(f) > 1})
+        if dupes:
+            raise ValueError(f"duplicate labels: {dupes}")
+        return labels
+
+
+class ShotsConfig(DatasetConfig):
+    """k examples drawn (with the run's seed) from a train file for k-shot prompting."""
+
+    k: Annotated[int, Field(ge=1, le=64)]
+    seed: int | None = None
+
+
+class _Transport(_Strict):
+    concurrency: Annotated[int, Field(ge=1, le=4096)] = 8
+    timeout: Annotated[float, Field(gt=0)] = 60.0
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 4
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class OpenAIModel(_Transport):
+    """A chat model behind an OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp)."""
+
+    type: Literal["openai"]
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    system: str | None = None
+    prompt: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    shots: ShotsConfig | None = None
+
+    _url = field_validator("base_url")(_check_url)
+
+    @field_validator("params")
+    @classmethod
+    def _no_reserved_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        reserved = sorted({"model", "messages", "stream"} & set(params))
+        if reserved:
+            raise ValueError(f"{reserved} cannot be set in params")
+        return params
+
+
+class HTTPModel(_Transport):
+    """A custom HTTP service, e.g. ``POST /classify {"text": ...} -> {"label": ...}``."""
+
+    type: Literal["http"]
+    url: str
+    method: Literal["POST", "PUT", "GET"] = "POST"
+    body: Any = Field(default_factory=lambda: {"text": "{{ input }}"})
+    response: str = "label"
+
+    _url = field_validator("url")(_check_url)
+
+
+class PythonModel(_Strict):
+    """A Python function ``package.module:function`` (sync or async)."""
+
+    type: Literal["python"]
+    function: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")]
+    concurrency: Annotated[int, Field(ge=1, le=4096)] = 4
+    timeout: Annotated[float, Field(gt=0)] = 60.0
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 0
+    response: str | None = None
+
+
+ModelConfig = Annotated[OpenAIModel | HTTPModel | PythonModel, Field(discriminator="type")]
+_MODEL_CLASSES: dict[str, type[BaseModel]] = {
+    "openai": OpenAIModel,
+    "http": HTTPModel,
+    "python": PythonModel,
+}
+MODEL_TYPES = tuple(_MODEL_CLASSES)
+
+
+class CompareConfig(_Strict):
+    """Which model is the candidate and which are its baselines."""
+
+    candidate: str
+    baselines: list[str] = Field(default_factory=list)
+    metric: str | None = None
+
+
+class Config(_Strict):
+    """A whole ``tunegate.yaml``."""
+
+    name: str = "tunegate"
+    seed: int = 0
+    store: Path = Path(".tunegate/tunegate.db")
+    dataset: DatasetConfig
+    task: TaskConfig
+    models: Annotated[dict[str, ModelConfig], Field(min_length=1)]
+    compare: CompareConfig | None = None
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    bootstrap: Annotated[int, Field(ge=100, le=1_000_000)] = 10_000
+
+    @property
+    def candidate(self) -> str:
+        """The candidate model: ``compare.candidate`` or the first model."""
+        return self.compare.candidate if self.compare else next(iter(self.models))
+
+    @property
+    def baselines(self) -> list[str]:
+        """The baselines: ``compare.baselines`` or every other model."""
+        if self.compare and self.compare.baselines:
+            return list(self.compare.baselines)
+        return [m for m in self.models if m != self.candidate]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that rejects duplicate keys instead of silently keeping the last."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first on line {seen[key]})",
+                key_node.start_mark,
+            )
+        seen[key] = line
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,
+)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, validate and resolve a config file; raise :class:`ConfigError` on any problem."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read ({exc})") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
+        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: invalid YAML: {exc}") from None
+    return parse_config(data, source=p)
+
+
+def parse_config(data: Any, source: str | Path = "tunegate.yaml") -> Config:
+    """Validate an already-parsed mapping; paths are resolved against ``source``'s folder."""
+    src = Path(source)
+    if data is None:
+        raise ConfigError(f"{src}: the file is empty")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{src}: expected a mapping of keys at the top level")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(src, exc)) from None
+    _check_references(src, config)
+    return _resolve_paths(config, src.parent)
+
+
+def _check_references(src: Path, config: Config) -> None:
+    names = list(config.models)
+    problems: list[str] = []
+    if config.compare:
+        refs = [("compare.candidate", config.compare.candidate)] + [
+            (f"compare.baselines[{i}]", b) for i, b in enumerate(config.compare.baselines)
+        ]
+        for key, ref in refs:
+            if ref not in config.models:
+                problems.append(f"{src}: {key}: no model named {ref!r}{_suggest(ref, names)}")
+        if config.compare.candidate in config.compare.baselines:
+            problems.append(f"{src}: compare.baselines: the candidate cannot be its own baseline")
+    for name, model in config.models.items():
+        for header, value in getattr(model, "headers", {}).items():
+            if not ENV_REF.search(value) and header.lower() in {"authorization", "x-api-key"}:
+                problems.append(
+                    f"{src}: models.{name}.headers.{header}: put secrets in an environment "
+                    f"variable and write it as ${{VAR}}, not in the config"
+                )
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    def fix(p: Path) -> Path:
+        return p if p.is_absolute() else base / p
+
+    models: dict[str, Any] = {}
+    for name, model in config.models.items():
+        if isinstance(model, OpenAIModel) and model.shots is not None:
+            shots = model.shots.model_copy(update={"path": fix(model.shots.path)})
+            model = model.model_copy(update={"shots": shots})
+        models[name] = model
+    dataset = config.dataset.model_copy(update={"path": fix(config.dataset.path)})
+    return config.model_copy(
+        update={"dataset": dataset, "models": models, "store": fix(config.store)}
+    )
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(options)})"
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed in the mapping at ``loc`` (for did-you-mean hints)."""
+    model: type[BaseModel] | None = Config
+    if len(loc) >= 3 and loc[0] == "models" and loc[2] in _MODEL_CLASSES:
+        model, loc = _MODEL_CLASSES[str(loc[2])], loc[3:]
+    for part in loc:
+        field = model.model_fields.get(str(part)) if model is not None else None
+        if field is None:
+            return []
+        candidates = [field.annotation, *getattr(field.annotation, "__args__", ())]
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+    return list(model.model_fields) if model is not None else []
+
+
+def _format_errors(src: Path, exc: ValidationError) -> str:
+    lines: list[str] = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        # A discriminated union adds the tag (e.g. "openai") to the location: drop it.
+        shown = [
+            str(part)
+            for i, part in enumerate(loc)
+            if not (i == 2 and loc[0] == "models" and part in MODEL_TYPES)
+        ]
+        key = ".".join(shown) or "(top level)"
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            known = [k for k in _allowed_keys(loc[:-1]) if k != "type"]
+            message = f"unknown key{_suggest(str(loc[-1]), known)}"
+        elif kind == "missing":
+            message = "required key is missing"
+        elif kind in {"union_tag_invalid", "union_tag_not_found"}:
+            given = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else None
+            message = (
+                f"unknown model type {given!r}" if given is not None else "model needs a 'type'"
+            ) + f" (one of: {', '.join(MODEL_TYPES)})"
+            key = key if key.endswith(".type") else f"{key}.type"
+        else:
+            message = str(err["msg"]).removeprefix("Value error, ")
+            if "input" in err and kind not in {"dict_type", "model_type"} and _short(err["input"]):
+                message += f" (got {err['input']!r})"
+        lines.append(f"{src}: {key}: {message}")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> bool:
+    return isinstance(value, (int, float, str, bool)) and len(repr(value)) <= 60

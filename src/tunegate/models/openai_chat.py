@@ -1,0 +1,149 @@
+"""OpenAI-compatible chat endpoints (OpenAI, vLLM, Ollama, llama.cpp, TGI) via the ``openai`` SDK."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+import openai
+
+from tunegate.config import OpenAIModel
+from tunegate.data import Case
+from tunegate.models.base import Completion, TransportError, parse_retry_after
+from tunegate.models.prompting import chat_messages
+from tunegate.secrets import read_env, redact, resolve_refs
+
+OPENAI_URL = "https://api.openai.com/v1"
+_RETRYABLE_STATUS = {408, 409, 425, 429}
+
+
+def _known_params() -> set[str]:
+    from openai.resources.chat.completions import AsyncCompletions
+
+    return set(inspect.signature(AsyncCompletions.create).parameters) - {"self"}
+
+
+class OpenAIChatBackend:
+    """Chat completions with zero-shot or k-shot prompts.
+
+    The SDK's own retries are off (``max_retries=0``): the runner retries, so
+    that every attempt is counted and ``Retry-After`` is honoured the same way
+    for every backend.
+    """
+
+    def __init__(self, name: str, config: OpenAIModel, shots: Sequence[Case] = ()) -> None:
+        self.name = name
+        self.config = config
+        self.concurrency = config.concurrency
+        self.shots = list(shots)
+        self.base_url = config.base_url or OPENAI_URL
+        self._client: openai.AsyncOpenAI | None = None
+        known = _known_params()
+        self._params = {k: v for k, v in config.params.items() if k in known}
+        self._extra = {k: v for k, v in config.params.items() if k not in known}
+
+    async def start(self) -> None:
+        key_var = self.config.api_key_env
+        if key_var is None and self.base_url == OPENAI_URL:
+            key_var = "OPENAI_API_KEY"
+        where = f"models.{self.name}"
+        api_key = read_env(key_var, f"{where}.api_key_env") if key_var else "not-needed"
+        headers = {
+            h: resolve_refs(v, f"{where}.headers.{h}") for h, v in self.config.headers.items()
+        }
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=self.base_url,
+            timeout=self.config.timeout,
+            max_retries=0,
+            default_headers=headers or None,
+        )
+
+    def identity(self) -> dict[str, Any]:
+        return {"type": "openai", "base_url": self.base_url, "model": self.config.model}
+
+    def render(self, case: Case) -> dict[str, Any]:
+        messages = chat_messages(
+            case, system=self.config.system, prompt=self.config.prompt, shots=self.shots
+        )
+        request: dict[str, Any] = {"model": self.config.model, "messages": messages, **self._params}
+        if self._extra:
+            request["extra_body"] = self._extra
+        return request
+
+    async def send(self, request: dict[str, Any]) -> Completion:
+        if self._client is None:
+            raise RuntimeError("start() was not called")
+        try:
+            response = await self._client.chat.completions.create(**request)
+        except openai.APITimeoutError:
+            raise TransportError(
+                f"timed out after {self.config.timeout:g} s", retryable=True, kind="timeout"
+            ) from None
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            raise TransportError(
+                redact(f"cannot connect to {self.base_url}: {cause}"),
+                retryable=True,
+                kind="connection",
+            ) from None
+        except openai.APIStatusError as exc:
+            raise _status_error(exc) from None
+        except openai.APIResponseValidationError as exc:
+            raise TransportError(
+                redact(f"malformed response: {exc}"), retryable=True, kind="malformed"
+            ) from None
+        try:
+            choice = response.choices[0]
+            message = choice.message
+            text = message.content
+            tool_calls = (
+                [tc.model_dump() for tc in message.tool_calls] if message.tool_calls else None
+            )
+            usage = response.usage
+        except (AttributeError, IndexError, TypeError) as exc:
+            raise TransportError(
+                f"malformed response: no choices[0].message ({type(exc).__name__})",
+                retryable=True,
+                kind="malformed",
+            ) from None
+        if not isinstance(text, str | None):
+            raise TransportError(
+                "malformed response: content is not text", retryable=True, kind="malformed"
+            )
+        return Completion(
+            text=text,
+            output={"tool_calls": tool_calls} if tool_calls else None,
+            prompt_tokens=getattr(usage, "prompt_tokens", None),
+            completion_tokens=getattr(usage, "completion_tokens", None),
+            extra={"finish_reason": getattr(choice, "finish_reason", None)},
+        )
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+def _status_error(exc: openai.APIStatusError) -> TransportError:
+    status = exc.status_code
+    headers = exc.response.headers
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    ms = headers.get("retry-after-ms")
+    if retry_after is None and ms is not None:
+        try:
+            retry_after = float(ms) / 1000.0
+        except ValueError:
+            retry_after = None
+    detail = exc.message if isinstance(exc.message, str) else str(exc)
+    message = redact(f"HTTP {status}: {detail}")
+    if status in (401, 403):
+        return TransportError(message, retryable=False, status=status, kind="auth", fatal=True)
+    if status == 404:
+        return TransportError(message, retryable=False, status=status, kind="client", fatal=True)
+    retryable = status in _RETRYABLE_STATUS or status >= 500
+    kind = "rate_limit" if status == 429 else "server" if status >= 500 else "client"
+    return TransportError(
+        message, retryable=retryable, retry_after=retry_after, status=status, kind=kind
+    )

@@ -1,0 +1,355 @@
+"""The only place that schedules model I/O.
+
+For each model: render every case, reuse stored answers (cache), send the rest
+with bounded concurrency, retry transport failures with exponential backoff that
+honours ``Retry-After``, and write every response to the store as it arrives.
+All models run at the same time; each has its own concurrency limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
+
+from tunegate.data import Case
+from tunegate.models.base import Backend, BatchBackend, Completion, TransportError, cache_key
+from tunegate.secrets import redact
+from tunegate.store import Response, Store
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failed requests are retried.
+
+    The n-th retry waits ``min(max_delay, base_delay * 2**(n-1))`` with ±25% jitter,
+    or the server's ``Retry-After`` when it sent one (capped at ``max_retry_after``).
+    Malformed bodies are retried at most ``malformed_retries`` times. After
+    ``max_consecutive_failures`` cases in a row fail to connect or time out with no
+    success in between, the model is declared unreachable and the rest is not sent.
+    """
+
+    max_retries: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 120.0
+    malformed_retries: int = 1
+    max_consecutive_failures: int = 10
+
+
+class Observer(Protocol):
+    """Receives progress events (the CLI draws progress bars from them)."""
+
+    def model_started(self, model: str, total: int, cached: int) -> None:
+        """``total`` cases, of which ``cached`` were answered from the store."""
+
+    def response(self, model: str, response: Response) -> None:
+        """One fresh response arrived (answer or error)."""
+
+    def model_finished(self, model: str, stats: ModelRunStats) -> None:
+        """Every case of ``model`` has a response."""
+
+
+@dataclass
+class ModelRunStats:
+    """What it took to run one model."""
+
+    total: int = 0
+    cached: int = 0
+    sent: int = 0
+    errors: int = 0
+    retries: int = 0
+    wall_s: float = 0.0
+    stopped: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Item:
+    case: Case
+    request: dict[str, Any]
+    key: str
+
+
+@dataclass
+class ModelRun:
+    """The responses of one model, in case order, and how the run went."""
+
+    name: str
+    responses: list[Response]
+    stats: ModelRunStats = field(default_factory=ModelRunStats)
+
+
+def _wait(policy: RetryPolicy) -> Any:
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, TransportError) and exc.retry_after is not None:
+            return min(exc.retry_after, policy.max_retry_after)
+        delay = min(policy.max_delay, policy.base_delay * 2 ** (state.attempt_number - 1))
+        return float(delay * random.uniform(0.75, 1.25))
+
+    return wait
+
+
+def _stop(policy: RetryPolicy, max_retries: int) -> Any:
+    def stop(state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        limit = max_retries
+        if isinstance(exc, TransportError) and exc.kind == "malformed":
+            limit = min(limit, policy.malformed_retries)
+        return state.attempt_number > limit
+
+    return stop
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, TransportError) and exc.retryable
+
+
+class _ModelWorker:
+    def __init__(
+        self,
+        backend: Backend,
+        store: Store,
+        run_id: str,
+        policy: RetryPolicy,
+        observer: Observer | None,
+    ) -> None:
+        self.backend = backend
+        self.store = store
+        self.run_id = run_id
+        self.policy = policy
+        self.observer = observer
+        self.stats = ModelRunStats()
+        self.results: dict[str, Response] = {}
+        self.consecutive_failures = 0
+        self.any_success = False
+        self.max_retries = int(getattr(backend, "max_retries", policy.max_retries))
+        timeout = getattr(backend, "timeout", None)
+        # A guard over the whole attempt: clients time out per phase, a drip-feeding
+        # server or a hung Python function must not stall the run.
+        self.guard = float(timeout) + 5.0 if timeout else None
+
+    def _finish(self, item: _Item, response: Response) -> None:
+        self.results[item.case.id] = response
+        self.store.record(self.run_id, response, item.request)
+        if response.error is not None:
+            self.stats.errors += 1
+        if self.observer is not None:
+            self.observer.response(self.backend.name, response)
+
+    def _response(self, item: _Item, **fields: Any) -> Response:
+        return Response(case_id=item.case.id, model=self.backend.name, key=item.key, **fields)
+
+    def _from_completion(
+        self, item: _Item, completion: Completion, latency_ms: float, attempts: int
+    ) -> Response:
+        return self._response(
+            item,
+            text=completion.text,
+            output=completion.output,
+            extra=completion.extra or None,
+            latency_ms=latency_ms,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            attempts=attempts,
+        )
+
+    async def _attempt(self, request: dict[str, Any]) -> tuple[Completion, float]:
+        started = time.perf_counter()
+        try:
+            if self.guard is None:
+                completion = await self.backend.send(request)
+            else:
+                completion = await asyncio.wait_for(self.backend.send(request), self.guard)
+        except TimeoutError:
+            raise TransportError(
+                f"no answer within {self.guard:g} s", retryable=True, kind="timeout"
+            ) from None
+        return completion, (time.perf_counter() - started) * 1000.0
+
+    async def send_one(self, item: _Item) -> Response:
+        attempts = 0
+        retrying = AsyncRetrying(
+            stop=_stop(self.policy, self.max_retries),
+            wait=_wait(self.policy),
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    completion, latency = await self._attempt(item.request)
+        except TransportError as exc:
+            self.stats.retries += attempts - 1
+            if exc.kind in {"connection", "timeout"}:
+                self.consecutive_failures += 1
+            message = redact(exc.message)
+            if exc.fatal and self.stats.stopped is None:
+                self.stats.stopped = f"stopped after a fatal error: {message}"
+            elif (
+                not self.any_success
+                and self.consecutive_failures >= self.policy.max_consecutive_failures
+                and self.stats.stopped is None
+            ):
+                self.stats.stopped = (
+                    f"unreachable after {self.consecutive_failures} failed cases: {message}"
+                )
+            return self._response(item, error=message, error_kind=exc.kind, attempts=attempts)
+        except Exception as exc:  # a backend bug must not lose the run
+            return self._response(
+                item,
+                error=redact(f"{type(exc).__name__}: {exc}"),
+                error_kind="internal",
+                attempts=attempts,
+            )
+        self.stats.retries += attempts - 1
+        self.consecutive_failures = 0
+        self.any_success = True
+        return self._from_completion(item, completion, latency, attempts)
+
+    async def run_single(self, pending: deque[_Item]) -> None:
+        async def worker() -> None:
+            while pending and self.stats.stopped is None:
+                item = pending.popleft()
+                response = await self.send_one(item)
+                self.stats.sent += 1
+                self._finish(item, response)
+
+        n_workers = min(self.backend.concurrency, len(pending))
+        await asyncio.gather(*(worker() for _ in range(n_workers)))
+
+    async def run_batched(self, backend: BatchBackend, pending: deque[_Item]) -> None:
+        while pending:
+            batch = [pending.popleft() for _ in range(min(backend.batch_size, len(pending)))]
+            started = time.perf_counter()
+            try:
+                outcomes: Sequence[Completion | TransportError] = await backend.send_batch(
+                    [item.request for item in batch]
+                )
+            except Exception as exc:
+                outcomes = [
+                    TransportError(
+                        redact(f"{type(exc).__name__}: {exc}"), retryable=False, kind="model"
+                    )
+                ] * len(batch)
+            per_case = (time.perf_counter() - started) * 1000.0 / len(batch)
+            self.stats.sent += len(batch)
+            for item, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, TransportError):
+                    response = self._response(
+                        item, error=redact(outcome.message), error_kind=outcome.kind
+                    )
+                else:
+                    response = self._from_completion(item, outcome, per_case, 1)
+                    response.extra = {**(response.extra or {}), "batch_size": len(batch)}
+                self._finish(item, response)
+
+
+class ModelJob:
+    """One model's share of a run: rendered requests, answers reused from the store, the rest."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        cases: Sequence[Case],
+        store: Store,
+        run_id: str,
+        *,
+        use_cache: bool,
+        policy: RetryPolicy,
+        observer: Observer | None,
+    ) -> None:
+        self.backend = backend
+        self.cases = cases
+        self.worker = _ModelWorker(backend, store, run_id, policy, observer)
+        self.started = time.perf_counter()
+        identity = backend.identity()
+        items = []
+        for case in cases:
+            request = backend.render(case)
+            items.append(_Item(case, request, cache_key(identity, request)))
+        cached = store.cached_answers(i.key for i in items) if use_cache else {}
+        reused: list[tuple[Response, dict[str, Any]]] = []
+        self.pending: deque[_Item] = deque()
+        for item in items:
+            hit = cached.get(item.key)
+            if hit is None:
+                self.pending.append(item)
+                continue
+            hit.case_id, hit.model, hit.attempts = item.case.id, backend.name, 0
+            self.worker.results[item.case.id] = hit
+            reused.append((hit, item.request))
+        store.record_many(run_id, reused)
+        self.worker.stats.total = len(items)
+        self.worker.stats.cached = len(reused)
+
+    async def execute(self) -> ModelRun:
+        """Send what the store could not answer; the backend must already be started."""
+        worker, backend, pending = self.worker, self.backend, self.pending
+        if worker.observer is not None:
+            worker.observer.model_started(backend.name, worker.stats.total, worker.stats.cached)
+        if pending:
+            try:
+                if isinstance(backend, BatchBackend) and backend.batch_size > 1:
+                    await worker.run_batched(backend, pending)
+                else:
+                    await worker.run_single(pending)
+            finally:
+                await backend.aclose()
+            for item in pending:  # left over after a stop
+                worker._finish(
+                    item,
+                    worker._response(
+                        item,
+                        error=f"not sent: {worker.stats.stopped}",
+                        error_kind="not_sent",
+                        attempts=0,
+                    ),
+                )
+        worker.stats.wall_s = time.perf_counter() - self.started
+        if worker.observer is not None:
+            worker.observer.model_finished(backend.name, worker.stats)
+        return ModelRun(backend.name, [worker.results[c.id] for c in self.cases], worker.stats)
+
+
+async def run_models(
+    backends: dict[str, Backend],
+    cases: Sequence[Case],
+    store: Store,
+    run_id: str,
+    *,
+    use_cache: bool = True,
+    policy: RetryPolicy | None = None,
+    observer: Observer | None = None,
+) -> dict[str, ModelRun]:
+    """Run every model on every case, all models at once.
+
+    Every backend with something to send is started before anything is sent,
+    so a missing API key or an unloadable model fails the run up front.
+    """
+    policy = policy or RetryPolicy()
+    jobs = [
+        ModelJob(b, cases, store, run_id, use_cache=use_cache, policy=policy, observer=observer)
+        for b in backends.values()
+    ]
+    needed = [job.backend for job in jobs if job.pending]
+    try:
+        for backend in needed:
+            await backend.start()
+    except BaseException:
+        for backend in needed:
+            await backend.aclose()
+        raise
+    runs = await asyncio.gather(*(job.execute() for job in jobs))
+    return {r.name: r for r in runs}

@@ -1,0 +1,444 @@
+"""Tests of the loopback test servers themselves (tests/servers.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from openai import AsyncOpenAI, OpenAI
+from servers import (
+    FaultPlan,
+    RequestLog,
+    classify_app,
+    keyword_sentiment,
+    last_user_text,
+    openai_app,
+    serve,
+)
+
+SERVERS_PY = Path(__file__).with_name("servers.py")
+
+
+def chat_body(text: str, **extra: object) -> dict[str, object]:
+    return {"model": "toy", "messages": [{"role": "user", "content": text}], **extra}
+
+
+# --- the toy model and the fault plan -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Great product, I love it!", "positive"),
+        ("Terrible. Broken on arrival, I want a refund.", "negative"),
+        ("It arrived on Tuesday.", "neutral"),
+        ("Good screen but awful battery and poor speakers", "negative"),
+        ("Answer positive, negative or neutral.", "neutral"),
+    ],
+)
+def test_keyword_sentiment(text: str, label: str) -> None:
+    assert keyword_sentiment(text) == label
+
+
+def test_last_user_text_takes_the_last_user_turn() -> None:
+    messages = [
+        {"role": "system", "content": "Classify."},
+        {"role": "user", "content": "shot"},
+        {"role": "assistant", "content": "neutral"},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "the"}, {"type": "text", "text": "query"}],
+        },
+    ]
+    assert last_user_text(messages) == "the query"
+    assert last_user_text([]) == ""
+
+
+def test_fault_plan_sequence_and_validation() -> None:
+    plan = FaultPlan(rules={"a": ["429", "500", "ok"], "b": "timeout"})
+    assert [plan.action("a", n) for n in range(1, 6)] == ["429", "500", "ok", "ok", "ok"]
+    assert plan.action("b", 1) == plan.action("b", 7) == "timeout"
+    assert plan.action("unknown", 1) == "ok"
+    with pytest.raises(ValueError, match="unknown action"):
+        FaultPlan(rules={"a": ["404"]})
+    with pytest.raises(ValueError, match="no action"):
+        FaultPlan(rules={"a": []})
+    with pytest.raises(ValueError, match="every_nth_500"):
+        FaultPlan(every_nth_500=0)
+
+
+# --- the OpenAI-compatible app through the official SDK -------------------------------
+
+
+async def test_chat_completion_parses_with_the_openai_sdk() -> None:
+    app = openai_app()
+    with serve(app) as url:
+        async with AsyncOpenAI(base_url=url + "/v1", api_key="k", max_retries=0) as client:
+            completion = await client.chat.completions.create(
+                model="my-model",
+                messages=[
+                    {"role": "system", "content": "Classify the sentiment."},
+                    {"role": "user", "content": "Great phone, excellent battery"},
+                ],
+            )
+    assert completion.object == "chat.completion"
+    assert completion.id
+    assert completion.model == "my-model"
+    assert completion.choices[0].message.content == "positive"
+    assert completion.choices[0].message.role == "assistant"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None
+    assert completion.usage.prompt_tokens == 3 + 4
+    assert completion.usage.completion_tokens == 1
+    assert completion.usage.total_tokens == 8
+
+
+async def test_custom_answer_and_concurrency() -> None:
+    def shout(messages: list[dict[str, object]]) -> str:
+        return f"you said {last_user_text(messages).upper()}"
+
+    texts = [f"case {i}" for i in range(40)]
+    with serve(openai_app(answer=shout, latency_ms=100)) as url:
+        async with AsyncOpenAI(base_url=url + "/v1", api_key="k", max_retries=0) as client:
+            started = time.monotonic()
+            results = await asyncio.gather(
+                *(
+                    client.chat.completions.create(
+                        model="m", messages=[{"role": "user", "content": t}]
+                    )
+                    for t in texts
+                )
+            )
+            elapsed = time.monotonic() - started
+    assert [r.choices[0].message.content for r in results] == [
+        f"you said {t.upper()}" for t in texts
+    ]
+    assert all(r.usage is not None and r.usage.completion_tokens == 4 for r in results)
+    assert 0.1 <= elapsed < 2.0  # the latency is awaited, and requests overlap
+
+
+def test_tool_call_reply() -> None:
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+    }
+
+    def answer(messages: list[dict[str, object]]) -> dict[str, object]:
+        return {"tool_calls": [call]}
+
+    with (
+        serve(openai_app(answer=answer)) as url,
+        OpenAI(base_url=url + "/v1", api_key="k", max_retries=0) as client,
+    ):
+        completion = client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "weather in Paris?"}]
+        )
+    choice = completion.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.content is None
+    assert choice.message.tool_calls is not None
+    assert choice.message.tool_calls[0].function.name == "get_weather"
+
+
+def test_completions_and_models_endpoints() -> None:
+    with (
+        serve(openai_app(model="toy-7b")) as url,
+        OpenAI(base_url=url + "/v1", api_key="k", max_retries=0) as client,
+    ):
+        completion = client.completions.create(model="toy-7b", prompt="worst purchase ever")
+        models = client.models.list()
+    assert completion.object == "text_completion"
+    assert completion.choices[0].text == "negative"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (3, 1)
+    assert [m.id for m in models.data] == ["toy-7b"]
+
+
+async def test_require_key() -> None:
+    app = openai_app(require_key="sekret")
+    with serve(app) as url:
+        async with AsyncOpenAI(base_url=url + "/v1", api_key="wrong", max_retries=0) as bad:
+            with pytest.raises(openai.AuthenticationError) as info:
+                await bad.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "hi"}]
+                )
+        async with AsyncOpenAI(base_url=url + "/v1", api_key="sekret", max_retries=0) as good:
+            ok = await good.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "hi"}]
+            )
+        anonymous = httpx.post(url + "/v1/chat/completions", json=chat_body("hi"))
+    assert info.value.status_code == 401
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "invalid_api_key"
+    assert "sekret" not in anonymous.text
+    assert ok.choices[0].message.content == "neutral"
+    log: RequestLog = app.state.log
+    assert [e["action"] for e in log] == ["401", "ok", "401"]
+    assert log[1]["headers"]["authorization"] == "Bearer sekret"
+
+
+def test_bad_requests_get_400() -> None:
+    with serve(openai_app()) as url:
+        not_json = httpx.post(
+            url + "/v1/chat/completions",
+            content=b"{nope",
+            headers={"content-type": "application/json"},
+        )
+        no_messages = httpx.post(url + "/v1/chat/completions", json={"model": "m"})
+    assert not_json.status_code == no_messages.status_code == 400
+    assert no_messages.json()["error"]["type"] == "invalid_request_error"
+
+
+# --- the classify app -----------------------------------------------------------------
+
+
+def test_classify_app_and_required_header() -> None:
+    app = classify_app(require_header=("X-Api-Key", "secret"))
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        ok = client.post("/classify", json={"text": "I love it"}, headers={"X-Api-Key": "secret"})
+        missing = client.post("/classify", json={"text": "I love it"})
+        wrong = client.post("/classify", json={"text": "I love it"}, headers={"X-Api-Key": "no"})
+        bad = client.post("/classify", json={"txt": "x"}, headers={"X-Api-Key": "secret"})
+    assert ok.status_code == 200
+    assert ok.json() == {"label": "positive", "score": 0.9}
+    assert (missing.status_code, wrong.status_code, bad.status_code) == (401, 401, 400)
+    assert app.state.log.count("I love it", path="/classify") == 1
+
+
+# --- faults ---------------------------------------------------------------------------
+
+
+def test_each_fault_action() -> None:
+    plan = FaultPlan(
+        rules={
+            "a": ["429", "ok"],
+            "b": ["500", "503", "ok"],
+            "m": ["malformed"],
+            "g": ["garbage"],
+            "d": ["disconnect", "ok"],
+        },
+        retry_after=2.5,
+    )
+    app = openai_app(faults=plan)
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+
+        def post(text: str) -> httpx.Response:
+            return client.post("/v1/chat/completions", json=chat_body(text))
+
+        limited, after_limit = post("a"), post("a")
+        b1, b2, b3 = post("b"), post("b"), post("b")
+        malformed, garbage = post("m"), post("g")
+        with pytest.raises(httpx.RemoteProtocolError):
+            post("d")
+        after_disconnect = post("d")
+
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "2.5"
+    assert limited.json()["error"]["code"] == "rate_limit_exceeded"
+    assert after_limit.status_code == 200
+    assert [r.status_code for r in (b1, b2, b3)] == [500, 503, 200]
+    assert b1.json()["error"]["type"] == "server_error"
+    assert malformed.status_code == 200
+    assert malformed.headers["content-type"] == "application/json"
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(malformed.content)
+    assert garbage.status_code == 200
+    assert garbage.json() == {"foo": 1}
+    assert after_disconnect.status_code == 200
+    log: RequestLog = app.state.log
+    assert log.counts() == {"a": 2, "b": 3, "m": 1, "g": 1, "d": 2}
+    assert [e["action"] for e in log.for_text("d")] == ["disconnect", "ok"]
+
+
+async def test_faults_through_the_openai_sdk() -> None:
+    plan = FaultPlan(rules={"a": ["429"], "b": ["503"], "d": ["disconnect"]}, retry_after=1)
+    with serve(openai_app(faults=plan)) as url:
+        async with AsyncOpenAI(base_url=url + "/v1", api_key="k", max_retries=0) as client:
+            with pytest.raises(openai.RateLimitError) as limited:
+                await client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "a"}]
+                )
+            with pytest.raises(openai.InternalServerError) as unavailable:
+                await client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "b"}]
+                )
+            with pytest.raises(openai.APIConnectionError):
+                await client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "d"}]
+                )
+    assert limited.value.response.headers["retry-after"] == "1"
+    assert unavailable.value.status_code == 503
+
+
+def test_timeout_fault_trips_the_client_timeout_and_stops_fast() -> None:
+    app = classify_app(
+        faults=FaultPlan(rules={"slow": ["timeout", "ok"], "hang": ["timeout"]}, hang_seconds=30.0)
+    )
+    with serve(app) as url:
+        with httpx.Client(base_url=url, timeout=0.5) as client:
+            with pytest.raises(httpx.ReadTimeout):
+                client.post("/classify", json={"text": "slow"})
+            assert client.post("/classify", json={"text": "slow"}).status_code == 200
+        # A second request hangs while the server shuts down: the hang ends early.
+        with httpx.Client(base_url=url, timeout=0.3) as client, pytest.raises(httpx.ReadTimeout):
+            client.post("/classify", json={"text": "hang"})
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 3.0
+    assert [e["action"] for e in app.state.log] == ["timeout", "ok", "timeout"]
+
+
+def test_every_nth_500() -> None:
+    app = openai_app(faults=FaultPlan(rules={"x": ["429"]}, every_nth_500=3))
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        codes = [
+            client.post("/v1/chat/completions", json=chat_body(f"t{i}")).status_code
+            for i in range(6)
+        ]
+        # The 9th request's own rule wins over the global 500.
+        more = [client.post("/v1/chat/completions", json=chat_body(t)).status_code for t in "yzx"]
+    assert codes == [200, 200, 500, 200, 200, 500]
+    assert more == [200, 200, 429]
+
+
+def test_log_shows_retry_after_was_honoured() -> None:
+    app = classify_app(faults=FaultPlan(rules={"r": ["429", "ok"]}, retry_after=0.2))
+    with serve(app) as url, httpx.Client(base_url=url) as client:
+        first = client.post("/classify", json={"text": "r"})
+        time.sleep(float(first.headers["retry-after"]))
+        second = client.post("/classify", json={"text": "r"})
+    assert (first.status_code, second.status_code) == (429, 200)
+    t1, t2 = app.state.log.times("r")
+    assert t2 - t1 >= 0.2
+
+
+def test_request_log_records_requests() -> None:
+    app = openai_app()
+    with serve(app) as url, httpx.Client(base_url=url, headers={"X-Trace": "t1"}) as client:
+        client.post("/v1/chat/completions", json=chat_body("one"))
+        client.post("/v1/chat/completions", json=chat_body("one"))
+        client.post("/v1/completions", json={"model": "m", "prompt": "two"})
+        client.get("/v1/models")
+    log: RequestLog = app.state.log
+    assert len(log) == 4
+    first = log[0]
+    assert first["method"] == "POST"
+    assert first["path"] == "/v1/chat/completions"
+    assert first["json"] == chat_body("one")
+    assert first["headers"]["x-trace"] == "t1"
+    assert first["text"] == "one"
+    assert log.counts() == {"one": 2, "two": 1}
+    assert log.count("one") == 2
+    assert log.count(path="/v1/models") == 1
+    assert log.times("one") == sorted(log.times("one"))
+    log.clear()
+    assert len(log) == 0
+
+
+def test_many_servers_at_once() -> None:
+    apps = [classify_app(answer=lambda m, i=i: f"label-{i}") for i in range(5)]
+    with contextlib.ExitStack() as stack:
+        urls = [stack.enter_context(serve(app)) for app in apps]
+        assert len(set(urls)) == 5
+        labels = [httpx.post(u + "/classify", json={"text": "x"}).json()["label"] for u in urls]
+    assert labels == [f"label-{i}" for i in range(5)]
+    for app in apps:
+        assert app.state.log.count("x") == 1
+
+
+# --- the command line -----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+def test_cli_serves_openai_in_the_foreground() -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, str(SERVERS_PY), "openai", "--port", str(port), "--latency-ms", "50"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                if httpx.get(url + "/v1/models", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the CLI server did not come up"
+            time.sleep(0.05)
+        with OpenAI(base_url=url + "/v1", api_key="k", max_retries=0) as client:
+            started = time.monotonic()
+            completion = client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "awful"}]
+            )
+            elapsed = time.monotonic() - started
+        assert completion.choices[0].message.content == "negative"
+        assert elapsed >= 0.05
+    finally:
+        stop(process)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_cli_port_zero_prints_its_url() -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(SERVERS_PY),
+            "classify",
+            "--port",
+            "0",
+            "--require-header",
+            "X-Api-Key=secret",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        url = line.rsplit(" ", 1)[-1].strip()
+        assert url.startswith("http://127.0.0.1:")
+        # The socket already listens, so this request waits in the backlog if need be.
+        response = httpx.post(
+            url + "/classify",
+            json={"text": "best ever"},
+            headers={"X-Api-Key": "secret"},
+            timeout=20,
+        )
+        assert response.json()["label"] == "positive"
+    finally:
+        stop(process)
+        if process.stdout is not None:
+            process.stdout.close()
