@@ -1,0 +1,180 @@
+"""The ``tunegate`` command: thin typer commands over the library."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from tunegate.config import Config, load_config
+from tunegate.errors import TunegateError
+from tunegate.pipeline import RunOptions, load_test_cases, run
+from tunegate.report.json_report import write_json
+from tunegate.report.terminal import print_summary
+from tunegate.runner import ModelRunStats
+from tunegate.store import Response, Store
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Decide, with evidence, whether a fine-tuned model should ship.",
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class ProgressBars:
+    """One rich progress bar per model, fed by the runner's events."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+        self.errors: dict[str, int] = {}
+
+    def model_started(self, model: str, total: int, cached: int) -> None:
+        self.errors[model] = 0
+        self.tasks[model] = self.progress.add_task(
+            model, total=total, completed=cached, info=f"{cached} cached" if cached else ""
+        )
+
+    def response(self, model: str, response: Response) -> None:
+        if response.error is not None:
+            self.errors[model] += 1
+        info = f"{self.errors[model]} errors" if self.errors[model] else ""
+        self.progress.update(self.tasks[model], advance=1, info=info)
+
+    def model_finished(self, model: str, stats: ModelRunStats) -> None:
+        parts = [f"{stats.sent} sent", f"{stats.cached} cached"]
+        if stats.errors:
+            parts.append(f"{stats.errors} errors")
+        if stats.retries:
+            parts.append(f"{stats.retries} retries")
+        self.progress.update(self.tasks[model], info=", ".join(parts))
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _load(config_path: Path) -> Config:
+    try:
+        return load_config(config_path)
+    except TunegateError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command("run")
+def run_cmd(
+    config: Annotated[Path, typer.Argument(help="The tunegate.yaml to run.")],
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Send every request again.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Only the first N cases.", min=1)] = None,
+    store: Annotated[Path | None, typer.Option(help="The SQLite store (default from the config).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Run every model on the test set, score, compare and print the summary."""
+    cfg = _load(config)
+    progress = Progress(
+        TextColumn("{task.description}", style="bold"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}", style="dim"),
+        console=err,
+        disable=quiet,
+        transient=False,
+    )
+    options = RunOptions(
+        use_cache=not no_cache, limit=limit, store_path=store, observer=ProgressBars(progress)
+    )
+    try:
+        with progress:
+            result = run(cfg, options, config_dir=config.resolve().parent)
+    except TunegateError as exc:
+        raise _fail(str(exc), exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise _fail(
+            "interrupted; every answer received so far is stored; run the same command "
+            "again to resume",
+            EXIT_INTERRUPTED,
+        ) from None
+    print_summary(result, out)
+    if json_path is not None:
+        path = write_json(result, json_path)
+        out.print(f"JSON report: {path}")
+
+
+@app.command()
+def validate(config: Annotated[Path, typer.Argument(help="The tunegate.yaml to check.")]) -> None:
+    """Check the config and the dataset without calling any model."""
+    cfg = _load(config)
+    try:
+        cases = load_test_cases(cfg)
+    except TunegateError as exc:
+        raise _fail(str(exc)) from None
+    out.print(
+        f"{config}: OK — {len(cases)} cases, {len(cfg.task.labels)} labels, "
+        f"{len(cfg.models)} models (candidate {cfg.candidate})"
+    )
+
+
+@app.command()
+def runs(
+    store: Annotated[Path, typer.Option(help="The SQLite store.")] = Path(".tunegate/tunegate.db"),
+) -> None:
+    """List the stored runs."""
+    if not store.exists():
+        raise _fail(f"{store}: no store here (run `tunegate run` first or pass --store)")
+    try:
+        with Store(store) as db:
+            infos = db.runs()
+    except TunegateError as exc:
+        raise _fail(str(exc)) from None
+    table = Table(title=str(store), title_justify="left")
+    for col in ("run", "name", "started", "status", "cases", "models"):
+        table.add_column(col)
+    for info in infos:
+        table.add_row(
+            info.id,
+            info.name,
+            info.started_at,
+            info.status,
+            str(info.meta.get("n_cases", "")),
+            ", ".join(info.config.get("models", {})),
+        )
+    out.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Renderers: they receive finished results and never compute metrics."""

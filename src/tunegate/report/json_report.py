@@ -1,0 +1,37 @@
+"""The JSON report."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from tunegate.report.text import conclusion
+from tunegate.results import RunResult
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def to_json(result: RunResult) -> dict[str, Any]:
+    """The report as a JSON-ready dictionary (NaN becomes null)."""
+    data = result.to_dict()
+    for comp, raw in zip(result.comparisons, data["comparisons"], strict=True):
+        raw["conclusion"] = conclusion(comp, result.confidence)
+    return _clean(data)  # type: ignore[no-any-return]
+
+
+def write_json(result: RunResult, path: str | Path) -> Path:
+    """Write the JSON report (creating folders); return the path."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(to_json(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return p

@@ -1,0 +1,134 @@
+"""The terminal summary, as rich renderables."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from tunegate.report.text import conclusion, estimate, metric_name, num, p_value
+from tunegate.results import ModelResult, RunResult
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def models_table(result: RunResult) -> Table:
+    """Per-model metrics with intervals, errors, latency and tokens."""
+    conf = f"{result.confidence:.0%}"
+    table = Table(title=f"Models ({result.n_cases} cases, {conf} bootstrap intervals)", title_justify="left")
+    table.add_column("model", style="bold")
+    table.add_column(metric_name(result.primary_metric), justify="right", no_wrap=True)
+    others = [m for m in ("accuracy", "macro_f1") if m != result.primary_metric]
+    for m in others:
+        table.add_column(metric_name(m), justify="right", no_wrap=True)
+    table.add_column("errors", justify="right")
+    table.add_column("unparsed", justify="right")
+    table.add_column("p50/p95/p99 ms", justify="right")
+    table.add_column("tokens in/out", justify="right")
+    for name, m in result.models.items():
+        label = f"{name} (candidate)" if name == result.candidate else name
+        lat = m.latency_ms
+        tokens = m.tokens
+        tok = "—" if tokens["prompt"] is None else f"{tokens['prompt']}/{tokens['completion'] or 0}"
+        table.add_row(
+            label,
+            estimate(m.metrics[result.primary_metric]),
+            *(estimate(m.metrics[o]) for o in others),
+            _count(m.errors, m.n),
+            _count(m.unparseable, m.n),
+            f"{_ms(lat['p50'])}/{_ms(lat['p95'])}/{_ms(lat['p99'])}",
+            tok,
+        )
+    return table
+
+
+def _count(k: int, n: int) -> Text:
+    text = f"{k} ({k / n:.1%})" if n else str(k)
+    return Text(text, style="red" if k else "")
+
+
+def per_class_table(result: RunResult) -> Table:
+    """Precision / recall / F1 per label, one column per model."""
+    table = Table(title="Per class: precision / recall / F1", title_justify="left")
+    table.add_column("label")
+    table.add_column("support", justify="right")
+    for name in result.models:
+        table.add_column(name, justify="right")
+    for label in result.labels:
+        cells = []
+        for m in result.models.values():
+            s = m.per_class[label]
+            cells.append(f"{num(s['precision'], 2)} / {num(s['recall'], 2)} / {num(s['f1'], 2)}")
+        support = next(iter(result.models.values())).per_class[label]["support"]
+        table.add_row(label, str(int(support)), *cells)
+    return table
+
+
+def confusion_table(m: ModelResult, labels: list[str]) -> Table:
+    """Rows: true label; columns: predicted label, unparseable, error."""
+    table = Table(title=f"{m.name}: confusion matrix (rows true, columns predicted)", title_justify="left")
+    table.add_column("true \\ pred")
+    for col in [*labels, "unparseable", "error"]:
+        table.add_column(col, justify="right")
+    for label, row in zip(labels, m.confusion, strict=True):
+        table.add_row(label, *(str(v) for v in row))
+    return table
+
+
+def comparison_table(result: RunResult) -> Table:
+    """Candidate against each baseline: delta with paired interval, McNemar, wins/ties/losses."""
+    table = Table(
+        title=f"{result.candidate} vs baselines (paired, same {result.n_cases} cases)",
+        title_justify="left",
+    )
+    for col in ("baseline", "metric", "candidate", "baseline value", "delta [CI]", "McNemar", "wins/ties/losses"):
+        table.add_column(col, justify="left" if col in ("baseline", "metric") else "right")
+    for c in result.comparisons:
+        style = {"better": "green", "worse": "red"}.get(c.direction, "")
+        table.add_row(
+            c.baseline,
+            metric_name(c.metric),
+            num(c.candidate_value),
+            num(c.baseline_value),
+            Text(f"{c.delta:+.3f} [{c.ci[0]:+.3f}, {c.ci[1]:+.3f}]", style=style),
+            p_value(c.p_value),
+            f"{c.wins}/{c.ties}/{c.losses}",
+        )
+    return table
+
+
+def summary(result: RunResult) -> RenderableType:
+    """The whole terminal summary."""
+    parts: list[RenderableType] = [
+        Text(f"tunegate · {result.name} · run {result.run_id}", style="bold"),
+        models_table(result),
+    ]
+    if result.models:
+        parts.append(per_class_table(result))
+    if result.candidate in result.models:
+        parts.append(confusion_table(result.models[result.candidate], result.labels))
+    if result.comparisons:
+        parts.append(comparison_table(result))
+        lines = [
+            conclusion(c, result.confidence)
+            for c in result.comparisons
+            if c.metric == result.primary_metric
+        ]
+        parts.append(Text("\n".join(lines), style="bold"))
+    notes = list(result.notes)
+    for m in result.models.values():
+        if m.errors:
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(m.error_kinds.items()))
+            notes.append(f"{m.name}: {m.errors} error(s) ({kinds}); first: {m.first_errors[0]}")
+    if notes:
+        parts.append(Text("\n".join(f"! {n}" for n in notes), style="yellow"))
+    return Group(*parts)
+
+
+def print_summary(result: RunResult, console: Console) -> None:
+    """Print the summary (at least 120 columns wide when the output is not a terminal)."""
+    if not console.is_terminal and console.width < 120:
+        console.width = 120
+    console.print(summary(result))

@@ -1,0 +1,107 @@
+"""The finished results of a run: plain data that reports render and JSON serialises."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Interval = tuple[float, float]
+
+
+@dataclass
+class Estimate:
+    """A metric's point estimate with its bootstrap interval (None when undefined)."""
+
+    value: float | None
+    ci: Interval | None = None
+
+
+@dataclass
+class ModelResult:
+    """Everything measured for one model."""
+
+    name: str
+    n: int
+    errors: int
+    unparseable: int
+    cached: int
+    metrics: dict[str, Estimate]
+    per_class: dict[str, dict[str, float]]
+    confusion: list[list[int]]
+    latency_ms: dict[str, float | None]
+    tokens: dict[str, int | None]
+    error_kinds: dict[str, int]
+    first_errors: list[str]
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Comparison:
+    """The candidate against one baseline on one metric, on the same cases."""
+
+    candidate: str
+    baseline: str
+    metric: str
+    candidate_value: float
+    baseline_value: float
+    delta: float
+    ci: Interval
+    p_value: float
+    test: str
+    wins: int
+    ties: int
+    losses: int
+    n: int
+
+    @property
+    def direction(self) -> str:
+        """``better`` / ``worse`` when the interval excludes zero, else ``none``."""
+        if self.ci[0] > 0:
+            return "better"
+        if self.ci[1] < 0:
+            return "worse"
+        return "none"
+
+
+@dataclass
+class CaseRow:
+    """One model's outcome on one case."""
+
+    case_id: str
+    model: str
+    prediction: str | None
+    reference: str
+    correct: bool
+    latency_ms: float | None
+    error: str | None
+    answer: str | None
+    category: str | None
+    cached: bool
+
+
+@dataclass
+class RunResult:
+    """A whole evaluation: per-model results, comparisons and per-case rows."""
+
+    run_id: str
+    name: str
+    task: str
+    labels: list[str]
+    primary_metric: str
+    confidence: float
+    n_resamples: int
+    seed: int
+    n_cases: int
+    candidate: str
+    baselines: list[str]
+    models: dict[str, ModelResult]
+    comparisons: list[Comparison]
+    cases: list[CaseRow]
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        out = asdict(self)
+        for comp, raw in zip(self.comparisons, out["comparisons"], strict=True):
+            raw["direction"] = comp.direction
+        return out
