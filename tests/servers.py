@@ -652,6 +652,16 @@ def classify_app(
 # ---------------------------------------------------------------------------
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, checking ``should_exit`` every 10 ms instead of 100 ms."""
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            await asyncio.sleep(0.01)
+
+
 def _config(app: Any, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -668,7 +678,9 @@ def _config(app: Any, host: str, port: int) -> uvicorn.Config:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
+    # proto is TCP, and without it Nagle + delayed ACK add ~40 ms to keep-alive requests.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -690,7 +702,7 @@ def serve(app: Any, host: str = "127.0.0.1", *, startup_timeout: float = 10.0) -
     """
     sock = _bind(host, 0)
     port: int = sock.getsockname()[1]
-    server = uvicorn.Server(_config(app, host, port))
+    server = _Server(_config(app, host, port))
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -755,7 +767,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     sock = _bind(args.host, args.port)
     port: int = sock.getsockname()[1]
-    server = uvicorn.Server(_config(app, args.host, port))
+    server = _Server(_config(app, args.host, port))
     _register(args.host, port, server)
     print(f"serving {args.app} on http://{args.host}:{port}", flush=True)
     try:

@@ -10,12 +10,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
+from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from servers import (
+    Answer,
     FaultPlan,
     RequestLog,
     classify_app,
@@ -50,7 +53,7 @@ def test_keyword_sentiment(text: str, label: str) -> None:
 
 
 def test_last_user_text_takes_the_last_user_turn() -> None:
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "system", "content": "Classify."},
         {"role": "user", "content": "shot"},
         {"role": "assistant", "content": "neutral"},
@@ -147,7 +150,9 @@ def test_tool_call_reply() -> None:
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content is None
     assert choice.message.tool_calls is not None
-    assert choice.message.tool_calls[0].function.name == "get_weather"
+    tool_call = choice.message.tool_calls[0]
+    assert isinstance(tool_call, ChatCompletionMessageFunctionToolCall)
+    assert tool_call.function.name == "get_weather"
 
 
 def test_completions_and_models_endpoints() -> None:
@@ -345,12 +350,34 @@ def test_request_log_records_requests() -> None:
     assert len(log) == 0
 
 
+def test_keep_alive_requests_are_fast() -> None:
+    # Guards TCP_NODELAY on accepted sockets: without it each request on a
+    # kept-alive connection waits ~40 ms for a delayed ACK.
+    with serve(openai_app()) as url, httpx.Client(base_url=url) as client:
+        client.get("/v1/models")
+        started = time.monotonic()
+        for _ in range(25):
+            client.post("/v1/chat/completions", json=chat_body("x"))
+        elapsed = time.monotonic() - started
+    assert elapsed < 0.8
+
+
+def constant(label: str) -> Answer:
+    def answer(messages: list[dict[str, Any]]) -> str:
+        return label
+
+    return answer
+
+
 def test_many_servers_at_once() -> None:
-    apps = [classify_app(answer=lambda m, i=i: f"label-{i}") for i in range(5)]
+    apps = [classify_app(answer=constant(f"label-{i}")) for i in range(5)]
     with contextlib.ExitStack() as stack:
         urls = [stack.enter_context(serve(app)) for app in apps]
         assert len(set(urls)) == 5
-        labels = [httpx.post(u + "/classify", json={"text": "x"}).json()["label"] for u in urls]
+        with httpx.Client() as client:
+            labels = [
+                client.post(u + "/classify", json={"text": "x"}).json()["label"] for u in urls
+            ]
     assert labels == [f"label-{i}" for i in range(5)]
     for app in apps:
         assert app.state.log.count("x") == 1
@@ -375,26 +402,38 @@ def stop(process: subprocess.Popen[str]) -> None:
         process.wait(timeout=5)
 
 
-def test_cli_serves_openai_in_the_foreground() -> None:
+def wait_until_up(process: subprocess.Popen[str], url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, "the CLI server exited"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the CLI server did not come up"
+        time.sleep(0.05)
+
+
+def test_cli_serves_in_the_foreground() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, str(SERVERS_PY), "openai", "--port", str(port), "--latency-ms", "50"],
+    command = [sys.executable, str(SERVERS_PY)]
+    chat = subprocess.Popen(
+        [*command, "openai", "--port", str(port), "--latency-ms", "50"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    # --port 0: the server picks a port and prints its URL once the socket listens.
+    classify = subprocess.Popen(
+        [*command, "classify", "--port", "0", "--require-header", "X-Api-Key=secret"],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                if httpx.get(url + "/v1/models", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the CLI server did not come up"
-            time.sleep(0.05)
+        wait_until_up(chat, url + "/v1/models")
         with OpenAI(base_url=url + "/v1", api_key="k", max_retries=0) as client:
             started = time.monotonic()
             completion = client.chat.completions.create(
@@ -403,42 +442,19 @@ def test_cli_serves_openai_in_the_foreground() -> None:
             elapsed = time.monotonic() - started
         assert completion.choices[0].message.content == "negative"
         assert elapsed >= 0.05
-    finally:
-        stop(process)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
 
-
-def test_cli_port_zero_prints_its_url() -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(SERVERS_PY),
-            "classify",
-            "--port",
-            "0",
-            "--require-header",
-            "X-Api-Key=secret",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        url = line.rsplit(" ", 1)[-1].strip()
-        assert url.startswith("http://127.0.0.1:")
-        # The socket already listens, so this request waits in the backlog if need be.
+        assert classify.stdout is not None
+        classify_url = classify.stdout.readline().rsplit(" ", 1)[-1].strip()
+        assert classify_url.startswith("http://127.0.0.1:")
         response = httpx.post(
-            url + "/classify",
+            classify_url + "/classify",
             json={"text": "best ever"},
             headers={"X-Api-Key": "secret"},
-            timeout=20,
+            timeout=20,  # a request made before the app is ready waits in the backlog
         )
-        assert response.json()["label"] == "positive"
+        assert response.json() == {"label": "positive", "score": 0.9}
     finally:
-        stop(process)
-        if process.stdout is not None:
-            process.stdout.close()
+        for process in (chat, classify):
+            stop(process)
+            if process.stdout is not None:
+                process.stdout.close()

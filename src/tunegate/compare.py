@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tunegate.evaluate import ScoredModel, metric_fn, n_cells
+from tunegate.evaluate import ScoredModel
 from tunegate.results import Comparison
+from tunegate.scoring.classification import count_metric, n_count_cells
 from tunegate.stats import mcnemar_test, paired_bootstrap_counts, wins_ties_losses
 
 
@@ -36,11 +37,11 @@ def compare_classification(
     )
     out: list[Comparison] = []
     for metric in metrics:
-        fn = metric_fn(metric)
+        fn = count_metric(metric)
         delta, lo, hi = paired_bootstrap_counts(
             candidate.codes,
             baseline.codes,
-            n_cells(labels),
+            n_count_cells(len(labels)),
             fn,
             n_resamples=n_resamples,
             confidence=confidence,
@@ -48,7 +49,7 @@ def compare_classification(
         )
         values = []
         for scored in (candidate, baseline):
-            counts = np.bincount(scored.codes, minlength=n_cells(labels))[None, :]
+            counts = np.bincount(scored.codes, minlength=n_count_cells(len(labels)))[None, :]
             values.append(float(fn(counts)[0]))
         out.append(
             Comparison(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,13 +14,13 @@ from tunegate.scoring.classification import (
     LabelParser,
     classification_report,
     confusion_codes,
-    metrics_from_counts,
+    count_metric,
+    n_count_cells,
 )
 from tunegate.stats import bootstrap_counts_ci, latency_percentiles
 from tunegate.store import Response
 
 CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "micro_f1", "weighted_f1")
-MetricFn = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -57,20 +57,6 @@ def score_classification(
     )
 
 
-def n_cells(labels: Sequence[str]) -> int:
-    """How many confusion cells :func:`confusion_codes` uses: L true x (L + 1) predicted."""
-    return len(labels) * (len(labels) + 1)
-
-
-def metric_fn(name: str) -> MetricFn:
-    """A vectorised metric over confusion counts, for the bootstrap."""
-
-    def fn(counts: np.ndarray) -> np.ndarray:
-        return metrics_from_counts(counts)[name]
-
-    return fn
-
-
 def classification_result(
     scored: ScoredModel,
     cases: Sequence[Case],
@@ -94,8 +80,8 @@ def classification_result(
     for name in CLASSIFICATION_METRICS:
         lo, hi = bootstrap_counts_ci(
             scored.codes,
-            n_cells(labels),
-            metric_fn(name),
+            n_count_cells(len(labels)),
+            count_metric(name),
             n_resamples=n_resamples,
             confidence=confidence,
             seed=seed,
@@ -113,9 +99,7 @@ def classification_result(
     prompt = [r.prompt_tokens for r in ok if r.prompt_tokens is not None]
     completion = [r.completion_tokens for r in ok if r.completion_tokens is not None]
     kinds = Counter(r.error_kind or "unknown" for r in scored.responses if r.error is not None)
-    first_errors = list(
-        dict.fromkeys(r.error for r in scored.responses if r.error is not None)
-    )[:5]
+    first_errors = list(dict.fromkeys(r.error for r in scored.responses if r.error is not None))[:5]
     return ModelResult(
         name=scored.name,
         n=n,

@@ -17,12 +17,14 @@ def _ms(value: float | None) -> str:
 def models_table(result: RunResult) -> Table:
     """Per-model metrics with intervals, errors, latency and tokens."""
     conf = f"{result.confidence:.0%}"
-    table = Table(title=f"Models ({result.n_cases} cases, {conf} bootstrap intervals)", title_justify="left")
+    table = Table(
+        title=f"Models ({result.n_cases} cases, {conf} bootstrap intervals)", title_justify="left"
+    )
     table.add_column("model", style="bold")
     table.add_column(metric_name(result.primary_metric), justify="right", no_wrap=True)
     others = [m for m in ("accuracy", "macro_f1") if m != result.primary_metric]
-    for m in others:
-        table.add_column(metric_name(m), justify="right", no_wrap=True)
+    for other in others:
+        table.add_column(metric_name(other), justify="right", no_wrap=True)
     table.add_column("errors", justify="right")
     table.add_column("unparsed", justify="right")
     table.add_column("p50/p95/p99 ms", justify="right")
@@ -68,7 +70,9 @@ def per_class_table(result: RunResult) -> Table:
 
 def confusion_table(m: ModelResult, labels: list[str]) -> Table:
     """Rows: true label; columns: predicted label, unparseable, error."""
-    table = Table(title=f"{m.name}: confusion matrix (rows true, columns predicted)", title_justify="left")
+    table = Table(
+        title=f"{m.name}: confusion matrix (rows true, columns predicted)", title_justify="left"
+    )
     table.add_column("true \\ pred")
     for col in [*labels, "unparseable", "error"]:
         table.add_column(col, justify="right")
@@ -83,7 +87,15 @@ def comparison_table(result: RunResult) -> Table:
         title=f"{result.candidate} vs baselines (paired, same {result.n_cases} cases)",
         title_justify="left",
     )
-    for col in ("baseline", "metric", "candidate", "baseline value", "delta [CI]", "McNemar", "wins/ties/losses"):
+    for col in (
+        "baseline",
+        "metric",
+        "candidate",
+        "baseline value",
+        "delta [CI]",
+        "McNemar",
+        "wins/ties/losses",
+    ):
         table.add_column(col, justify="left" if col in ("baseline", "metric") else "right")
     for c in result.comparisons:
         style = {"better": "green", "worse": "red"}.get(c.direction, "")

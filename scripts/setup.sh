@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Creates .venv (if needed) and installs tunegate with its extras.
+# PyTorch is pinned to 2.13.0 first: that CPU build installs from local disk here,
+# and a looser requirement would pull a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[local${EXTRAS:+,$EXTRAS}]"
