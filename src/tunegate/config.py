@@ -15,7 +15,14 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tunegate.errors import ConfigError
 
@@ -125,11 +132,44 @@ class PythonModel(_Strict):
     response: str | None = None
 
 
-ModelConfig = Annotated[OpenAIModel | HTTPModel | PythonModel, Field(discriminator="type")]
+class HFModel(_Strict):
+    """A local causal LM: a checkpoint folder, a GGUF file or a packaged GGUF, plus an adapter.
+
+    Classification scores every label by log-likelihood; ``shots`` puts k examples
+    (rendered with the same ``prompt``) before each case.
+    """
+
+    type: Literal["hf"]
+    path: Path | None = None
+    gguf_file: Path | None = None
+    gguf: str | None = None
+    adapter: Path | None = None
+    prompt: str | None = None
+    shots: ShotsConfig | None = None
+    batch_size: Annotated[int, Field(ge=1, le=512)] = 8
+    threads: Annotated[int, Field(ge=1, le=256)] | None = None
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    max_new_tokens: Annotated[int, Field(ge=1, le=4096)] = 32
+    stop: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> HFModel:
+        given = [k for k in ("path", "gguf_file", "gguf") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give only one of path, gguf_file and gguf (got {', '.join(given)})")
+        if self.shots is not None and self.prompt is None:
+            raise ValueError("shots need a prompt template (prompt: ... {{ input }} ...)")
+        return self
+
+
+ModelConfig = Annotated[
+    OpenAIModel | HTTPModel | PythonModel | HFModel, Field(discriminator="type")
+]
 _MODEL_CLASSES: dict[str, type[BaseModel]] = {
     "openai": OpenAIModel,
     "http": HTTPModel,
     "python": PythonModel,
+    "hf": HFModel,
 }
 MODEL_TYPES = tuple(_MODEL_CLASSES)
 
@@ -261,10 +301,16 @@ def _resolve_paths(config: Config, base: Path) -> Config:
 
     models: dict[str, Any] = {}
     for name, model in config.models.items():
-        if isinstance(model, OpenAIModel) and model.shots is not None:
-            shots = model.shots.model_copy(update={"path": fix(model.shots.path)})
-            model = model.model_copy(update={"shots": shots})
-        models[name] = model
+        update: dict[str, Any] = {}
+        shots = getattr(model, "shots", None)
+        if shots is not None:
+            update["shots"] = shots.model_copy(update={"path": fix(shots.path)})
+        if isinstance(model, HFModel):
+            for key in ("path", "gguf_file", "adapter"):
+                value = getattr(model, key)
+                if value is not None:
+                    update[key] = fix(value.expanduser())
+        models[name] = model.model_copy(update=update) if update else model
     dataset = config.dataset.model_copy(update={"path": fix(config.dataset.path)})
     return config.model_copy(
         update={"dataset": dataset, "models": models, "store": fix(config.store)}

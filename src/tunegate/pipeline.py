@@ -54,8 +54,7 @@ def evaluate_run(
     if primary not in CLASSIFICATION_METRICS:
         primary = "macro_f1"
     scored = {
-        name: score_classification(name, cases, run.responses, labels)
-        for name, run in runs.items()
+        name: score_classification(name, cases, run.responses, labels) for name, run in runs.items()
     }
     models = {}
     for name, s in scored.items():
@@ -105,7 +104,9 @@ def evaluate_run(
     )
 
 
-async def arun(config: Config, options: RunOptions | None = None, config_dir: Path | None = None) -> RunResult:
+async def arun(
+    config: Config, options: RunOptions | None = None, config_dir: Path | None = None
+) -> RunResult:
     """Run ``config`` end to end (async)."""
     opts = options or RunOptions()
     cases = load_test_cases(config, opts.limit)
@@ -131,11 +132,13 @@ async def arun(config: Config, options: RunOptions | None = None, config_dir: Pa
             store.finish_run(run_id, "failed" if isinstance(exc, Exception) else "interrupted")
             raise
         store.update_run_meta(run_id, {"stats": {n: r.stats.as_dict() for n, r in runs.items()}})
-        result = evaluate_run(config, run_id, cases, runs)
+        result = evaluate_run(config, run_id, cases, runs, notes=built.warnings)
         store.finish_run(run_id)
     return result
 
 
-def run(config: Config, options: RunOptions | None = None, config_dir: Path | None = None) -> RunResult:
+def run(
+    config: Config, options: RunOptions | None = None, config_dir: Path | None = None
+) -> RunResult:
     """Run ``config`` end to end."""
     return asyncio.run(arun(config, options, config_dir))
