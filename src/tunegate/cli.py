@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from tunegate.config import Config, load_config
+from tunegate.demo import demo_config_path, with_openai_baseline
 from tunegate.errors import TunegateError
 from tunegate.pipeline import RunOptions, load_test_cases, run
 from tunegate.report.json_report import write_json
@@ -83,17 +84,9 @@ def _load(config_path: Path) -> Config:
         raise _fail(str(exc)) from None
 
 
-@app.command("run")
-def run_cmd(
-    config: Annotated[Path, typer.Argument(help="The tunegate.yaml to run.")],
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Send every request again.")] = False,
-    limit: Annotated[int | None, typer.Option(help="Only the first N cases.", min=1)] = None,
-    store: Annotated[Path | None, typer.Option(help="The SQLite store (default from the config).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+def _execute(
+    cfg: Config, options: RunOptions, config_dir: Path, json_path: Path | None, quiet: bool
 ) -> None:
-    """Run every model on the test set, score, compare and print the summary."""
-    cfg = _load(config)
     progress = Progress(
         TextColumn("{task.description}", style="bold"),
         BarColumn(),
@@ -103,14 +96,11 @@ def run_cmd(
         TextColumn("{task.fields[info]}", style="dim"),
         console=err,
         disable=quiet,
-        transient=False,
     )
-    options = RunOptions(
-        use_cache=not no_cache, limit=limit, store_path=store, observer=ProgressBars(progress)
-    )
+    options.observer = ProgressBars(progress)
     try:
         with progress:
-            result = run(cfg, options, config_dir=config.resolve().parent)
+            result = run(cfg, options, config_dir=config_dir)
     except TunegateError as exc:
         raise _fail(str(exc), exc.exit_code) from None
     except KeyboardInterrupt:
@@ -123,6 +113,49 @@ def run_cmd(
     if json_path is not None:
         path = write_json(result, json_path)
         out.print(f"JSON report: {path}")
+
+
+@app.command("run")
+def run_cmd(
+    config: Annotated[Path, typer.Argument(help="The tunegate.yaml to run.")],
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the JSON report here.")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Send every request again.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Only the first N cases.", min=1)] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="The SQLite store (default from the config).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Run every model on the test set, score, compare and print the summary."""
+    cfg = _load(config)
+    options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store)
+    _execute(cfg, options, config.resolve().parent, json_path, quiet)
+
+
+@app.command()
+def demo(
+    json_path: Annotated[Path, typer.Option("--json", help="Write the JSON report here.")] = Path(
+        "tunegate-demo.json"
+    ),
+    store: Annotated[Path, typer.Option(help="The SQLite store.")] = Path(".tunegate/demo.db"),
+    limit: Annotated[int | None, typer.Option(help="Only the first N cases.", min=1)] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Compute every answer again.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """The offline demo: a LoRA-fine-tuned Gemma 3 270M against its prompted base model.
+
+    With OPENAI_API_KEY set, gpt-4o-mini zero-shot joins as another baseline.
+    """
+    config_path = demo_config_path()
+    cfg = _load(config_path)
+    if os.environ.get("OPENAI_API_KEY"):
+        cfg = with_openai_baseline(cfg)
+    options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store)
+    _execute(cfg, options, config_path.parent, json_path, quiet)
 
 
 @app.command()
