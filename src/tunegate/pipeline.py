@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tunegate.compare import compare_classification
 from tunegate.config import Config
@@ -47,6 +48,7 @@ def evaluate_run(
     cases: Sequence[Case],
     runs: dict[str, ModelRun],
     notes: Sequence[str] = (),
+    model_meta: dict[str, dict[str, Any]] | None = None,
 ) -> RunResult:
     """Score every model, compare the candidate with each baseline, collect per-case rows."""
     labels = config.task.labels
@@ -101,6 +103,7 @@ def evaluate_run(
         comparisons=comparisons,
         cases=rows,
         notes=all_notes,
+        model_meta=dict(model_meta or {}),
     )
 
 
@@ -132,7 +135,9 @@ async def arun(
             store.finish_run(run_id, "failed" if isinstance(exc, Exception) else "interrupted")
             raise
         store.update_run_meta(run_id, {"stats": {n: r.stats.as_dict() for n, r in runs.items()}})
-        result = evaluate_run(config, run_id, cases, runs, notes=built.warnings)
+        result = evaluate_run(
+            config, run_id, cases, runs, notes=built.warnings, model_meta=built.meta
+        )
         store.finish_run(run_id)
     return result
 

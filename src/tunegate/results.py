@@ -98,6 +98,7 @@ class RunResult:
     comparisons: list[Comparison]
     cases: list[CaseRow]
     notes: list[str] = field(default_factory=list)
+    model_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
