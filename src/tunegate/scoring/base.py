@@ -1,0 +1,85 @@
+"""The per-case score every scorer returns, and the convention scorers follow.
+
+Convention: a scorer never raises because of what a model answered. Malformed
+output (no text, invalid JSON, a tool call with unparseable arguments, ...) gives a
+*failed* :class:`Score` (``passed=False``) whose ``detail`` says why. Scorers raise
+only for configuration mistakes (a broken JSON schema, an invalid regular
+expression), which are the user's to fix before any model is called.
+:func:`safe_score` enforces the convention around code that might still raise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DEFAULT_THRESHOLD", "NO_ANSWER", "Score", "safe_score"]
+
+#: ``passed`` threshold of the continuous text metrics (ROUGE, BLEU, chrF) and of
+#: custom scorers that return a bare number: ``passed = value >= threshold``.
+DEFAULT_THRESHOLD = 0.5
+
+#: ``detail`` of a failed score for a case the model gave no text for.
+NO_ANSWER = "no answer (the request failed or returned no text)"
+
+
+@dataclass(frozen=True)
+class Score:
+    """The score of one response.
+
+    ``value`` lies in ``[0, 1]`` unless the metric says otherwise (1 = best);
+    ``passed`` is the pass/fail verdict used for counts and McNemar's test;
+    ``detail`` explains a failure (or carries a scorer's explanation);
+    ``parts`` holds named sub-scores (e.g. ROUGE precision and recall).
+    """
+
+    value: float
+    passed: bool
+    detail: str | None = None
+    parts: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def failure(cls, detail: str, parts: dict[str, float] | None = None) -> Score:
+        """A failed score: ``value = 0``, ``passed = False``, with the reason."""
+        return cls(0.0, False, detail, dict(parts or {}))
+
+    @classmethod
+    def from_bool(cls, ok: bool, detail: str | None = None) -> Score:
+        """``value = 1.0`` if ``ok`` else ``0.0``; ``passed = ok``."""
+        return cls(1.0 if ok else 0.0, ok, detail)
+
+    @classmethod
+    def from_value(
+        cls,
+        value: float,
+        threshold: float = DEFAULT_THRESHOLD,
+        parts: dict[str, float] | None = None,
+        detail: str | None = None,
+    ) -> Score:
+        """A continuous score: ``passed = value >= threshold`` (NaN never passes)."""
+        number = float(value)
+        return cls(
+            number, not math.isnan(number) and number >= threshold, detail, dict(parts or {})
+        )
+
+
+def safe_score(fn: Callable[..., Score], *args: Any, **kwargs: Any) -> Score:
+    """Call ``fn(*args, **kwargs)``; an exception becomes a failed :class:`Score`.
+
+    The failed score's ``detail`` names the exception: ``"scorer error: KeyError: 'x'"``.
+    A return value that is not a :class:`Score` also fails (``detail`` names its type).
+    """
+    try:
+        result = fn(*args, **kwargs)
+    except Exception as exc:
+        return Score.failure(f"scorer error: {_describe(exc)}")
+    if not isinstance(result, Score):
+        return Score.failure(f"scorer error: returned {type(result).__name__}, not a Score")
+    return result
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
