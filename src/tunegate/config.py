@@ -23,10 +23,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from tunegate.errors import ConfigError
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class _Strict(BaseModel):
@@ -59,6 +61,14 @@ class TaskConfig(_Strict):
 
     type: Literal["classification"] = "classification"
     labels: Annotated[list[str], Field(min_length=2)]
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, labels: Any) -> Any:
+        # Data sets often use 0/1/2 as labels; the loaders read them as text.
+        if isinstance(labels, list):
+            return [str(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in labels]
+        return labels
 
     @field_validator("labels")
     @classmethod
@@ -99,6 +109,18 @@ class OpenAIModel(_Transport):
     shots: ShotsConfig | None = None
 
     _url = field_validator("base_url")(_check_url)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        # A key pasted here would be stored with the run: reject it without echoing it.
+        if value is not None and not ENV_NAME.fullmatch(value):
+            raise PydanticCustomError(
+                "secret_in_config",
+                "must be the name of an environment variable (e.g. OPENAI_API_KEY), "
+                "not the key itself",
+            )
+        return value
 
     @field_validator("params")
     @classmethod
@@ -269,7 +291,7 @@ def parse_config(data: Any, source: str | Path = "tunegate.yaml") -> Config:
     except ValidationError as exc:
         raise ConfigError(_format_errors(src, exc)) from None
     _check_references(src, config)
-    return _resolve_paths(config, src.parent)
+    return _resolve_paths(config, src.resolve().parent)
 
 
 def _check_references(src: Path, config: Config) -> None:
@@ -297,6 +319,7 @@ def _check_references(src: Path, config: Config) -> None:
 
 def _resolve_paths(config: Config, base: Path) -> Config:
     def fix(p: Path) -> Path:
+        p = p.expanduser()
         return p if p.is_absolute() else base / p
 
     models: dict[str, Any] = {}
@@ -309,7 +332,7 @@ def _resolve_paths(config: Config, base: Path) -> Config:
             for key in ("path", "gguf_file", "adapter"):
                 value = getattr(model, key)
                 if value is not None:
-                    update[key] = fix(value.expanduser())
+                    update[key] = fix(value)
         models[name] = model.model_copy(update=update) if update else model
     dataset = config.dataset.model_copy(update={"path": fix(config.dataset.path)})
     return config.model_copy(
@@ -363,7 +386,11 @@ def _format_errors(src: Path, exc: ValidationError) -> str:
             key = key if key.endswith(".type") else f"{key}.type"
         else:
             message = str(err["msg"]).removeprefix("Value error, ")
-            if "input" in err and kind not in {"dict_type", "model_type"} and _short(err["input"]):
+            if (
+                "input" in err
+                and kind not in {"dict_type", "model_type", "secret_in_config"}
+                and _short(err["input"])
+            ):
                 message += f" (got {err['input']!r})"
         lines.append(f"{src}: {key}: {message}")
     return "\n".join(lines)

@@ -149,12 +149,24 @@ def _fold(text: str) -> str:
 
 def _read_lines(path: Path) -> Iterator[str]:
     try:
-        with path.open(encoding="utf-8") as fh:
+        # utf-8-sig: files saved by Excel and some editors start with a byte order mark.
+        with path.open(encoding="utf-8-sig") as fh:
             yield from fh
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except UnicodeDecodeError:
+        raise DataError(_not_utf8(path)) from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _not_utf8(path: Path) -> str:
+    """Where the first invalid byte is (the streaming decoder only knows its chunk offset)."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+    return f"{path}: not UTF-8 text"
 
 
 def _json_lines(path: Path, problems: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -259,6 +271,8 @@ def _csv_records(path: Path, fmap: FieldMap, problems: list[str]) -> Iterator[tu
     lines = list(_read_lines(path))
     reader = csv.DictReader(lines, delimiter=delimiter)
     header = reader.fieldnames or []
+    if not header:
+        return  # an empty file: load_cases reports "no cases"
     for needed in (fmap.input_field, fmap.label_field):
         if needed not in header:
             raise DataError(
