@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,11 +23,11 @@ from rich.table import Table
 from tunegate.config import Config, load_config
 from tunegate.demo import demo_config_path, with_openai_baseline
 from tunegate.errors import TunegateError
-from tunegate.pipeline import RunOptions, load_test_cases, run
-from tunegate.report.json_report import write_json
-from tunegate.report.terminal import print_summary
-from tunegate.runner import ModelRunStats
 from tunegate.store import Response, Store
+
+if TYPE_CHECKING:
+    from tunegate.pipeline import RunOptions
+    from tunegate.runner import ModelRunStats
 
 app = typer.Typer(
     add_completion=False,
@@ -97,6 +97,11 @@ def _execute(
         console=err,
         disable=quiet,
     )
+    # Imported here: scikit-learn and friends take seconds, config errors should not wait.
+    from tunegate.pipeline import run
+    from tunegate.report.json_report import write_json
+    from tunegate.report.terminal import print_summary
+
     options.observer = ProgressBars(progress)
     try:
         with progress:
@@ -129,6 +134,8 @@ def run_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Run every model on the test set, score, compare and print the summary."""
+    from tunegate.pipeline import RunOptions
+
     cfg = _load(config)
     options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store)
     _execute(cfg, options, config.resolve().parent, json_path, quiet)
@@ -151,6 +158,8 @@ def demo(
     With OPENAI_API_KEY set, gpt-4o-mini zero-shot joins as another baseline.
     """
     config_path = demo_config_path()
+    from tunegate.pipeline import RunOptions
+
     cfg = _load(config_path)
     if os.environ.get("OPENAI_API_KEY"):
         cfg = with_openai_baseline(cfg)
@@ -161,6 +170,8 @@ def demo(
 @app.command()
 def validate(config: Annotated[Path, typer.Argument(help="The tunegate.yaml to check.")]) -> None:
     """Check the config and the dataset without calling any model."""
+    from tunegate.pipeline import load_test_cases
+
     cfg = _load(config)
     try:
         cases = load_test_cases(cfg)

@@ -60,7 +60,11 @@ class TransportError(Exception):
 
 @runtime_checkable
 class Backend(Protocol):
-    """A model the runner can query."""
+    """A model the runner can query.
+
+    ``timeout`` (seconds per request, None for none) and ``max_retries`` may be
+    given as attributes; the runner falls back to its retry policy without them.
+    """
 
     name: str
     concurrency: int

@@ -85,6 +85,8 @@ class HTTPBackend:
         self.name = name
         self.config = config
         self.concurrency = config.concurrency
+        self.timeout: float | None = config.timeout
+        self.max_retries = config.max_retries
         self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:

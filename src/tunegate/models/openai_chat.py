@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,8 @@ class OpenAIChatBackend:
         self.name = name
         self.config = config
         self.concurrency = config.concurrency
+        self.timeout: float | None = config.timeout
+        self.max_retries = config.max_retries
         self.shots = list(shots)
         self.base_url = config.base_url or OPENAI_URL
         self._client: openai.AsyncOpenAI | None = None
@@ -93,6 +96,10 @@ class OpenAIChatBackend:
         except openai.APIResponseValidationError as exc:
             raise TransportError(
                 redact(f"malformed response: {exc}"), retryable=True, kind="malformed"
+            ) from None
+        except json.JSONDecodeError as exc:  # the SDK lets a non-JSON body through
+            raise TransportError(
+                f"malformed response: not JSON ({exc})", retryable=True, kind="malformed"
             ) from None
         try:
             choice = response.choices[0]

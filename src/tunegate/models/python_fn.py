@@ -57,6 +57,8 @@ class PythonBackend:
         self.name = name
         self.config = config
         self.concurrency = config.concurrency
+        self.timeout: float | None = config.timeout
+        self.max_retries = config.max_retries
         self.fn = import_function(config.function, f"models.{name}.function", search_path)
         self._is_async = inspect.iscoroutinefunction(self.fn)
         self._takes_case = _takes_case(self.fn)
