@@ -336,7 +336,8 @@ async def run_models(
     """Run every model on every case, all models at once.
 
     Every backend with something to send is started before anything is sent,
-    so a missing API key or an unloadable model fails the run up front.
+    so a missing API key or an unloadable model fails the run up front. Local
+    (batch) models run one after another, next to the remote ones.
     """
     policy = policy or RetryPolicy()
     jobs = [
@@ -351,5 +352,16 @@ async def run_models(
         for backend in needed:
             await backend.aclose()
         raise
-    runs = await asyncio.gather(*(job.execute() for job in jobs))
-    return {r.name: r for r in runs}
+    local = [j for j in jobs if isinstance(j.backend, BatchBackend)]
+    remote = [j for j in jobs if not isinstance(j.backend, BatchBackend)]
+
+    async def one_after_another() -> list[ModelRun]:
+        # Local models share the same cores: one at a time keeps each model's
+        # latency honest and the total time the same.
+        return [await job.execute() for job in local]
+
+    remote_runs, local_runs = await asyncio.gather(
+        asyncio.gather(*(job.execute() for job in remote)), one_after_another()
+    )
+    finished = {r.name: r for r in [*remote_runs, *local_runs]}
+    return {job.backend.name: finished[job.backend.name] for job in jobs}
