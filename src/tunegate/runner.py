@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
-
 from tunegate.data import Case
 from tunegate.models.base import Backend, BatchBackend, Completion, TransportError, cache_key
 from tunegate.secrets import redact
@@ -89,30 +87,21 @@ class ModelRun:
     stats: ModelRunStats = field(default_factory=ModelRunStats)
 
 
-def _wait(policy: RetryPolicy) -> Any:
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, TransportError) and exc.retry_after is not None:
-            return min(exc.retry_after, policy.max_retry_after)
-        delay = min(policy.max_delay, policy.base_delay * 2 ** (state.attempt_number - 1))
-        return float(delay * random.uniform(0.75, 1.25))
-
-    return wait
+def retry_delay(policy: RetryPolicy, exc: TransportError, attempt: int) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+    if exc.retry_after is not None:
+        return min(exc.retry_after, policy.max_retry_after)
+    delay = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
+    return float(delay * random.uniform(0.75, 1.25))
 
 
-def _stop(policy: RetryPolicy, max_retries: int) -> Any:
-    def stop(state: RetryCallState) -> bool:
-        exc = state.outcome.exception() if state.outcome else None
-        limit = max_retries
-        if isinstance(exc, TransportError) and exc.kind == "malformed":
-            limit = min(limit, policy.malformed_retries)
-        return state.attempt_number > limit
-
-    return stop
-
-
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, TransportError) and exc.retryable
+def retry_limit(policy: RetryPolicy, max_retries: int, exc: TransportError) -> int:
+    """How many retries ``exc`` allows (0 for failures that would fail again)."""
+    if not exc.retryable:
+        return 0
+    if exc.kind == "malformed":
+        return min(max_retries, policy.malformed_retries)
+    return max_retries
 
 
 class _ModelWorker:
@@ -167,30 +156,37 @@ class _ModelWorker:
     async def _attempt(self, request: dict[str, Any]) -> tuple[Completion, float]:
         started = time.perf_counter()
         try:
-            if self.guard is None:
+            async with asyncio.timeout(self.guard):
                 completion = await self.backend.send(request)
-            else:
-                completion = await asyncio.wait_for(self.backend.send(request), self.guard)
         except TimeoutError:
             raise TransportError(
                 f"no answer within {self.guard:g} s", retryable=True, kind="timeout"
             ) from None
         return completion, (time.perf_counter() - started) * 1000.0
 
+    async def _send_with_retries(self, request: dict[str, Any]) -> tuple[Completion, float, int]:
+        """Attempt until success or until the failure allows no more retries.
+
+        Raises the last :class:`TransportError` with its ``attempts`` recorded.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                completion, latency = await self._attempt(request)
+                return completion, latency, attempt
+            except TransportError as exc:
+                if attempt > retry_limit(self.policy, self.max_retries, exc):
+                    exc.attempts = attempt
+                    raise
+                await asyncio.sleep(retry_delay(self.policy, exc, attempt))
+
     async def send_one(self, item: _Item) -> Response:
         attempts = 0
-        retrying = AsyncRetrying(
-            stop=_stop(self.policy, self.max_retries),
-            wait=_wait(self.policy),
-            retry=retry_if_exception(_retryable),
-            reraise=True,
-        )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    attempts += 1
-                    completion, latency = await self._attempt(item.request)
+            completion, latency, attempts = await self._send_with_retries(item.request)
         except TransportError as exc:
+            attempts = exc.attempts
             self.stats.retries += attempts - 1
             if exc.kind in {"connection", "timeout"}:
                 self.consecutive_failures += 1

@@ -56,6 +56,7 @@ class TransportError(Exception):
         self.retry_after = retry_after
         self.status = status
         self.fatal = fatal
+        self.attempts = 1
 
 
 @runtime_checkable
