@@ -237,50 +237,47 @@ class Store:
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                "SELECT key, model, case_id, text, output, extra, latency_ms, prompt_tokens,"
-                " completion_tokens, attempts FROM responses"
+                f"SELECT {_COLUMNS} FROM responses"
                 f" WHERE error IS NULL AND key IN ({marks}) ORDER BY created_at",
                 chunk,
             )
             for row in rows:
-                found[row[0]] = Response(
-                    case_id=row[2],
-                    model=row[1],
-                    key=row[0],
-                    text=row[3],
-                    output=_load(row[4]),
-                    extra=_load(row[5]),
-                    latency_ms=row[6],
-                    prompt_tokens=row[7],
-                    completion_tokens=row[8],
-                    attempts=row[9],
-                    cached=True,
-                )
+                response = _response(row)
+                response.cached = True
+                found[response.key] = response
         return found
 
     def responses(self, run_id: str, model: str | None = None) -> Iterator[Response]:
         """The responses stored for a run (optionally one model's), in insertion order."""
-        sql = (
-            "SELECT case_id, model, key, text, output, extra, error, error_kind, latency_ms,"
-            " prompt_tokens, completion_tokens, attempts, cached FROM responses WHERE run_id=?"
-        )
+        sql = f"SELECT {_COLUMNS} FROM responses WHERE run_id=?"
         args: tuple[str, ...] = (run_id,)
         if model is not None:
             sql += " AND model=?"
             args += (model,)
         for row in self._db.execute(sql + " ORDER BY rowid", args):
-            yield Response(
-                case_id=row[0],
-                model=row[1],
-                key=row[2],
-                text=row[3],
-                output=_load(row[4]),
-                extra=_load(row[5]),
-                error=row[6],
-                error_kind=row[7],
-                latency_ms=row[8],
-                prompt_tokens=row[9],
-                completion_tokens=row[10],
-                attempts=row[11],
-                cached=bool(row[12]),
-            )
+            yield _response(row)
+
+
+_COLUMNS = (
+    "case_id, model, key, text, output, extra, error, error_kind, latency_ms,"
+    " prompt_tokens, completion_tokens, attempts, cached"
+)
+
+
+def _response(row: tuple[Any, ...]) -> Response:
+    """A :class:`Response` from a row selected with ``_COLUMNS``."""
+    return Response(
+        case_id=row[0],
+        model=row[1],
+        key=row[2],
+        text=row[3],
+        output=_load(row[4]),
+        extra=_load(row[5]),
+        error=row[6],
+        error_kind=row[7],
+        latency_ms=row[8],
+        prompt_tokens=row[9],
+        completion_tokens=row[10],
+        attempts=row[11],
+        cached=bool(row[12]),
+    )

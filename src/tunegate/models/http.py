@@ -53,6 +53,19 @@ def completion_from_value(value: Any) -> Completion:
     return Completion(text=str(value), output=value)
 
 
+def answer_at(document: Any, path: str, *, retryable: bool) -> Completion:
+    """The answer at ``path`` in a JSON reply; a malformed-response error when it is absent."""
+    try:
+        value = extract(document, path)
+    except KeyError:
+        raise TransportError(
+            f"malformed response: no {path!r} in {describe(document)}",
+            retryable=retryable,
+            kind="malformed",
+        ) from None
+    return completion_from_value(value)
+
+
 def describe(document: Any) -> str:
     """A short description of a JSON document's shape for error messages."""
     if isinstance(document, dict):
@@ -145,15 +158,7 @@ class HTTPBackend:
             raise TransportError(
                 f"malformed response: not JSON ({snippet!r})", retryable=True, kind="malformed"
             ) from None
-        try:
-            value = extract(document, self.config.response)
-        except KeyError:
-            raise TransportError(
-                f"malformed response: no {self.config.response!r} in {describe(document)}",
-                retryable=True,
-                kind="malformed",
-            ) from None
-        return completion_from_value(value)
+        return answer_at(document, self.config.response, retryable=True)
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -15,7 +15,7 @@ from tunegate.config import PythonModel
 from tunegate.data import Case
 from tunegate.errors import BackendError
 from tunegate.models.base import Completion, TransportError
-from tunegate.models.http import completion_from_value, describe, extract
+from tunegate.models.http import answer_at, completion_from_value
 from tunegate.secrets import redact
 
 
@@ -116,14 +116,7 @@ class PythonBackend:
         if isinstance(value, Completion):
             return value
         if self.config.response is not None:
-            try:
-                value = extract(value, self.config.response)
-            except KeyError:
-                raise TransportError(
-                    f"malformed response: no {self.config.response!r} in {describe(value)}",
-                    retryable=False,
-                    kind="malformed",
-                ) from None
+            return answer_at(value, self.config.response, retryable=False)
         return completion_from_value(value)
 
     async def aclose(self) -> None:
