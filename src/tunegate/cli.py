@@ -183,6 +183,38 @@ def validate(config: Annotated[Path, typer.Argument(help="The tunegate.yaml to c
     )
 
 
+@app.command("check-data")
+def check_data(
+    train: Annotated[Path, typer.Option(help="The training file (JSONL, chat JSONL or CSV).")],
+    test: Annotated[Path, typer.Option(help="The test file.")],
+    threshold: Annotated[
+        float, typer.Option(help="Jaccard of word 3-grams from which a pair is a near duplicate.")
+    ] = 0.8,
+    input_field: Annotated[str, typer.Option(help="Input field of JSONL/CSV records.")] = "text",
+    label_field: Annotated[str, typer.Option(help="Label field of JSONL/CSV records.")] = "label",
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the report here.")] = None,
+) -> None:
+    """Train/test leakage (exact and near-duplicate inputs) and label balance."""
+    import json
+
+    from tunegate.data import FieldMap, load_cases
+    from tunegate.leakage import check_leakage
+    from tunegate.report.terminal import print_leakage
+
+    fields = FieldMap(input_field=input_field, label_field=label_field)
+    try:
+        report = check_leakage(
+            load_cases(train, fields=fields), load_cases(test, fields=fields), threshold=threshold
+        )
+    except TunegateError as exc:
+        raise _fail(str(exc)) from None
+    print_leakage(report, str(train), str(test), out)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        out.print(f"JSON report: {json_path}")
+
+
 @app.command()
 def runs(
     store: Annotated[Path, typer.Option(help="The SQLite store.")] = Path(".tunegate/tunegate.db"),

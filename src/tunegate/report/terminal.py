@@ -6,6 +6,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from tunegate.leakage import LeakageReport
 from tunegate.report.text import conclusion, estimate, metric_name, num, p_value
 from tunegate.results import ModelResult, RunResult
 
@@ -144,3 +145,40 @@ def print_summary(result: RunResult, console: Console) -> None:
     if not console.is_terminal and console.width < 120:
         console.width = 120
     console.print(summary(result))
+
+
+def print_leakage(report: LeakageReport, train: str, test: str, console: Console) -> None:
+    """The leakage check: overlapping pairs and label balance."""
+    style = "red" if report.n_leaked else "green"
+    console.print(
+        Text(
+            f"leakage: {report.n_leaked} of {report.n_test} test cases "
+            f"({report.leakage_rate:.1%}) duplicate a training case "
+            f"({len(report.exact)} exact, {len(report.near)} near at Jaccard >= "
+            f"{report.threshold:g})",
+            style=f"bold {style}",
+        )
+    )
+    if report.exact or report.near:
+        pairs = Table(title="Overlapping pairs (first 20)", title_justify="left")
+        for col in ("test id", "train id", "kind", "Jaccard"):
+            pairs.add_column(col)
+        rows = [(t, r, "exact", "1.000") for t, r in report.exact]
+        rows += [(t, r, "near", f"{j:.3f}") for t, r, j in report.near]
+        for row in rows[:20]:
+            pairs.add_row(*row)
+        console.print(pairs)
+    balance = Table(title="Label balance", title_justify="left")
+    balance.add_column("label")
+    balance.add_column(f"train ({report.n_train})", justify="right")
+    balance.add_column(f"test ({report.n_test})", justify="right")
+    for label, count in report.label_balance["train"].items():
+        p_train = report.label_proportions["train"][label]
+        p_test = report.label_proportions["test"][label]
+        balance.add_row(
+            label,
+            f"{count} ({p_train:.0%})",
+            f"{report.label_balance['test'][label]} ({p_test:.0%})",
+        )
+    console.print(balance)
+    console.print(f"largest label-share gap: {report.max_balance_gap:.1%}")
