@@ -85,7 +85,12 @@ def _load(config_path: Path) -> Config:
 
 
 def _execute(
-    cfg: Config, options: RunOptions, config_dir: Path, json_path: Path | None, quiet: bool
+    cfg: Config,
+    options: RunOptions,
+    config_dir: Path,
+    json_path: Path | None,
+    quiet: bool,
+    gate_exit: bool,
 ) -> None:
     progress = Progress(
         TextColumn("{task.description}", style="bold"),
@@ -118,6 +123,8 @@ def _execute(
     if json_path is not None:
         path = write_json(result, json_path)
         out.print(f"JSON report: {path}")
+    if gate_exit and result.gate is not None and result.gate.exit_code:
+        raise typer.Exit(result.gate.exit_code)
 
 
 @app.command("run")
@@ -132,13 +139,23 @@ def run_cmd(
         Path | None, typer.Option(help="The SQLite store (default from the config).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    gate: Annotated[
+        bool,
+        typer.Option(
+            "--gate/--no-gate",
+            help="Exit with the verdict's code (0 SHIP, 1 ITERATE, 3 INCONCLUSIVE). "
+            "On by default when the config has a gate: section.",
+        ),
+    ]
+    | None = None,
 ) -> None:
-    """Run every model on the test set, score, compare and print the summary."""
+    """Run every model on the test set, score, compare, judge the gate, print the summary."""
     from tunegate.pipeline import RunOptions
 
     cfg = _load(config)
     options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store)
-    _execute(cfg, options, config.resolve().parent, json_path, quiet)
+    gate_exit = gate if gate is not None else cfg.gate is not None
+    _execute(cfg, options, config.resolve().parent, json_path, quiet, gate_exit)
 
 
 @app.command()
@@ -164,7 +181,7 @@ def demo(
     if os.environ.get("OPENAI_API_KEY"):
         cfg = with_openai_baseline(cfg)
     options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store)
-    _execute(cfg, options, config_path.parent, json_path, quiet)
+    _execute(cfg, options, config_path.parent, json_path, quiet, gate_exit=False)
 
 
 @app.command()

@@ -201,7 +201,84 @@ class CompareConfig(_Strict):
 
     candidate: str
     baselines: list[str] = Field(default_factory=list)
-    metric: str | None = None
+    metric: Literal["macro_f1", "accuracy", "micro_f1", "weighted_f1"] | None = None
+
+
+GATE_METRICS = (
+    "accuracy",
+    "macro_f1",
+    "micro_f1",
+    "weighted_f1",
+    "error_rate",
+    "unparseable_rate",
+    "pass_rate",
+    "latency_p50",
+    "latency_p95",
+    "latency_p99",
+    "leakage",
+    "exact_match",
+    "schema_compliance",
+    "human_preference",
+)
+
+
+class Criterion(_Strict):
+    """One go/no-go condition on the candidate.
+
+    Exactly one threshold: ``min`` / ``max`` on the candidate's own value,
+    ``min_delta`` (candidate minus ``vs``; negative = non-inferiority margin),
+    ``max_drop`` (the candidate may be at most this much worse than ``vs``), or
+    ``max_ratio`` (candidate / ``vs``, for latency).
+    """
+
+    metric: str
+    vs: str | None = None
+    suite: str | None = None
+    category: str | None = None
+    min: float | None = None
+    max: float | None = None
+    min_delta: float | None = None
+    max_drop: Annotated[float, Field(ge=0)] | None = None
+    max_ratio: Annotated[float, Field(gt=0)] | None = None
+    judge: Literal["interval", "observed"] | None = None
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, metric: str) -> str:
+        if metric not in GATE_METRICS:
+            close = difflib.get_close_matches(metric, GATE_METRICS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown metric {metric!r}{hint}; known: {', '.join(GATE_METRICS)}")
+        return metric
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> Criterion:
+        given = [
+            k
+            for k in ("min", "max", "min_delta", "max_drop", "max_ratio")
+            if getattr(self, k) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "needs exactly one of min, max, min_delta, max_drop, max_ratio"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        relative = given[0] in ("min_delta", "max_drop", "max_ratio")
+        if relative and self.vs is None:
+            raise ValueError(f"{given[0]} compares with another model: add vs: <model>")
+        if not relative and self.vs is not None:
+            raise ValueError(
+                f"vs is only used with min_delta, max_drop or max_ratio, not {given[0]}"
+            )
+        return self
+
+
+class GateConfig(_Strict):
+    """The go/no-go decision: every criterion must pass for SHIP."""
+
+    candidate: str | None = None
+    criteria: Annotated[list[Criterion], Field(min_length=1)]
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] | None = None
 
 
 class Config(_Strict):
@@ -214,13 +291,26 @@ class Config(_Strict):
     task: TaskConfig
     models: Annotated[dict[str, ModelConfig], Field(min_length=1)]
     compare: CompareConfig | None = None
+    gate: GateConfig | None = None
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
     bootstrap: Annotated[int, Field(ge=100, le=1_000_000)] = 10_000
 
     @property
     def candidate(self) -> str:
-        """The candidate model: ``compare.candidate`` or the first model."""
+        """The candidate: ``gate.candidate``, ``compare.candidate`` or the first model."""
+        if self.gate and self.gate.candidate:
+            return self.gate.candidate
         return self.compare.candidate if self.compare else next(iter(self.models))
+
+    @property
+    def primary_metric(self) -> str:
+        """The metric comparisons lead with (``compare.metric``, default macro-F1)."""
+        return self.compare.metric if self.compare and self.compare.metric else "macro_f1"
+
+    @property
+    def level(self) -> float:
+        """The confidence of every interval: ``gate.confidence`` or ``confidence``."""
+        return self.gate.confidence if self.gate and self.gate.confidence else self.confidence
 
     @property
     def baselines(self) -> list[str]:
@@ -306,6 +396,29 @@ def _check_references(src: Path, config: Config) -> None:
                 problems.append(f"{src}: {key}: no model named {ref!r}{_suggest(ref, names)}")
         if config.compare.candidate in config.compare.baselines:
             problems.append(f"{src}: compare.baselines: the candidate cannot be its own baseline")
+    if config.gate:
+        gate_refs = [("gate.candidate", config.gate.candidate)] + [
+            (f"gate.criteria[{i}].vs", c.vs) for i, c in enumerate(config.gate.criteria)
+        ]
+        for gate_key, gate_ref in gate_refs:
+            if gate_ref is not None and gate_ref not in config.models:
+                problems.append(
+                    f"{src}: {gate_key}: no model named {gate_ref!r}{_suggest(gate_ref, names)}"
+                )
+        if (
+            config.compare
+            and config.gate.candidate
+            and config.gate.candidate != config.compare.candidate
+        ):
+            problems.append(
+                f"{src}: gate.candidate: {config.gate.candidate!r} differs from "
+                f"compare.candidate {config.compare.candidate!r}"
+            )
+        for i, c in enumerate(config.gate.criteria):
+            if c.vs is not None and c.vs == config.candidate:
+                problems.append(
+                    f"{src}: gate.criteria[{i}].vs: the candidate cannot be compared with itself"
+                )
     for name, model in config.models.items():
         for header, value in getattr(model, "headers", {}).items():
             if not ENV_REF.search(value) and header.lower() in {"authorization", "x-api-key"}:

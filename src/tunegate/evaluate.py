@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from tunegate.scoring.classification import (
     count_metric,
     n_count_cells,
 )
-from tunegate.stats import bootstrap_counts_ci, latency_percentiles
+from tunegate.stats import bootstrap_counts_ci, latency_percentiles, wilson_interval
 from tunegate.store import Response
 
 CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "micro_f1", "weighted_f1")
@@ -124,7 +125,29 @@ def classification_result(
         },
         error_kinds=dict(kinds),
         first_errors=[e for e in first_errors if e is not None],
+        categories=category_pass_rates(scored, cases, confidence),
     )
+
+
+def category_pass_rates(
+    scored: ScoredModel, cases: Sequence[Case], confidence: float
+) -> dict[str, dict[str, Any]]:
+    """Per category: n, correct, pass rate (= accuracy) and its Wilson interval."""
+    groups: dict[str, list[bool]] = {}
+    for case, ok in zip(cases, scored.correct, strict=True):
+        if case.category is not None:
+            groups.setdefault(case.category, []).append(bool(ok))
+    out: dict[str, dict[str, Any]] = {}
+    for category in sorted(groups):
+        flags = groups[category]
+        k = sum(flags)
+        out[category] = {
+            "n": len(flags),
+            "correct": k,
+            "pass_rate": k / len(flags),
+            "ci": wilson_interval(k, len(flags), confidence),
+        }
+    return out
 
 
 def case_rows(scored: ScoredModel, cases: Sequence[Case]) -> list[CaseRow]:

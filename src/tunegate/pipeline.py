@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunegate.compare import compare_classification
 from tunegate.config import Config
@@ -17,10 +17,14 @@ from tunegate.evaluate import (
     classification_result,
     score_classification,
 )
+from tunegate.gate import evaluate_gate
 from tunegate.models import build_backends, field_map
 from tunegate.results import RunResult
 from tunegate.runner import ModelRun, Observer, RetryPolicy, run_models
 from tunegate.store import Store
+
+if TYPE_CHECKING:
+    from tunegate.leakage import LeakageReport
 
 
 @dataclass
@@ -42,6 +46,21 @@ def load_test_cases(config: Config, limit: int | None = None) -> list[Case]:
     return cases[:n] if n else cases
 
 
+def _comparison_plan(config: Config, primary: str) -> dict[str, list[str]]:
+    """Baseline -> metrics to compare: the baselines on the primary metric and accuracy,
+    plus whatever the gate's criteria compare with."""
+    plan: dict[str, list[str]] = {}
+    for baseline in config.baselines:
+        plan[baseline] = [primary] + [m for m in ("accuracy",) if m != primary]
+    gate = config.gate.criteria if config.gate else []
+    for c in gate:
+        if c.vs is not None and c.metric in CLASSIFICATION_METRICS and c.category is None:
+            metrics = plan.setdefault(c.vs, [])
+            if c.metric not in metrics:
+                metrics.append(c.metric)
+    return plan
+
+
 def evaluate_run(
     config: Config,
     run_id: str,
@@ -49,36 +68,30 @@ def evaluate_run(
     runs: dict[str, ModelRun],
     notes: Sequence[str] = (),
     model_meta: dict[str, dict[str, Any]] | None = None,
+    leakage: LeakageReport | None = None,
 ) -> RunResult:
-    """Score every model, compare the candidate with each baseline, collect per-case rows."""
+    """Score every model, compare the candidate with its baselines, judge the gate."""
     labels = config.task.labels
-    primary = config.compare.metric if config.compare and config.compare.metric else "macro_f1"
-    if primary not in CLASSIFICATION_METRICS:
-        primary = "macro_f1"
+    primary = config.primary_metric
+    level = config.level
     scored = {
         name: score_classification(name, cases, run.responses, labels) for name, run in runs.items()
     }
     models = {}
     for name, s in scored.items():
-        result = classification_result(
-            s,
-            cases,
-            labels,
-            confidence=config.confidence,
-            n_resamples=config.bootstrap,
-            seed=config.seed,
+        model = classification_result(
+            s, cases, labels, confidence=level, n_resamples=config.bootstrap, seed=config.seed
         )
-        result.run = runs[name].stats.as_dict()
-        models[name] = result
-    metrics = [primary] + [m for m in ("accuracy",) if m != primary]
+        model.run = runs[name].stats.as_dict()
+        models[name] = model
     comparisons = []
-    for baseline in config.baselines:
+    for baseline, metrics in _comparison_plan(config, primary).items():
         comparisons += compare_classification(
             scored[config.candidate],
             scored[baseline],
             labels,
             metrics,
-            confidence=config.confidence,
+            confidence=level,
             n_resamples=config.bootstrap,
             seed=config.seed,
         )
@@ -87,13 +100,13 @@ def evaluate_run(
     for name, run in runs.items():
         if run.stats.stopped:
             all_notes.append(f"{name}: {run.stats.stopped}")
-    return RunResult(
+    result = RunResult(
         run_id=run_id,
         name=config.name,
         task=config.task.type,
         labels=list(labels),
         primary_metric=primary,
-        confidence=config.confidence,
+        confidence=level,
         n_resamples=config.bootstrap,
         seed=config.seed,
         n_cases=len(cases),
@@ -104,7 +117,29 @@ def evaluate_run(
         cases=rows,
         notes=all_notes,
         model_meta=dict(model_meta or {}),
+        leakage=leakage.to_dict() if leakage is not None else None,
     )
+    result.gate = evaluate_gate(
+        result, config.gate, leakage=leakage.leakage_rate if leakage is not None else None
+    )
+    return result
+
+
+def check_train_leakage(config: Config, cases: Sequence[Case]) -> LeakageReport | None:
+    """Leakage between the test cases and the train file the config names (k-shot pools)."""
+    from tunegate.leakage import check_leakage
+
+    paths = {}
+    for spec in config.models.values():
+        shots = getattr(spec, "shots", None)
+        if shots is not None:
+            paths[shots.path] = shots
+    if not paths:
+        return None
+    train: list[Case] = []
+    for shots in paths.values():
+        train += load_cases(shots.path, shots.format, field_map(shots), labels=config.task.labels)
+    return check_leakage(train, cases)
 
 
 async def arun(
@@ -136,7 +171,13 @@ async def arun(
             raise
         store.update_run_meta(run_id, {"stats": {n: r.stats.as_dict() for n, r in runs.items()}})
         result = evaluate_run(
-            config, run_id, cases, runs, notes=built.warnings, model_meta=built.meta
+            config,
+            run_id,
+            cases,
+            runs,
+            notes=built.warnings,
+            model_meta=built.meta,
+            leakage=check_train_leakage(config, cases),
         )
         store.finish_run(run_id)
     return result

@@ -3,9 +3,52 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 Interval = tuple[float, float]
+Status = Literal["PASS", "FAIL", "INCONCLUSIVE", "MISSING"]
+Verdict = Literal["SHIP", "ITERATE", "INCONCLUSIVE"]
+EXIT_CODES: dict[str, int] = {"SHIP": 0, "ITERATE": 1, "INCONCLUSIVE": 3}
+
+
+@dataclass
+class CriterionResult:
+    """One criterion, judged, with its evidence."""
+
+    criterion: dict[str, Any]
+    description: str
+    status: Status
+    judge: str
+    estimate: float | None = None
+    ci: Interval | None = None
+    threshold: float | None = None
+    reason: str = ""
+    n: int | None = None
+    mde: float | None = None
+    required_n: int | None = None
+
+
+@dataclass
+class GateResult:
+    """The verdict and every criterion's result."""
+
+    verdict: Verdict
+    reason: str
+    candidate: str
+    confidence: float
+    default: bool
+    criteria: list[CriterionResult] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 SHIP, 1 ITERATE, 3 INCONCLUSIVE."""
+        return EXIT_CODES[self.verdict]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        out = asdict(self)
+        out["exit_code"] = self.exit_code
+        return out
 
 
 @dataclass
@@ -32,6 +75,7 @@ class ModelResult:
     tokens: dict[str, int | None]
     error_kinds: dict[str, int]
     first_errors: list[str]
+    categories: dict[str, dict[str, Any]] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,10 +143,14 @@ class RunResult:
     cases: list[CaseRow]
     notes: list[str] = field(default_factory=list)
     model_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    leakage: dict[str, Any] | None = None
+    gate: GateResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
         out = asdict(self)
         for comp, raw in zip(self.comparisons, out["comparisons"], strict=True):
             raw["direction"] = comp.direction
+        if self.gate is not None:
+            out["gate"] = self.gate.to_dict()
         return out

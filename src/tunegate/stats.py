@@ -457,3 +457,34 @@ def latency_percentiles(
         return dict.fromkeys(keys)
     results = np.percentile(array, list(qs))
     return {key: float(value) for key, value in zip(keys, results, strict=True)}
+
+
+def _z(probability: float) -> float:
+    return float(norm.ppf(probability))
+
+
+def interval_standard_error(ci: tuple[float, float], confidence: float = 0.95) -> float:
+    """The standard error a two-sided normal interval implies: ``(hi - lo) / (2 z)``,
+    with ``z`` the ``1 - (1 - confidence) / 2`` normal quantile."""
+    return (ci[1] - ci[0]) / (2.0 * _z(1.0 - (1.0 - confidence) / 2.0))
+
+
+def minimum_detectable_effect(se: float, confidence: float = 0.95, power: float = 0.8) -> float:
+    """The smallest distance from a threshold that an interval of this standard error
+    detects with the given power: ``(z_{1-a/2} + z_{power}) * se``."""
+    return (_z(1.0 - (1.0 - confidence) / 2.0) + _z(power)) * se
+
+
+def required_cases(
+    se: float, n: int, gap: float, confidence: float = 0.95, power: float = 0.8
+) -> int | None:
+    """Cases needed so that an estimate ``gap`` away from a threshold is decided.
+
+    The standard error shrinks as ``1 / sqrt(n)``, so the test set must grow to
+    ``n * (minimum_detectable_effect(se) / |gap|)**2`` (rounded up). None when the
+    estimate sits exactly on the threshold (no test set decides it) or ``se`` is 0.
+    """
+    if gap == 0 or se <= 0 or n <= 0 or not math.isfinite(se):
+        return None
+    mde = minimum_detectable_effect(se, confidence, power)
+    return max(n, math.ceil(n * (mde / abs(gap)) ** 2))

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from tunegate.leakage import LeakageReport
 from tunegate.report.text import conclusion, estimate, metric_name, num, p_value
-from tunegate.results import ModelResult, RunResult
+from tunegate.results import GateResult, ModelResult, RunResult
 
 
 def _ms(value: float | None) -> str:
@@ -112,6 +112,40 @@ def comparison_table(result: RunResult) -> Table:
     return table
 
 
+STATUS_STYLE = {"PASS": "green", "FAIL": "red", "INCONCLUSIVE": "yellow", "MISSING": "magenta"}
+VERDICT_STYLE = {"SHIP": "bold green", "ITERATE": "bold red", "INCONCLUSIVE": "bold yellow"}
+
+
+def gate_table(gate: GateResult) -> Table:
+    """Every criterion with its estimate, interval, threshold and status."""
+    title = f"Gate for {gate.candidate}" + (" (default criteria)" if gate.default else "")
+    table = Table(title=title, title_justify="left")
+    for col in (
+        "status",
+        "criterion",
+        "estimate",
+        f"{gate.confidence:.0%} interval",
+        "judged on",
+        "evidence",
+    ):
+        table.add_column(col, justify="right" if col == "estimate" else "left")
+    for c in gate.criteria:
+        table.add_row(
+            Text(c.status, style=STATUS_STYLE[c.status]),
+            Text(c.description),
+            num(c.estimate),
+            Text("" if c.ci is None else f"[{c.ci[0]:.3f}, {c.ci[1]:.3f}]"),
+            c.judge,
+            Text(c.reason),
+        )
+    return table
+
+
+def verdict_line(gate: GateResult) -> Text:
+    """``VERDICT: SHIP — reason``."""
+    return Text(f"VERDICT: {gate.verdict} — {gate.reason}", style=VERDICT_STYLE[gate.verdict])
+
+
 def summary(result: RunResult) -> RenderableType:
     """The whole terminal summary."""
     parts: list[RenderableType] = [
@@ -135,8 +169,16 @@ def summary(result: RunResult) -> RenderableType:
         if m.errors:
             kinds = ", ".join(f"{k} {v}" for k, v in sorted(m.error_kinds.items()))
             notes.append(f"{m.name}: {m.errors} error(s) ({kinds}); first: {m.first_errors[0]}")
+    if result.leakage is not None and result.leakage["leaked_test_ids"]:
+        notes.append(
+            f"leakage: {len(result.leakage['leaked_test_ids'])} test case(s) duplicate the "
+            f"train file (first: {', '.join(result.leakage['leaked_test_ids'][:5])})"
+        )
     if notes:
         parts.append(Text("\n".join(f"! {n}" for n in notes), style="yellow"))
+    if result.gate is not None:
+        parts.append(gate_table(result.gate))
+        parts.append(verdict_line(result.gate))
     return Group(*parts)
 
 

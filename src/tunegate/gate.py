@@ -1,0 +1,270 @@
+"""The go/no-go gate: declarative criteria -> PASS / FAIL / INCONCLUSIVE / MISSING -> verdict.
+
+Quality criteria are judged on their confidence interval (paired, for comparisons
+with another model): PASS when the whole interval satisfies the threshold, FAIL
+when the whole interval violates it, INCONCLUSIVE when it straddles it.
+Operational limits (error rate, unparseable rate, latency, leakage) are facts of
+this run and are judged on the observed value. ``judge:`` overrides either.
+
+SHIP needs every criterion to PASS; one FAIL gives ITERATE; anything else is
+INCONCLUSIVE. Because every criterion must pass, each at level ``confidence``,
+the chance of shipping when any one of them is in truth violated is at most
+``1 - confidence`` (an intersection-union test).
+"""
+
+from __future__ import annotations
+
+import math
+
+from tunegate.config import Criterion, GateConfig
+from tunegate.results import CriterionResult, GateResult, RunResult, Status, Verdict
+from tunegate.stats import (
+    interval_standard_error,
+    minimum_detectable_effect,
+    required_cases,
+    wilson_interval,
+)
+
+CLASSIFICATION = ("accuracy", "macro_f1", "micro_f1", "weighted_f1")
+OBSERVED_BY_DEFAULT = (
+    "error_rate",
+    "unparseable_rate",
+    "latency_p50",
+    "latency_p95",
+    "latency_p99",
+    "leakage",
+)
+NOT_YET_MEASURED = {
+    "exact_match": "no exact-match results in this run",
+    "schema_compliance": "no JSON-schema results in this run",
+    "human_preference": "no human evaluation results for this run",
+}
+
+
+def default_gate(primary: str, baselines: list[str]) -> GateConfig:
+    """No ``gate:`` section: the primary metric non-inferior to every baseline within
+    0.02, and at most 1% errors."""
+    criteria = [Criterion(metric=primary, vs=b, min_delta=-0.02) for b in baselines]
+    criteria.append(Criterion(metric="error_rate", max=0.01))
+    return GateConfig(criteria=criteria)
+
+
+def describe(c: Criterion) -> str:
+    """A criterion in one short line, e.g. ``macro_f1 - zero-shot >= -0.02``."""
+    where = "".join(
+        f" [{k} {v}]" for k, v in (("suite", c.suite), ("category", c.category)) if v is not None
+    )
+    if c.min_delta is not None:
+        return f"{c.metric} - {c.vs} >= {c.min_delta:g}{where}"
+    if c.max_drop is not None:
+        return f"{c.metric} drop vs {c.vs} <= {c.max_drop:g}{where}"
+    if c.max_ratio is not None:
+        return f"{c.metric} / {c.vs} <= {c.max_ratio:g}{where}"
+    if c.min is not None:
+        return f"{c.metric} >= {c.min:g}{where}"
+    return f"{c.metric} <= {c.max:g}{where}"
+
+
+def _status(
+    value: float, ci: tuple[float, float] | None, threshold: float, at_least: bool, judge: str
+) -> Status:
+    if judge == "observed" or ci is None:
+        ok = value >= threshold if at_least else value <= threshold
+        return "PASS" if ok else "FAIL"
+    lo, hi = ci
+    if at_least:
+        return "PASS" if lo >= threshold else "FAIL" if hi < threshold else "INCONCLUSIVE"
+    return "PASS" if hi <= threshold else "FAIL" if lo > threshold else "INCONCLUSIVE"
+
+
+class _Judge:
+    def __init__(self, result: RunResult, candidate: str, leakage: float | None) -> None:
+        self.result = result
+        self.candidate = candidate
+        self.leakage = leakage
+        self.confidence = result.confidence
+
+    def missing(self, c: Criterion, judge: str, reason: str) -> CriterionResult:
+        return CriterionResult(
+            c.model_dump(exclude_none=True), describe(c), "MISSING", judge, reason=reason
+        )
+
+    def judge(self, c: Criterion) -> CriterionResult:
+        judge = c.judge or ("observed" if c.metric in OBSERVED_BY_DEFAULT else "interval")
+        if c.metric in NOT_YET_MEASURED:
+            return self.missing(c, judge, NOT_YET_MEASURED[c.metric])
+        if c.suite is not None:
+            return self.missing(c, judge, f"no suite named {c.suite!r} in this run")
+        model = self.result.models.get(self.candidate)
+        if model is None:
+            return self.missing(c, judge, f"no results for {self.candidate!r}")
+        if c.vs is not None and c.vs not in self.result.models:
+            return self.missing(c, judge, f"no results for {c.vs!r}")
+        if c.metric.startswith("latency_"):
+            return self._latency(c, judge)
+        if c.metric == "leakage":
+            if self.leakage is None:
+                return self.missing(
+                    c, judge, "no leakage check ran (name the train file or run check-data)"
+                )
+            return self._absolute(c, judge, self.leakage, None, self.result.n_cases)
+        if c.metric in ("error_rate", "unparseable_rate"):
+            k = model.errors if c.metric == "error_rate" else model.unparseable
+            ci = wilson_interval(k, model.n, self.confidence) if model.n else None
+            return self._absolute(c, judge, k / model.n if model.n else math.nan, ci, model.n)
+        if c.category is not None or c.metric == "pass_rate":
+            return self._category(c, judge)
+        if c.vs is not None:
+            return self._paired(c, judge)
+        est = model.metrics[c.metric]
+        if est.value is None:
+            return self.missing(c, judge, f"{c.metric} is undefined for {self.candidate}")
+        return self._absolute(c, judge, est.value, est.ci, model.n)
+
+    def _absolute(
+        self, c: Criterion, judge: str, value: float, ci: tuple[float, float] | None, n: int
+    ) -> CriterionResult:
+        at_least = c.min is not None
+        threshold = c.min if c.min is not None else c.max
+        if threshold is None:  # min_delta etc. without vs were rejected by the config
+            return self.missing(c, judge, f"{describe(c)} needs a model to compare with")
+        used_ci = ci if judge == "interval" else None
+        status = _status(value, used_ci, threshold, at_least, judge)
+        return self._finish(c, judge, status, value, used_ci, threshold, n, f"observed {value:.4g}")
+
+    def _paired(self, c: Criterion, judge: str) -> CriterionResult:
+        comp = next(
+            (
+                x
+                for x in self.result.comparisons
+                if x.baseline == c.vs and x.metric == c.metric and x.candidate == self.candidate
+            ),
+            None,
+        )
+        if comp is None:
+            return self.missing(c, judge, f"no paired comparison of {c.metric} with {c.vs}")
+        if c.max_ratio is not None:
+            return self.missing(c, judge, f"max_ratio applies to latency, not {c.metric}")
+        threshold = c.min_delta if c.min_delta is not None else -(c.max_drop or 0.0)
+        ci = comp.ci if judge == "interval" else None
+        status = _status(comp.delta, ci, threshold, True, judge)
+        reason = (
+            f"{self.candidate} {comp.candidate_value:.3f} vs {c.vs} {comp.baseline_value:.3f}, "
+            f"paired delta {comp.delta:+.3f}"
+        )
+        return self._finish(c, judge, status, comp.delta, ci, threshold, comp.n, reason)
+
+    def _category(self, c: Criterion, judge: str) -> CriterionResult:
+        model = self.result.models[self.candidate]
+        if c.metric not in ("pass_rate", "accuracy"):
+            return self.missing(
+                c, judge, f"per-category {c.metric} is not computed (use pass_rate)"
+            )
+        if c.category is None:
+            est = model.metrics["accuracy"]
+            assert est.value is not None
+            value, ci, n = est.value, est.ci, model.n
+        else:
+            cat = model.categories.get(c.category)
+            if cat is None:
+                known = ", ".join(model.categories) or "none"
+                return self.missing(
+                    c, judge, f"no cases of category {c.category!r} (categories: {known})"
+                )
+            value, ci, n = float(cat["pass_rate"]), tuple(cat["ci"]), int(cat["n"])
+        if c.vs is not None:
+            return self.missing(
+                c, judge, "per-category comparisons with another model are not computed yet"
+            )
+        out = self._absolute(c, judge, value, (float(ci[0]), float(ci[1])) if ci else None, n)
+        correct = round(value * n)
+        out.reason = out.reason.replace(f"observed {value:.4g}", f"{correct}/{n} correct", 1)
+        return out
+
+    def _latency(self, c: Criterion, judge: str) -> CriterionResult:
+        key = c.metric.removeprefix("latency_")
+        mine = self.result.models[self.candidate].latency_ms.get(key)
+        if mine is None:
+            return self.missing(c, judge, f"{self.candidate} has no successful request to time")
+        note = " (latency is judged on observed percentiles)" if judge == "interval" else ""
+        if c.max_ratio is not None:
+            assert c.vs is not None
+            theirs = self.result.models[c.vs].latency_ms.get(key)
+            if not theirs:
+                return self.missing(c, judge, f"{c.vs} has no successful request to time")
+            ratio = mine / theirs
+            status: Status = "PASS" if ratio <= c.max_ratio else "FAIL"
+            reason = f"{mine:.0f} ms vs {theirs:.0f} ms, ratio {ratio:.2f}{note}"
+            return self._finish(c, "observed", status, ratio, None, c.max_ratio, None, reason)
+        if c.vs is not None:
+            return self.missing(c, judge, "compare latencies with max_ratio")
+        result = self._absolute(c, "observed", mine, None, self.result.n_cases)
+        result.reason = f"observed {mine:.0f} ms{note}"
+        return result
+
+    def _finish(
+        self,
+        c: Criterion,
+        judge: str,
+        status: Status,
+        value: float,
+        ci: tuple[float, float] | None,
+        threshold: float,
+        n: int | None,
+        reason: str,
+    ) -> CriterionResult:
+        out = CriterionResult(
+            c.model_dump(exclude_none=True),
+            describe(c),
+            status,
+            judge,
+            estimate=value,
+            ci=ci,
+            threshold=threshold,
+            reason=reason,
+            n=n,
+        )
+        if ci is not None and n:
+            se = interval_standard_error(ci, self.confidence)
+            out.mde = minimum_detectable_effect(se, self.confidence)
+            if status == "INCONCLUSIVE":
+                out.required_n = required_cases(se, n, value - threshold, self.confidence)
+                need = (
+                    f"about {out.required_n} cases would decide it"
+                    if out.required_n
+                    else "the estimate sits on the threshold"
+                )
+                out.reason += (
+                    f"; the interval straddles {threshold:g}: with {n} cases the smallest "
+                    f"detectable distance is {out.mde:.3f}, {need} (80% power)"
+                )
+        return out
+
+
+def evaluate_gate(
+    result: RunResult, gate: GateConfig | None, *, leakage: float | None = None
+) -> GateResult:
+    """Judge every criterion of ``gate`` (or the default gate) on ``result``."""
+    is_default = gate is None
+    config = gate or default_gate(result.primary_metric, result.baselines)
+    candidate = config.candidate or result.candidate
+    judge = _Judge(result, candidate, leakage)
+    criteria = [judge.judge(c) for c in config.criteria]
+    failed = [c for c in criteria if c.status == "FAIL"]
+    open_ = [c for c in criteria if c.status in ("INCONCLUSIVE", "MISSING")]
+    verdict: Verdict
+    if failed:
+        verdict = "ITERATE"
+        reason = f"{len(failed)} of {len(criteria)} criteria failed: " + "; ".join(
+            c.description for c in failed
+        )
+    elif open_:
+        verdict = "INCONCLUSIVE"
+        parts = [f"{c.description} ({c.status.lower()})" for c in open_]
+        need = [c.required_n for c in open_ if c.required_n]
+        tail = f"; about {max(need)} cases would decide it" if need else ""
+        reason = f"{len(open_)} of {len(criteria)} criteria undecided: " + "; ".join(parts) + tail
+    else:
+        verdict = "SHIP"
+        reason = f"all {len(criteria)} criteria pass at {result.confidence:.0%} confidence"
+    return GateResult(verdict, reason, candidate, result.confidence, is_default, criteria)
