@@ -91,6 +91,7 @@ def _execute(
     json_path: Path | None,
     quiet: bool,
     gate_exit: bool,
+    markdown_path: Path | None = None,
 ) -> None:
     progress = Progress(
         TextColumn("{task.description}", style="bold"),
@@ -123,6 +124,10 @@ def _execute(
     if json_path is not None:
         path = write_json(result, json_path)
         out.print(f"JSON report: {path}")
+    if markdown_path is not None:
+        from tunegate.report.markdown import write_markdown
+
+        out.print(f"Markdown report: {write_markdown(result, markdown_path)}")
     if gate_exit and result.gate is not None and result.gate.exit_code:
         raise typer.Exit(result.gate.exit_code)
 
@@ -132,6 +137,9 @@ def run_cmd(
     config: Annotated[Path, typer.Argument(help="The tunegate.yaml to run.")],
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the JSON report here.")
+    ] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write a Markdown report (for a pull request) here.")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Send every request again.")] = False,
     limit: Annotated[int | None, typer.Option(help="Only the first N cases.", min=1)] = None,
@@ -155,7 +163,7 @@ def run_cmd(
     cfg = _load(config)
     options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store)
     gate_exit = gate if gate is not None else cfg.gate is not None
-    _execute(cfg, options, config.resolve().parent, json_path, quiet, gate_exit)
+    _execute(cfg, options, config.resolve().parent, json_path, quiet, gate_exit, markdown)
 
 
 @app.command()
@@ -163,6 +171,9 @@ def demo(
     json_path: Annotated[Path, typer.Option("--json", help="Write the JSON report here.")] = Path(
         "tunegate-demo.json"
     ),
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write a Markdown report (for a pull request) here.")
+    ] = None,
     store: Annotated[Path, typer.Option(help="The SQLite store.")] = Path(".tunegate/demo.db"),
     limit: Annotated[int | None, typer.Option(help="Only the first N cases.", min=1)] = None,
     no_cache: Annotated[
@@ -181,7 +192,7 @@ def demo(
     if os.environ.get("OPENAI_API_KEY"):
         cfg = with_openai_baseline(cfg)
     options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store)
-    _execute(cfg, options, config_path.parent, json_path, quiet, gate_exit=False)
+    _execute(cfg, options, config_path.parent, json_path, quiet, False, markdown)
 
 
 @app.command()

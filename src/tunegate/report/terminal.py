@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tunegate.leakage import LeakageReport
-from tunegate.report.text import conclusion, estimate, metric_name, num, p_value
+from tunegate.report.text import conclusion, estimate, metric_name, num, out_tokens, p_value
 from tunegate.results import GateResult, ModelResult, RunResult
 
 
@@ -34,7 +34,11 @@ def models_table(result: RunResult) -> Table:
         label = f"{name} (candidate)" if name == result.candidate else name
         lat = m.latency_ms
         tokens = m.tokens
-        tok = "—" if tokens["prompt"] is None else f"{tokens['prompt']}/{tokens['completion'] or 0}"
+        tok = (
+            "—"
+            if tokens["prompt"] is None
+            else f"{tokens['prompt']}/{out_tokens(tokens['completion'])}"
+        )
         table.add_row(
             label,
             estimate(m.metrics[result.primary_metric]),

@@ -54,3 +54,8 @@ def conclusion(c: Comparison, confidence: float) -> str:
         f"{c.candidate} vs {c.baseline}: no significant difference on {name} "
         f"(delta {c.delta:+.3f} {ci} includes 0 at {confidence:.0%}, {p_value(c.p_value)})"
     )
+
+
+def out_tokens(value: int | None) -> str:
+    """Completion tokens, or a dash when the backend reports none (local scoring)."""
+    return "—" if value is None else str(value)
