@@ -158,9 +158,9 @@ def run_cmd(
     | None = None,
 ) -> None:
     """Run every model on the test set, score, compare, judge the gate, print the summary."""
+    cfg = _load(config)  # before importing the pipeline: config errors should not wait
     from tunegate.pipeline import RunOptions
 
-    cfg = _load(config)
     options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store)
     gate_exit = gate if gate is not None else cfg.gate is not None
     _execute(cfg, options, config.resolve().parent, json_path, quiet, gate_exit, markdown)
@@ -198,9 +198,9 @@ def demo(
 @app.command()
 def validate(config: Annotated[Path, typer.Argument(help="The tunegate.yaml to check.")]) -> None:
     """Check the config and the dataset without calling any model."""
+    cfg = _load(config)
     from tunegate.pipeline import load_test_cases
 
-    cfg = _load(config)
     try:
         cases = load_test_cases(cfg)
     except TunegateError as exc:

@@ -222,6 +222,9 @@ GATE_METRICS = (
 )
 
 
+_PAIRED_METRICS = ("accuracy", "macro_f1", "micro_f1", "weighted_f1")
+
+
 class Criterion(_Strict):
     """One go/no-go condition on the candidate.
 
@@ -264,6 +267,13 @@ class Criterion(_Strict):
                 + (f" (got {', '.join(given)})" if given else "")
             )
         relative = given[0] in ("min_delta", "max_drop", "max_ratio")
+        latency = self.metric.startswith("latency_")
+        if given[0] == "max_ratio" and not latency:
+            raise ValueError(f"max_ratio compares latencies, not {self.metric}")
+        if given[0] in ("min_delta", "max_drop") and self.metric not in _PAIRED_METRICS:
+            raise ValueError(
+                f"{given[0]} needs a metric compared case by case: {', '.join(_PAIRED_METRICS)}"
+            )
         if relative and self.vs is None:
             raise ValueError(f"{given[0]} compares with another model: add vs: <model>")
         if not relative and self.vs is not None:
@@ -479,12 +489,12 @@ def _format_errors(src: Path, exc: ValidationError) -> str:
     for err in exc.errors():
         loc = tuple(err["loc"])
         # A discriminated union adds the tag (e.g. "openai") to the location: drop it.
-        shown = [
-            str(part)
-            for i, part in enumerate(loc)
-            if not (i == 2 and loc[0] == "models" and part in MODEL_TYPES)
-        ]
-        key = ".".join(shown) or "(top level)"
+        key = ""
+        for i, part in enumerate(loc):
+            if i == 2 and loc[0] == "models" and part in MODEL_TYPES:
+                continue
+            key += f"[{part}]" if isinstance(part, int) else f".{part}" if key else str(part)
+        key = key or "(top level)"
         kind = err["type"]
         if kind == "extra_forbidden":
             known = [k for k in _allowed_keys(loc[:-1]) if k != "type"]

@@ -230,13 +230,13 @@ class _Judge:
             if status == "INCONCLUSIVE":
                 out.required_n = required_cases(se, n, value - threshold, self.confidence)
                 need = (
-                    f"about {out.required_n} cases would decide it"
+                    f"about {out.required_n} cases would decide it (80% power)"
                     if out.required_n
-                    else "the estimate sits on the threshold"
+                    else "the estimate sits on the threshold, so no test set decides it"
                 )
                 out.reason += (
                     f"; the interval straddles {threshold:g}: with {n} cases the smallest "
-                    f"detectable distance is {out.mde:.3f}, {need} (80% power)"
+                    f"detectable distance is {out.mde:.3f}, {need}"
                 )
         return out
 
