@@ -25,7 +25,6 @@ from tunegate.stats import (
     wilson_interval,
 )
 
-CLASSIFICATION = ("accuracy", "macro_f1", "micro_f1", "weighted_f1")
 OBSERVED_BY_DEFAULT = (
     "error_rate",
     "unparseable_rate",
