@@ -398,8 +398,8 @@ BAD = [
     Bad(
         "missing-labels",
         ("del", "task.labels", None),
-        "task.labels",
-        exact="required key is missing",
+        "task",
+        exact="a classification task needs labels: [...]",
     ),
     Bad(
         "missing-dataset-path",
@@ -594,10 +594,10 @@ def test_several_problems_are_reported_together(workdir: Path) -> None:
     data = minimal()
     set_key(data, "models.zero-shot.concurency", 2)
     set_key(data, "models.finetuned.url", "not-a-url")
-    del_key(data, "task.labels")
+    del_key(data, "dataset.path")
     lines = config_error(data).splitlines()
     assert len(lines) == 3
-    assert any(line.startswith("tunegate.yaml: task.labels: required key") for line in lines)
+    assert any(line.startswith("tunegate.yaml: dataset.path: required key") for line in lines)
     assert any(line.startswith("tunegate.yaml: models.finetuned.url: not a URL") for line in lines)
     assert any(
         line.startswith("tunegate.yaml: models.zero-shot.concurency: unknown") for line in lines

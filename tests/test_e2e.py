@@ -153,22 +153,22 @@ def test_run_report_shape(e2e: E2ERun) -> None:
     report = e2e.report
     assert isinstance(report["run_id"], str)
     assert report["run_id"]
-    assert set(report["models"]) == {"finetuned", "zero-shot", "five-shot"}
-    for model in report["models"].values():
+    assert set(report["suites"][0]["models"]) == {"finetuned", "zero-shot", "five-shot"}
+    for model in report["suites"][0]["models"].values():
         assert model["n"] == 42
         assert model["errors"] == 0
         macro = model["metrics"]["macro_f1"]
         assert 0 <= macro["ci"][0] <= macro["value"] <= macro["ci"][1] <= 1
         latency = model["latency_ms"]
         assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"]
-    assert report["models"]["finetuned"]["unparseable"] == 0
-    assert report["models"]["zero-shot"]["unparseable"] == 0
+    assert report["suites"][0]["models"]["finetuned"]["unparseable"] == 0
+    assert report["suites"][0]["models"]["zero-shot"]["unparseable"] == 0
     n_neutral_said = sum(
         keyword_sentiment(r["messages"][1]["content"]) == "neutral" for r in e2e.test
     )
-    assert report["models"]["five-shot"]["unparseable"] == n_neutral_said > 0
+    assert report["suites"][0]["models"]["five-shot"]["unparseable"] == n_neutral_said > 0
 
-    comparisons = report["comparisons"]
+    comparisons = report["suites"][0]["comparisons"]
     keys = {"candidate", "baseline", "metric", "delta", "ci", "p_value", "wins", "ties", "losses"}
     assert {(c["baseline"], c["metric"]) for c in comparisons} >= {
         ("zero-shot", "macro_f1"),
@@ -184,7 +184,7 @@ def test_run_report_shape(e2e: E2ERun) -> None:
     assert zero["delta"] > 0  # the keyword model beats the one that never says neutral
     assert zero["wins"] > 0
 
-    rows = report["cases"]
+    rows = report["suites"][0]["cases"]
     assert len(rows) == 3 * 42
     row_keys = {"case_id", "model", "prediction", "reference", "correct", "latency_ms", "error"}
     assert all(row_keys <= set(r) for r in rows)
@@ -193,7 +193,7 @@ def test_run_report_shape(e2e: E2ERun) -> None:
 def test_predictions_follow_the_servers(e2e: E2ERun) -> None:
     texts = {r["id"]: r["messages"][1]["content"] for r in e2e.test}
     refs = {r["id"]: r["messages"][2]["content"] for r in e2e.test}
-    rows = {(r["model"], r["case_id"]): r for r in e2e.report["cases"]}
+    rows = {(r["model"], r["case_id"]): r for r in e2e.report["suites"][0]["cases"]}
     for case_id, text in texts.items():
         said = keyword_sentiment(text)
         assert rows["finetuned", case_id]["prediction"] == said
@@ -228,8 +228,8 @@ def test_five_shot_prompt_layout(e2e: E2ERun) -> None:
 
 def test_macro_f1_matches_sklearn_from_the_rows(e2e: E2ERun) -> None:
     values = set()
-    for name, model in e2e.report["models"].items():
-        rows = [r for r in e2e.report["cases"] if r["model"] == name]
+    for name, model in e2e.report["suites"][0]["models"].items():
+        rows = [r for r in e2e.report["suites"][0]["cases"] if r["model"] == name]
         y_true = [r["reference"] for r in rows]
         y_pred = [NONE if r["prediction"] is None else r["prediction"] for r in rows]
         expected = f1_score(y_true, y_pred, labels=LABELS, average="macro", zero_division=0)
@@ -240,7 +240,7 @@ def test_macro_f1_matches_sklearn_from_the_rows(e2e: E2ERun) -> None:
 
 def test_summary_on_stdout(e2e: E2ERun) -> None:
     stdout = e2e.proc.stdout
-    for comp in e2e.report["comparisons"]:
+    for comp in e2e.report["suites"][0]["comparisons"]:
         if comp["metric"] == "macro_f1":
             assert comp["conclusion"] in stdout
     assert "finetuned beats zero-shot on macro-F1" in stdout
@@ -380,9 +380,9 @@ def test_sigkill_then_resume(tmp_path: Path) -> None:
     assert sum(sent_after.values()) - sum(sent_before.values()) == 200 - len(answered)
 
     report = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
-    model = report["models"]["chat"]
+    model = report["suites"][0]["models"]["chat"]
     assert (model["n"], model["errors"], model["cached"]) == (200, 0, len(answered))
-    rows_out = report["cases"]
+    rows_out = report["suites"][0]["cases"]
     assert sorted(r["case_id"] for r in rows_out) == sorted(texts)
     assert {r["case_id"] for r in rows_out if r["cached"]} == answered
     assert all(r["prediction"] == keyword_sentiment(texts[r["case_id"]]) for r in rows_out)

@@ -367,13 +367,17 @@ def test_unmeasured_criteria_are_missing_and_block_ship() -> None:
     assert "human_preference >= 0.5 (missing)" in result.gate.reason
 
 
+def test_a_criterion_on_an_unknown_suite_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"gate.criteria\[0\].suite: no suite named 'general'"):
+        make_config([{"metric": "accuracy", "suite": "general", "min": 0.5}])
+
+
 @pytest.mark.parametrize(
     ("criterion", "reason"),
     [
-        ({"metric": "exact_match", "min": 0.5}, "exact-match"),
-        ({"metric": "schema_compliance", "min": 0.9}, "JSON-schema"),
+        ({"metric": "exact_match", "min": 0.5}, "exact_match is not measured"),
+        ({"metric": "schema_compliance", "min": 0.9}, "schema_compliance is not measured"),
         ({"metric": "leakage", "max": 0.01}, "no leakage check ran"),
-        ({"metric": "accuracy", "suite": "general", "min": 0.5}, "no suite named 'general'"),
         ({"metric": "macro_f1", "category": "hard", "min": 0.5}, "use pass_rate"),
     ],
 )
@@ -654,7 +658,7 @@ def test_gate_json() -> None:
     keys = {"criterion", "description", "status", "judge", "estimate", "ci", "threshold", "reason"}
     assert all(keys <= set(c) for c in gate["criteria"])
 
-    comparison = next(c for c in raw["comparisons"] if c["metric"] == "accuracy")
+    comparison = next(c for c in raw["suites"][0]["comparisons"] if c["metric"] == "accuracy")
     assert paired["criterion"] == {"metric": "accuracy", "vs": "base", "min_delta": 0.0}
     assert paired["description"] == "accuracy - base >= 0"
     assert paired["status"] == "INCONCLUSIVE"

@@ -1,3 +1,50 @@
-"""tunegate: decide, with evidence, whether a fine-tuned model should ship."""
+"""tunegate: decide, with evidence, whether a fine-tuned model should ship.
+
+The Python API (:mod:`tunegate.api`) is exported here lazily: ``import tunegate``
+stays cheap, and the scoring libraries load on first use of one of these names.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from tunegate.api import (
+        CaseResult,
+        EvalCase,
+        PassStats,
+        SuiteReport,
+        calculate_perplexity,
+        exact_match_score,
+        rouge_l_score,
+        run_eval_suite,
+    )
+
+__all__ = [
+    "CaseResult",
+    "EvalCase",
+    "PassStats",
+    "SuiteReport",
+    "__version__",
+    "calculate_perplexity",
+    "exact_match_score",
+    "rouge_l_score",
+    "run_eval_suite",
+]
+
+_API_NAMES = frozenset(__all__) - {"__version__"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API_NAMES:
+        value = getattr(importlib.import_module("tunegate.api"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tunegate' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _API_NAMES)

@@ -5,7 +5,12 @@ BFCL files are JSON Lines despite their ``.json`` suffix. A question line is
 (one inner list per turn; only single-turn entries are supported here) and a
 possible-answer line is ``{"id", "ground_truth": [{name: {param: [acceptable]}}]}``.
 Categories without possible answers (``irrelevance``, ``live_irrelevance``) expect
-no call at all: their ground truth is ``[]``.
+no call at all: their ground truth is ``[]``; in an answer file, ``"ground_truth": []``
+marks a case that expects no call.
+
+A case's category comes from the file name (:func:`bfcl_category`) unless the
+question line has its own ``"category"`` string, which wins (a suite can then mix
+categories in one file, as ``examples/tool_calling/cases.jsonl`` does).
 
 Each :class:`~tunegate.data.Case` carries the conversation in ``messages``, the
 last user message in ``text``, the ground truth as JSON in ``reference``, and
@@ -114,6 +119,19 @@ def _messages(
     return messages
 
 
+def _record_category(
+    record: dict[str, Any], default: str, where: str, problems: list[str]
+) -> str | None:
+    """The question line's own ``"category"`` if it has one, else ``default``."""
+    if "category" not in record:
+        return default
+    value = record["category"]
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{where}: 'category' must be a non-empty string, got {value!r}")
+        return None
+    return value
+
+
 def _ground_truth_problem(ground_truth: Any) -> str | None:
     if not isinstance(ground_truth, list):
         return "'ground_truth' must be a list"
@@ -166,6 +184,9 @@ def load_bfcl(
     questions, then ``possible_answer/<file name>`` (BFCL's own layout). With no
     answer file, the category must be one that expects no call
     (:data:`NO_CALL_CATEGORIES`); every case then gets ``ground_truth = []``.
+    An answer line may also say ``"ground_truth": []`` (no call expected). Each
+    case's category is the question line's ``"category"`` when present (a
+    non-empty string), else the file's (:func:`bfcl_category`).
     Every question needs an answer with the same id. Raises
     :class:`~tunegate.errors.DataError` naming file and line for each problem
     (up to ten at once).
@@ -192,6 +213,7 @@ def load_bfcl(
             problems.append(f"{where}: duplicate id {case_id!r} (first on line {seen[case_id]})")
             continue
         seen[case_id] = line_no
+        case_category = _record_category(record, category, where, problems)
         messages = _messages(record, where, problems)
         functions = record.get("function")
         if not isinstance(functions, list) or not all(
@@ -201,7 +223,7 @@ def load_bfcl(
                 f"{where}: 'function' must be a list of function descriptions with a 'name'"
             )
             continue
-        if messages is None:
+        if messages is None or case_category is None:
             continue
         ground_truth: list[Any] = []
         if answers is not None:
@@ -218,7 +240,7 @@ def load_bfcl(
                 text=next(m["content"] for m in reversed(messages) if m["role"] == "user"),
                 reference=json.dumps(ground_truth, ensure_ascii=False),
                 messages=tuple(messages),
-                category=category,
+                category=case_category,
                 metadata={"functions": functions, "ground_truth": ground_truth},
                 source=where,
             )

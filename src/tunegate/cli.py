@@ -51,11 +51,18 @@ class ProgressBars:
         self.tasks: dict[str, TaskID] = {}
         self.errors: dict[str, int] = {}
 
+    def model_loading(self, model: str) -> None:
+        self.tasks[model] = self.progress.add_task(model, total=None, info="starting / loading")
+
     def model_started(self, model: str, total: int, cached: int) -> None:
         self.errors[model] = 0
-        self.tasks[model] = self.progress.add_task(
-            model, total=total, completed=cached, info=f"{cached} cached" if cached else ""
-        )
+        info = f"{cached} cached" if cached else ""
+        if model in self.tasks:
+            self.progress.update(self.tasks[model], total=total, completed=cached, info=info)
+        else:
+            self.tasks[model] = self.progress.add_task(
+                model, total=total, completed=cached, info=info
+            )
 
     def response(self, model: str, response: Response) -> None:
         if response.error is not None:
@@ -205,9 +212,20 @@ def validate(config: Annotated[Path, typer.Argument(help="The tunegate.yaml to c
         cases = load_test_cases(cfg)
     except TunegateError as exc:
         raise _fail(str(exc)) from None
+    from tunegate.suites import load_suite_cases
+
+    more = []
+    try:
+        for suite in cfg.all_suites[1:]:
+            n = len(load_suite_cases(suite, main=False))
+            more.append(f"suite {suite.name}: {n} cases ({suite.task.type})")
+    except TunegateError as exc:
+        raise _fail(str(exc)) from None
+    task = cfg.main_task
+    what = f"{len(task.labels)} labels" if task.labels else task.type
     out.print(
-        f"{config}: OK — {len(cases)} cases, {len(cfg.task.labels)} labels, "
-        f"{len(cfg.models)} models (candidate {cfg.candidate})"
+        f"{config}: OK — {len(cases)} cases, {what}, "
+        f"{len(cfg.models)} models (candidate {cfg.candidate})" + "".join(f"; {m}" for m in more)
     )
 
 
@@ -268,6 +286,41 @@ def runs(
             ", ".join(info.config.get("models", {})),
         )
     out.print(table)
+
+
+@app.command("diff")
+def diff_cmd(
+    run_a: Annotated[
+        str, typer.Argument(help="The earlier run: an id, a unique id prefix, latest or previous.")
+    ] = "previous",
+    run_b: Annotated[str, typer.Argument(help="The later run (same forms).")] = "latest",
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="Only this model (repeat for several)."),
+    ] = None,
+    store: Annotated[Path, typer.Option(help="The SQLite store.")] = Path(".tunegate/tunegate.db"),
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the diff here.")] = None,
+) -> None:
+    """What changed between two stored runs: metrics, categories, fixed and broken cases."""
+    if not store.exists():
+        raise _fail(f"{store}: no store here (run `tunegate run` first or pass --store)")
+    import json
+
+    from tunegate.diff import diff_results, load_run_result
+    from tunegate.report.diff import print_diff
+
+    try:
+        with Store(store) as db:
+            result_a = load_run_result(db, run_a)
+            result_b = load_run_result(db, run_b)
+        diff = diff_results(result_a, result_b, models=model or None)
+    except TunegateError as exc:
+        raise _fail(str(exc)) from None
+    print_diff(diff, out)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(diff.to_dict(), indent=2) + "\n", encoding="utf-8")
+        out.print(f"JSON report: {json_path}")
 
 
 def main() -> None:

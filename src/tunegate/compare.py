@@ -7,9 +7,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from tunegate.evaluate import ScoredModel
-from tunegate.results import Comparison
+from tunegate.results import CategoryComparison, Comparison
 from tunegate.scoring.classification import count_metric, n_count_cells
-from tunegate.stats import mcnemar_test, paired_bootstrap_counts, wins_ties_losses
+from tunegate.stats import (
+    mcnemar_test,
+    paired_bootstrap_counts,
+    paired_bootstrap_mean_delta,
+    wins_ties_losses,
+)
 
 
 def compare_classification(
@@ -66,6 +71,105 @@ def compare_classification(
                 ties=ties,
                 losses=losses,
                 n=len(candidate.correct),
+            )
+        )
+    return out
+
+
+def _paired_values(
+    candidate: ScoredModel, baseline: ScoredModel, metric: str
+) -> tuple[np.ndarray, np.ndarray]:
+    a, b = candidate.values[metric], baseline.values[metric]
+    keep = ~(np.isnan(a) | np.isnan(b))
+    return a[keep], b[keep]
+
+
+def compare_generic(
+    candidate: ScoredModel,
+    baseline: ScoredModel,
+    metrics: Sequence[str],
+    *,
+    confidence: float,
+    n_resamples: int,
+    seed: int,
+) -> list[Comparison]:
+    """For each per-case metric: the paired bootstrap of the mean difference.
+
+    Corpus-level metrics (BLEU, chrF) are paired through their sentence-level
+    per-case values. The p-value is McNemar's test on per-case pass/fail;
+    wins/ties/losses compare the per-case values of the metric (for perplexity,
+    lower wins). Cases where either model has no value (a failed perplexity
+    request) are left out of that metric's pairing.
+    """
+    if len(candidate.correct) != len(baseline.correct):
+        raise ValueError("models must be compared on the same cases")
+    test = mcnemar_test(candidate.correct, baseline.correct)
+    out: list[Comparison] = []
+    for metric in metrics:
+        if metric not in candidate.values or metric not in baseline.values:
+            continue
+        a, b = _paired_values(candidate, baseline, metric)
+        if a.size == 0:
+            continue
+        delta, lo, hi = paired_bootstrap_mean_delta(
+            a, b, n_resamples=n_resamples, confidence=confidence, seed=seed
+        )
+        lower = metric in candidate.lower_is_better
+        wins, ties, losses = wins_ties_losses(-a, -b) if lower else wins_ties_losses(a, b)
+        out.append(
+            Comparison(
+                candidate=candidate.name,
+                baseline=baseline.name,
+                metric=metric,
+                candidate_value=float(a.mean()),
+                baseline_value=float(b.mean()),
+                delta=delta,
+                ci=(lo, hi),
+                p_value=test.p_value,
+                test=f"McNemar ({test.method}) on pass/fail",
+                wins=wins,
+                ties=ties,
+                losses=losses,
+                n=int(a.size),
+            )
+        )
+    return out
+
+
+def compare_categories(
+    candidate: ScoredModel,
+    baseline: ScoredModel,
+    groups: dict[str, list[int]],
+    *,
+    confidence: float,
+    n_resamples: int,
+    seed: int,
+    margin: float | None = None,
+) -> list[CategoryComparison]:
+    """Per category, the paired pass-rate delta (candidate - baseline) with its interval.
+
+    With ``margin`` (a regression suite), a category is flagged when its observed
+    drop exceeds the margin (``delta < -margin``).
+    """
+    out: list[CategoryComparison] = []
+    for category, idx in groups.items():
+        a = candidate.correct[idx].astype(float)
+        b = baseline.correct[idx].astype(float)
+        delta, lo, hi = paired_bootstrap_mean_delta(
+            a, b, n_resamples=n_resamples, confidence=confidence, seed=seed
+        )
+        out.append(
+            CategoryComparison(
+                candidate=candidate.name,
+                baseline=baseline.name,
+                category=category,
+                metric="pass_rate",
+                candidate_value=float(a.mean()),
+                baseline_value=float(b.mean()),
+                delta=delta,
+                ci=(lo, hi),
+                n=len(idx),
+                flagged=margin is not None and delta < -margin,
             )
         )
     return out

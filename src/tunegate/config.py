@@ -45,10 +45,13 @@ def _check_url(value: str | None) -> str | None:
 
 
 class DatasetConfig(_Strict):
-    """Where the cases are and which fields hold what."""
+    """Where the cases are and which fields hold what.
+
+    ``path: builtin:general`` names tunegate's bundled general-knowledge set.
+    """
 
     path: Path
-    format: Literal["auto", "chat", "jsonl", "csv"] = "auto"
+    format: Literal["auto", "chat", "jsonl", "csv", "bfcl", "mmlu", "general"] = "auto"
     input_field: str = "text"
     label_field: str = "label"
     category_field: str | None = "category"
@@ -56,11 +59,114 @@ class DatasetConfig(_Strict):
     limit: Annotated[int, Field(gt=0)] | None = None
 
 
-class TaskConfig(_Strict):
-    """What is being measured."""
+SCORER_TYPES = (
+    "exact_match",
+    "rouge",
+    "bleu",
+    "chrf",
+    "json",
+    "json_schema",
+    "tool_call",
+    "contains",
+    "regex",
+    "equals",
+    "max_latency_ms",
+    "custom",
+)
+TASK_TYPES = ("classification", "multiple_choice", "generation", "tool_call", "perplexity")
 
-    type: Literal["classification"] = "classification"
-    labels: Annotated[list[str], Field(min_length=2)]
+
+class ScorerConfig(_Strict):
+    """One scorer of a generation suite; options apply to the types that use them."""
+
+    type: Literal[
+        "exact_match",
+        "rouge",
+        "bleu",
+        "chrf",
+        "json",
+        "json_schema",
+        "tool_call",
+        "contains",
+        "regex",
+        "equals",
+        "max_latency_ms",
+        "custom",
+    ]
+    name: str | None = None
+    # exact_match (SQuAD-style normalisation options)
+    strip: bool = True
+    casefold: bool = True
+    remove_punctuation: bool = False
+    remove_articles: bool = False
+    # rouge
+    use_stemmer: bool = False
+    # bleu / chrf
+    tokenize: str = "13a"
+    lowercase: bool = False
+    # json_schema: inline, or a file
+    schema_: Annotated[Any, Field(alias="schema")] = None
+    schema_file: Path | None = None
+    # contains / regex / equals
+    value: str | None = None
+    case_sensitive: bool = False
+    negate: bool = False
+    # max_latency_ms
+    limit: Annotated[float, Field(gt=0)] | None = None
+    # custom: package.module:function or file.py:function
+    function: str | None = None
+    threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _needed_options(self) -> ScorerConfig:
+        needs = {
+            "contains": "value",
+            "regex": "value",
+            "equals": "value",
+            "max_latency_ms": "limit",
+            "custom": "function",
+        }
+        key = needs.get(self.type)
+        if key is not None and getattr(self, key) is None:
+            raise ValueError(f"a {self.type} scorer needs {key}")
+        if self.type == "json_schema" and (self.schema_ is None) == (self.schema_file is None):
+            raise ValueError("a json_schema scorer needs exactly one of schema and schema_file")
+        if self.type == "regex" and self.value is not None:
+            try:
+                re.compile(self.value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {self.value!r}: {exc}") from None
+        return self
+
+    @property
+    def label(self) -> str:
+        """The scorer's name in reports (``name``, else derived from the type)."""
+        if self.name:
+            return self.name
+        if self.type == "custom" and self.function:
+            return self.function.rsplit(":", 1)[-1]
+        return {
+            "json": "json_valid",
+            "json_schema": "schema_compliance",
+            "tool_call": "tool_call_accuracy",
+        }.get(self.type, self.type)
+
+
+class TaskConfig(_Strict):
+    """What is being measured.
+
+    ``type`` is a task (classification, multiple_choice, generation, tool_call,
+    perplexity) or, as a shorthand for a generation task with one scorer, a scorer
+    type (``exact_match``, ``rouge``, ``json_schema``, ...).
+    """
+
+    type: str = "classification"
+    labels: list[str] | None = None
+    scorers: list[ScorerConfig] = Field(default_factory=list)
+    prompt: str | None = None
+    system: str | None = None
 
     @field_validator("labels", mode="before")
     @classmethod
@@ -72,7 +178,11 @@ class TaskConfig(_Strict):
 
     @field_validator("labels")
     @classmethod
-    def _unique_labels(cls, labels: list[str]) -> list[str]:
+    def _unique_labels(cls, labels: list[str] | None) -> list[str] | None:
+        if labels is None:
+            return None
+        if len(labels) < 2:
+            raise ValueError("needs at least 2 labels")
         folded = [" ".join(lab.split()).casefold() for lab in labels]
         if any(not f for f in folded):
             raise ValueError("labels must not be empty strings")
@@ -80,6 +190,69 @@ class TaskConfig(_Strict):
         if dupes:
             raise ValueError(f"duplicate labels: {dupes}")
         return labels
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scorer_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("type") in SCORER_TYPES:
+            options = {k: v for k, v in data.items() if k not in ("prompt", "system", "scorers")}
+            rest = {k: v for k, v in data.items() if k in ("prompt", "system")}
+            return {**rest, "type": "generation", "scorers": [options, *data.get("scorers", [])]}
+        return data
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in TASK_TYPES:
+            known = TASK_TYPES + SCORER_TYPES
+            close = difflib.get_close_matches(value, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            listed = ", ".join(repr(k) for k in known)
+            raise ValueError(f"unknown task type {value!r}{hint}; known: {listed}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TaskConfig:
+        if self.type == "classification" and not self.labels:
+            raise ValueError("a classification task needs labels: [...]")
+        if self.type != "classification" and self.labels:
+            raise ValueError(f"labels are for classification tasks, not {self.type}")
+        if self.type in ("multiple_choice", "perplexity") and self.scorers:
+            raise ValueError(f"a {self.type} task has its own metric; remove scorers")
+        return self
+
+    @property
+    def scorer_list(self) -> list[ScorerConfig]:
+        """The scorers of a generation/tool_call task (defaults: exact_match / tool_call)."""
+        if self.scorers:
+            return list(self.scorers)
+        if self.type == "generation":
+            return [ScorerConfig(type="exact_match")]
+        if self.type == "tool_call":
+            return [ScorerConfig(type="tool_call")]
+        return []
+
+    @property
+    def label_list(self) -> list[str]:
+        """The labels (classification) or the answer letters (multiple choice)."""
+        if self.type == "multiple_choice":
+            return ["A", "B", "C", "D"]
+        return list(self.labels or [])
+
+
+class SuiteConfig(_Strict):
+    """A named dataset with its task, run on every model (or on ``models``).
+
+    ``base`` and ``margin`` make it a regression suite: the candidate against its
+    base model, per category, with any drop beyond ``margin`` flagged.
+    """
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    dataset: DatasetConfig
+    task: TaskConfig
+    models: list[str] | None = None
+    base: str | None = None
+    margin: Annotated[float, Field(ge=0, le=1)] = 0.05
 
 
 class ShotsConfig(DatasetConfig):
@@ -89,7 +262,23 @@ class ShotsConfig(DatasetConfig):
     seed: int | None = None
 
 
+class PriceConfig(_Strict):
+    """What a model costs: per 1M input and output tokens, or per hour of serving."""
+
+    input_per_1m: Annotated[float, Field(ge=0)] | None = None
+    output_per_1m: Annotated[float, Field(ge=0)] | None = None
+    per_hour: Annotated[float, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PriceConfig:
+        tokens = self.input_per_1m is not None or self.output_per_1m is not None
+        if tokens == (self.per_hour is not None):
+            raise ValueError("give input_per_1m/output_per_1m (per token) or per_hour, not both")
+        return self
+
+
 class _Transport(_Strict):
+    price: PriceConfig | None = None
     concurrency: Annotated[int, Field(ge=1, le=4096)] = 8
     timeout: Annotated[float, Field(gt=0)] = 60.0
     max_retries: Annotated[int, Field(ge=0, le=20)] = 4
@@ -152,6 +341,7 @@ class PythonModel(_Strict):
     timeout: Annotated[float, Field(gt=0)] = 60.0
     max_retries: Annotated[int, Field(ge=0, le=20)] = 0
     response: str | None = None
+    price: PriceConfig | None = None
 
 
 class HFModel(_Strict):
@@ -173,6 +363,7 @@ class HFModel(_Strict):
     dtype: Literal["float32", "bfloat16"] = "float32"
     max_new_tokens: Annotated[int, Field(ge=1, le=4096)] = 32
     stop: list[str] = Field(default_factory=list)
+    price: PriceConfig | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> HFModel:
@@ -201,7 +392,7 @@ class CompareConfig(_Strict):
 
     candidate: str
     baselines: list[str] = Field(default_factory=list)
-    metric: Literal["macro_f1", "accuracy", "micro_f1", "weighted_f1"] | None = None
+    metric: str | None = None
 
 
 GATE_METRICS = (
@@ -216,13 +407,32 @@ GATE_METRICS = (
     "latency_p95",
     "latency_p99",
     "leakage",
-    "exact_match",
-    "schema_compliance",
+    "cost_per_1k",
     "human_preference",
+    "exact_match",
+    "rouge1",
+    "rouge2",
+    "rougeL",
+    "rougeLsum",
+    "bleu",
+    "chrf",
+    "json_valid",
+    "schema_compliance",
+    "tool_call_accuracy",
+    "perplexity",
 )
 
-
-_PAIRED_METRICS = ("accuracy", "macro_f1", "micro_f1", "weighted_f1")
+#: Metrics that are facts of the run or not per case: no paired (min_delta) criteria.
+_NOT_PAIRED = (
+    "error_rate",
+    "unparseable_rate",
+    "latency_p50",
+    "latency_p95",
+    "latency_p99",
+    "leakage",
+    "cost_per_1k",
+    "human_preference",
+)
 
 
 class Criterion(_Strict):
@@ -248,10 +458,9 @@ class Criterion(_Strict):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, metric: str) -> str:
-        if metric not in GATE_METRICS:
-            close = difflib.get_close_matches(metric, GATE_METRICS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown metric {metric!r}{hint}; known: {', '.join(GATE_METRICS)}")
+        # Custom scorers add their own names: those are checked against the config later.
+        if not re.fullmatch(r"[A-Za-z_][\w.-]*", metric):
+            raise ValueError(f"invalid metric name {metric!r}")
         return metric
 
     @model_validator(mode="after")
@@ -270,10 +479,8 @@ class Criterion(_Strict):
         latency = self.metric.startswith("latency_")
         if given[0] == "max_ratio" and not latency:
             raise ValueError(f"max_ratio compares latencies, not {self.metric}")
-        if given[0] in ("min_delta", "max_drop") and self.metric not in _PAIRED_METRICS:
-            raise ValueError(
-                f"{given[0]} needs a metric compared case by case: {', '.join(_PAIRED_METRICS)}"
-            )
+        if given[0] in ("min_delta", "max_drop") and self.metric in _NOT_PAIRED:
+            raise ValueError(f"{given[0]} needs a metric compared case by case, not {self.metric}")
         if relative and self.vs is None:
             raise ValueError(f"{given[0]} compares with another model: add vs: <model>")
         if not relative and self.vs is not None:
@@ -297,13 +504,39 @@ class Config(_Strict):
     name: str = "tunegate"
     seed: int = 0
     store: Path = Path(".tunegate/tunegate.db")
-    dataset: DatasetConfig
-    task: TaskConfig
+    dataset: DatasetConfig | None = None
+    task: TaskConfig | None = None
+    suites: list[SuiteConfig] = Field(default_factory=list)
     models: Annotated[dict[str, ModelConfig], Field(min_length=1)]
     compare: CompareConfig | None = None
     gate: GateConfig | None = None
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
     bootstrap: Annotated[int, Field(ge=100, le=1_000_000)] = 10_000
+
+    @model_validator(mode="after")
+    def _has_cases(self) -> Config:
+        if (self.dataset is None) != (self.task is None):
+            raise ValueError("dataset and task go together: give both, or use suites")
+        if self.dataset is None and not self.suites:
+            raise ValueError("needs a dataset and a task, or suites: [...]")
+        names = [s.name for s in self.all_suites]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate suite names: {dupes}")
+        return self
+
+    @property
+    def all_suites(self) -> list[SuiteConfig]:
+        """Every suite, the main one first (the top-level dataset and task, named ``main``)."""
+        if self.dataset is not None and self.task is not None:
+            main = SuiteConfig(name="main", dataset=self.dataset, task=self.task)
+            return [main, *self.suites]
+        return list(self.suites)
+
+    @property
+    def main_task(self) -> TaskConfig:
+        """The main suite's task."""
+        return self.all_suites[0].task
 
     @property
     def candidate(self) -> str:
@@ -314,8 +547,10 @@ class Config(_Strict):
 
     @property
     def primary_metric(self) -> str:
-        """The metric comparisons lead with (``compare.metric``, default macro-F1)."""
-        return self.compare.metric if self.compare and self.compare.metric else "macro_f1"
+        """The main suite's lead metric (``compare.metric``, else the task's own)."""
+        if self.compare and self.compare.metric:
+            return self.compare.metric
+        return default_metric(self.main_task)
 
     @property
     def level(self) -> float:
@@ -328,6 +563,35 @@ class Config(_Strict):
         if self.compare and self.compare.baselines:
             return list(self.compare.baselines)
         return [m for m in self.models if m != self.candidate]
+
+
+def default_metric(task: TaskConfig) -> str:
+    """A task's lead metric: macro-F1, accuracy, perplexity, or its first scorer's."""
+    if task.type == "classification":
+        return "macro_f1"
+    if task.type == "multiple_choice":
+        return "accuracy"
+    if task.type == "perplexity":
+        return "perplexity"
+    return suite_metrics(task)[0]
+
+
+def suite_metrics(task: TaskConfig) -> list[str]:
+    """The metric names a task reports (besides error_rate, pass_rate, latency)."""
+    if task.type == "classification":
+        return ["accuracy", "macro_f1", "micro_f1", "weighted_f1"]
+    if task.type == "multiple_choice":
+        return ["accuracy"]
+    if task.type == "perplexity":
+        return ["perplexity"]
+    names: list[str] = []
+    for scorer in task.scorer_list:
+        if scorer.type == "rouge":
+            prefix = f"{scorer.name}." if scorer.name else ""
+            names += [f"{prefix}{t}" for t in ("rougeL", "rouge1", "rouge2", "rougeLsum")]
+        else:
+            names.append(scorer.label)
+    return names
 
 
 # --------------------------------------------------------------------------- loading
@@ -386,6 +650,14 @@ def parse_config(data: Any, source: str | Path = "tunegate.yaml") -> Config:
         raise ConfigError(f"{src}: the file is empty")
     if not isinstance(data, dict):
         raise ConfigError(f"{src}: expected a mapping of keys at the top level")
+    if not data.get("suites"):
+        absent = [k for k in ("dataset", "task") if k not in data]
+        if absent:
+            raise ConfigError(
+                "\n".join(
+                    f"{src}: {k}: required key is missing" for k in absent
+                )
+            )
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
@@ -424,11 +696,47 @@ def _check_references(src: Path, config: Config) -> None:
                 f"{src}: gate.candidate: {config.gate.candidate!r} differs from "
                 f"compare.candidate {config.compare.candidate!r}"
             )
-        for i, c in enumerate(config.gate.criteria):
-            if c.vs is not None and c.vs == config.candidate:
+        for i, crit in enumerate(config.gate.criteria):
+            if crit.vs is not None and crit.vs == config.candidate:
                 problems.append(
                     f"{src}: gate.criteria[{i}].vs: the candidate cannot be compared with itself"
                 )
+    suites = {suite.name: suite for suite in config.all_suites}
+    for i, suite in enumerate(config.suites):
+        suite_refs: list[tuple[str, str | None]] = [(f"suites[{i}].base", suite.base)]
+        suite_refs += [(f"suites[{i}].models[{j}]", m) for j, m in enumerate(suite.models or [])]
+        for where, model_ref in suite_refs:
+            if model_ref is not None and model_ref not in config.models:
+                problems.append(
+                    f"{src}: {where}: no model named {model_ref!r}{_suggest(model_ref, names)}"
+                )
+        labels = [sc.label for sc in suite.task.scorer_list]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            problems.append(
+                f"{src}: suites[{i}].task.scorers: two scorers named {dupes}; give one a name"
+            )
+    if config.compare and config.compare.metric:
+        known = [*suite_metrics(config.main_task), "pass_rate"]
+        if config.compare.metric not in known:
+            problems.append(
+                f"{src}: compare.metric: {config.compare.metric!r} is not a metric of the "
+                f"main suite{_suggest(config.compare.metric, known)}"
+            )
+    for i, c in enumerate(config.gate.criteria if config.gate else []):
+        suite_cfg = suites.get(c.suite) if c.suite is not None else config.all_suites[0]
+        if suite_cfg is None:
+            problems.append(
+                f"{src}: gate.criteria[{i}].suite: no suite named {c.suite!r}"
+                f"{_suggest(str(c.suite), list(suites))}"
+            )
+            continue
+        known = list(dict.fromkeys([*GATE_METRICS, *suite_metrics(suite_cfg.task)]))
+        if c.metric not in known:
+            problems.append(
+                f"{src}: gate.criteria[{i}].metric: unknown metric {c.metric!r}"
+                f"{_suggest(c.metric, known)}"
+            )
     for name, model in config.models.items():
         for header, value in getattr(model, "headers", {}).items():
             if not ENV_REF.search(value) and header.lower() in {"authorization", "x-api-key"}:
@@ -457,10 +765,34 @@ def _resolve_paths(config: Config, base: Path) -> Config:
                 if value is not None:
                     update[key] = fix(value)
         models[name] = model.model_copy(update=update) if update else model
-    dataset = config.dataset.model_copy(update={"path": fix(config.dataset.path)})
-    return config.model_copy(
-        update={"dataset": dataset, "models": models, "store": fix(config.store)}
-    )
+
+    def fix_dataset(ds: DatasetConfig) -> DatasetConfig:
+        if str(ds.path) == "builtin:general":
+            from tunegate.mmlu import GENERAL_KNOWLEDGE
+
+            return ds.model_copy(update={"path": GENERAL_KNOWLEDGE, "format": "general"})
+        return ds.model_copy(update={"path": fix(ds.path)})
+
+    def fix_task(task: TaskConfig) -> TaskConfig:
+        scorers = [
+            sc.model_copy(update={"schema_file": fix(sc.schema_file)})
+            if sc.schema_file is not None
+            else sc
+            for sc in task.scorers
+        ]
+        return task.model_copy(update={"scorers": scorers})
+
+    suites = [
+        suite.model_copy(
+            update={"dataset": fix_dataset(suite.dataset), "task": fix_task(suite.task)}
+        )
+        for suite in config.suites
+    ]
+    changes: dict[str, Any] = {"models": models, "store": fix(config.store), "suites": suites}
+    if config.dataset is not None and config.task is not None:
+        changes["dataset"] = fix_dataset(config.dataset)
+        changes["task"] = fix_task(config.task)
+    return config.model_copy(update=changes)
 
 
 def _suggest(word: str, options: list[str]) -> str:
@@ -474,6 +806,8 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
     if len(loc) >= 3 and loc[0] == "models" and loc[2] in _MODEL_CLASSES:
         model, loc = _MODEL_CLASSES[str(loc[2])], loc[3:]
     for part in loc:
+        if isinstance(part, int):  # an item of a list: the list's element model applies
+            continue
         field = model.model_fields.get(str(part)) if model is not None else None
         if field is None:
             return []

@@ -249,12 +249,22 @@ def _record_case(
         return None
     category = rec.get(fmap.category_field) if fmap.category_field else None
     used = {fmap.input_field, fmap.label_field, fmap.category_field, fmap.id_field}
+    metadata = {k: v for k, v in rec.items() if k not in used}
+    raw = rec[fmap.label_field]
+    if isinstance(raw, list) and raw and all(isinstance(x, str) and x.strip() for x in raw):
+        # Several acceptable references: the first is shown, all are scored against.
+        metadata["references"] = [x.strip() for x in raw]
+        reference = raw[0].strip()
+    elif isinstance(raw, (dict, list)):
+        reference = json.dumps(raw, ensure_ascii=False)  # an expected JSON value
+    else:
+        reference = str(raw).strip()
     return Case(
         id=_case_id(rec, fmap.id_field, line_no),
         text=str(rec[fmap.input_field]),
-        reference=str(rec[fmap.label_field]).strip(),
+        reference=reference,
         category=str(category) if category not in (None, "") else None,
-        metadata={k: v for k, v in rec.items() if k not in used},
+        metadata=metadata,
         source=where,
     )
 

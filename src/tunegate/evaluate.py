@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,14 @@ from tunegate.scoring.classification import (
     count_metric,
     n_count_cells,
 )
-from tunegate.stats import bootstrap_counts_ci, latency_percentiles, wilson_interval
+from tunegate.scoring.scorers import BuiltScorer, references
+from tunegate.scoring.text import corpus_bleu, corpus_chrf
+from tunegate.stats import (
+    bootstrap_counts_ci,
+    bootstrap_mean_ci,
+    latency_percentiles,
+    wilson_interval,
+)
 from tunegate.store import Response
 
 CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "micro_f1", "weighted_f1")
@@ -26,7 +34,13 @@ CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "micro_f1", "weighted_f1")
 
 @dataclass
 class ScoredModel:
-    """A model's per-case predictions, ready for metrics and paired comparisons."""
+    """A model's per-case predictions, ready for metrics and paired comparisons.
+
+    ``correct`` is the per-case pass/fail (classification: the label is right;
+    other tasks: every scorer passed). ``values`` holds each metric's per-case
+    values (NaN where a case has none, e.g. a failed perplexity request);
+    ``codes`` the confusion-cell codes of classification tasks (empty otherwise).
+    """
 
     name: str
     responses: list[Response]
@@ -34,6 +48,10 @@ class ScoredModel:
     errors: list[bool]
     correct: np.ndarray
     codes: np.ndarray
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    details: list[str | None] = field(default_factory=list)
+    corpus: dict[str, float] = field(default_factory=dict)
+    lower_is_better: frozenset[str] = frozenset()
 
 
 def score_classification(
@@ -55,6 +73,86 @@ def score_classification(
         errors=errors,
         correct=correct,
         codes=confusion_codes(references, predictions, labels),
+        values={"accuracy": correct.astype(float)},
+    )
+
+
+def score_generic(
+    name: str,
+    cases: Sequence[Case],
+    responses: Sequence[Response],
+    scorers: Sequence[BuiltScorer],
+) -> ScoredModel:
+    """Run every scorer on every response; a case passes when every scorer's main score does.
+
+    A scorer that raises records a failed case with the reason; it never aborts.
+    Corpus-level BLEU/chrF (the model's metric; sentence-level values pair cases)
+    are computed here too.
+    """
+    metrics = [m for s in scorers for m in s.metrics]
+    values = {m: np.zeros(len(cases), dtype=float) for m in metrics}
+    passed = np.ones(len(cases), dtype=bool)
+    details: list[str | None] = []
+    for i, (case, response) in enumerate(zip(cases, responses, strict=True)):
+        failures: list[str] = []
+        for scorer in scorers:
+            scores = scorer(case, response)
+            for metric in scorer.metrics:
+                got = scores.get(metric)
+                values[metric][i] = got.value if got is not None else 0.0
+            main = scores.get(scorer.metrics[0])
+            if main is None or not main.passed:
+                passed[i] = False
+                why = main.detail if main is not None and main.detail else "failed"
+                failures.append(f"{scorer.label}: {why}")
+        details.append("; ".join(failures) or None)
+    corpus: dict[str, float] = {}
+    texts = [r.text if r.error is None else None for r in responses]
+    refs = [references(c) for c in cases]
+    for scorer in scorers:
+        if scorer.kind == "bleu":
+            corpus[scorer.label] = corpus_bleu(texts, refs) / 100.0
+        elif scorer.kind == "chrf":
+            corpus[scorer.label] = corpus_chrf(texts, refs) / 100.0
+    return ScoredModel(
+        name=name,
+        responses=list(responses),
+        predictions=[r.text if r.error is None else None for r in responses],
+        errors=[r.error is not None for r in responses],
+        correct=passed,
+        codes=np.zeros(0, dtype=np.int64),
+        values=values,
+        details=details,
+        corpus=corpus,
+    )
+
+
+def score_perplexity(name: str, responses: Sequence[Response]) -> ScoredModel:
+    """Per case perplexity (NaN for a failed request); corpus perplexity over all tokens."""
+    ppl = np.full(len(responses), np.nan)
+    details: list[str | None] = []
+    total_lp, total_tokens = 0.0, 0
+    for i, r in enumerate(responses):
+        out = r.output if isinstance(r.output, dict) else {}
+        if r.error is None and isinstance(out.get("perplexity"), (int, float)):
+            ppl[i] = float(out["perplexity"])
+            total_lp += float(out.get("logprob_sum", 0.0))
+            total_tokens += int(out.get("n_tokens", 0))
+            details.append(None)
+        else:
+            details.append(r.error or "no perplexity in the answer")
+    corpus = {"perplexity": math.exp(-total_lp / total_tokens)} if total_tokens else {}
+    return ScoredModel(
+        name=name,
+        responses=list(responses),
+        predictions=[r.text if r.error is None else None for r in responses],
+        errors=[r.error is not None for r in responses],
+        correct=~np.isnan(ppl),
+        codes=np.zeros(0, dtype=np.int64),
+        values={"perplexity": ppl},
+        details=details,
+        corpus=corpus,
+        lower_is_better=frozenset({"perplexity"}),
     )
 
 
@@ -89,12 +187,29 @@ def classification_result(
         )
         metrics[name] = Estimate(point[name], (lo, hi))
     n = len(cases)
-    n_err = sum(scored.errors)
     n_unparseable = sum(
         1 for p, e in zip(scored.predictions, scored.errors, strict=True) if p is None and not e
     )
-    metrics["error_rate"] = Estimate(n_err / n if n else None)
     metrics["unparseable_rate"] = Estimate(n_unparseable / n if n else None)
+    result = _model_result(scored, cases, metrics, confidence)
+    result.unparseable = n_unparseable
+    result.per_class = {
+        label: {"precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support}
+        for label, s in report.per_class.items()
+    }
+    result.confusion = report.confusion
+    return result
+
+
+def _model_result(
+    scored: ScoredModel, cases: Sequence[Case], metrics: dict[str, Estimate], confidence: float
+) -> ModelResult:
+    """The task-independent parts: error rate, pass rate, latency, tokens, categories."""
+    n = len(cases)
+    n_err = sum(scored.errors)
+    k = int(scored.correct.sum())
+    metrics["pass_rate"] = Estimate(k / n if n else None, wilson_interval(k, n, confidence))
+    metrics["error_rate"] = Estimate(n_err / n if n else None)
     ok = [r for r in scored.responses if r.error is None]
     latencies = [r.latency_ms for r in ok if r.latency_ms is not None]
     prompt = [r.prompt_tokens for r in ok if r.prompt_tokens is not None]
@@ -105,20 +220,15 @@ def classification_result(
         name=scored.name,
         n=n,
         errors=n_err,
-        unparseable=n_unparseable,
+        unparseable=0,
         cached=sum(1 for r in scored.responses if r.cached),
         metrics=metrics,
-        per_class={
-            label: {
-                "precision": s.precision,
-                "recall": s.recall,
-                "f1": s.f1,
-                "support": s.support,
-            }
-            for label, s in report.per_class.items()
+        per_class={},
+        confusion=[],
+        latency_ms={
+            **latency_percentiles(latencies),
+            "mean": float(np.mean(latencies)) if latencies else None,
         },
-        confusion=report.confusion,
-        latency_ms=latency_percentiles(latencies),
         tokens={
             "prompt": sum(prompt) if prompt else None,
             "completion": sum(completion) if completion else None,
@@ -129,23 +239,108 @@ def classification_result(
     )
 
 
+def _is_binary(values: np.ndarray) -> bool:
+    return bool(np.all((values == 0.0) | (values == 1.0)))
+
+
+def metric_estimate(
+    values: np.ndarray, *, confidence: float, n_resamples: int, seed: int
+) -> Estimate:
+    """Mean of per-case values with its interval (Wilson for 0/1 values, else bootstrap).
+
+    NaN values (cases without a value) are left out.
+    """
+    finite = values[~np.isnan(values)]
+    if finite.size == 0:
+        return Estimate(None)
+    mean = float(finite.mean())
+    if _is_binary(finite):
+        return Estimate(mean, wilson_interval(int(finite.sum()), int(finite.size), confidence))
+    lo, hi = bootstrap_mean_ci(finite, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    return Estimate(mean, (lo, hi))
+
+
+def _corpus_perplexity_ci(
+    scored: ScoredModel, *, confidence: float, n_resamples: int, seed: int
+) -> tuple[float, float] | None:
+    sums, counts = [], []
+    for r in scored.responses:
+        out = r.output if isinstance(r.output, dict) else {}
+        if r.error is None and out.get("n_tokens"):
+            sums.append(float(out.get("logprob_sum", 0.0)))
+            counts.append(int(out["n_tokens"]))
+    if len(sums) < 2:
+        return None
+    lp, nt = np.asarray(sums), np.asarray(counts, dtype=float)
+    rng = np.random.default_rng(seed)
+    draws = np.empty(n_resamples)
+    for start in range(0, n_resamples, 1000):
+        stop = min(n_resamples, start + 1000)
+        idx = rng.integers(0, lp.size, size=(stop - start, lp.size))
+        draws[start:stop] = np.exp(-lp[idx].sum(axis=1) / nt[idx].sum(axis=1))
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(draws, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def generic_result(
+    scored: ScoredModel,
+    cases: Sequence[Case],
+    metric_names: Sequence[str],
+    *,
+    confidence: float,
+    n_resamples: int,
+    seed: int,
+) -> ModelResult:
+    """Every metric's mean with its interval; corpus BLEU/chrF/perplexity as the model's value.
+
+    Corpus-level values have no resampled interval except perplexity (a ratio
+    bootstrap over cases: ``exp(-sum log p / sum tokens)`` recomputed per resample).
+    """
+    metrics: dict[str, Estimate] = {}
+    for name in metric_names:
+        if name == "perplexity" and "perplexity" in scored.corpus:
+            ci = _corpus_perplexity_ci(
+                scored, confidence=confidence, n_resamples=n_resamples, seed=seed
+            )
+            metrics[name] = Estimate(scored.corpus[name], ci)
+        elif name in scored.corpus:
+            metrics[name] = Estimate(scored.corpus[name])
+        elif name in scored.values:
+            metrics[name] = metric_estimate(
+                scored.values[name], confidence=confidence, n_resamples=n_resamples, seed=seed
+            )
+    return _model_result(scored, cases, metrics, confidence)
+
+
+def category_indices(cases: Sequence[Case]) -> dict[str, list[int]]:
+    """Case positions by category (sorted by name; cases without one are left out)."""
+    groups: dict[str, list[int]] = {}
+    for i, case in enumerate(cases):
+        if case.category is not None:
+            groups.setdefault(case.category, []).append(i)
+    return {k: groups[k] for k in sorted(groups)}
+
+
 def category_pass_rates(
     scored: ScoredModel, cases: Sequence[Case], confidence: float
 ) -> dict[str, dict[str, Any]]:
-    """Per category: n, correct, pass rate (= accuracy) and its Wilson interval."""
-    groups: dict[str, list[bool]] = {}
-    for case, ok in zip(cases, scored.correct, strict=True):
-        if case.category is not None:
-            groups.setdefault(case.category, []).append(bool(ok))
+    """Per category: n, correct, pass rate (classification: accuracy) with its Wilson
+    interval, and the mean of every per-case metric."""
     out: dict[str, dict[str, Any]] = {}
-    for category in sorted(groups):
-        flags = groups[category]
-        k = sum(flags)
+    for category, idx in category_indices(cases).items():
+        k = int(scored.correct[idx].sum())
+        means = {}
+        for name, values in scored.values.items():
+            picked = values[idx]
+            picked = picked[~np.isnan(picked)]
+            means[name] = float(picked.mean()) if picked.size else None
         out[category] = {
-            "n": len(flags),
+            "n": len(idx),
             "correct": k,
-            "pass_rate": k / len(flags),
-            "ci": wilson_interval(k, len(flags), confidence),
+            "pass_rate": k / len(idx),
+            "ci": wilson_interval(k, len(idx), confidence),
+            "metrics": means,
         }
     return out
 
@@ -158,14 +353,18 @@ def case_rows(scored: ScoredModel, cases: Sequence[Case]) -> list[CaseRow]:
             model=scored.name,
             prediction=pred,
             reference=case.reference,
-            correct=bool(ok),
+            correct=bool(scored.correct[i]),
             latency_ms=resp.latency_ms,
             error=resp.error,
             answer=resp.text,
             category=case.category,
             cached=resp.cached,
+            detail=scored.details[i] if scored.details else None,
+            scores={
+                k: float(v[i]) for k, v in scored.values.items() if not math.isnan(float(v[i]))
+            },
         )
-        for case, resp, pred, ok in zip(
-            cases, scored.responses, scored.predictions, scored.correct, strict=True
+        for i, (case, resp, pred) in enumerate(
+            zip(cases, scored.responses, scored.predictions, strict=True)
         )
     ]

@@ -32,10 +32,9 @@ OBSERVED_BY_DEFAULT = (
     "latency_p95",
     "latency_p99",
     "leakage",
+    "cost_per_1k",
 )
 NOT_YET_MEASURED = {
-    "exact_match": "no exact-match results in this run",
-    "schema_compliance": "no JSON-schema results in this run",
     "human_preference": "no human evaluation results for this run",
 }
 
@@ -78,7 +77,8 @@ def _status(
 
 class _Judge:
     def __init__(self, result: RunResult, candidate: str, leakage: float | None) -> None:
-        self.result = result
+        self.run = result
+        self.suite = result.main
         self.candidate = candidate
         self.leakage = leakage
         self.confidence = result.confidence
@@ -92,13 +92,20 @@ class _Judge:
         judge = c.judge or ("observed" if c.metric in OBSERVED_BY_DEFAULT else "interval")
         if c.metric in NOT_YET_MEASURED:
             return self.missing(c, judge, NOT_YET_MEASURED[c.metric])
-        if c.suite is not None:
+        suite = self.run.suite(c.suite)
+        if suite is None:
             return self.missing(c, judge, f"no suite named {c.suite!r} in this run")
-        model = self.result.models.get(self.candidate)
+        self.suite = suite
+        where = f" in suite {suite.name}" if c.suite is not None else ""
+        model = suite.models.get(self.candidate)
         if model is None:
-            return self.missing(c, judge, f"no results for {self.candidate!r}")
-        if c.vs is not None and c.vs not in self.result.models:
-            return self.missing(c, judge, f"no results for {c.vs!r}")
+            return self.missing(c, judge, f"no results for {self.candidate!r}{where}")
+        if c.vs is not None and c.vs not in suite.models:
+            return self.missing(c, judge, f"no results for {c.vs!r}{where}")
+        if c.metric == "cost_per_1k":
+            if model.cost is None:
+                return self.missing(c, judge, f"no price for {self.candidate} in the config")
+            return self._absolute(c, judge, float(model.cost["per_1k"]), None, model.n)
         if c.metric.startswith("latency_"):
             return self._latency(c, judge)
         if c.metric == "leakage":
@@ -106,16 +113,19 @@ class _Judge:
                 return self.missing(
                     c, judge, "no leakage check ran (name the train file or run check-data)"
                 )
-            return self._absolute(c, judge, self.leakage, None, self.result.n_cases)
+            return self._absolute(c, judge, self.leakage, None, self.suite.n_cases)
         if c.metric in ("error_rate", "unparseable_rate"):
             k = model.errors if c.metric == "error_rate" else model.unparseable
             ci = wilson_interval(k, model.n, self.confidence) if model.n else None
             return self._absolute(c, judge, k / model.n if model.n else math.nan, ci, model.n)
-        if c.category is not None or c.metric == "pass_rate":
+        if c.category is not None or (c.metric == "pass_rate" and c.vs is None):
             return self._category(c, judge)
         if c.vs is not None:
             return self._paired(c, judge)
-        est = model.metrics[c.metric]
+        est = model.metrics.get(c.metric)
+        if est is None:
+            known = ", ".join(model.metrics)
+            return self.missing(c, judge, f"{c.metric} is not measured{where} (measured: {known})")
         if est.value is None:
             return self.missing(c, judge, f"{c.metric} is undefined for {self.candidate}")
         return self._absolute(c, judge, est.value, est.ci, model.n)
@@ -135,7 +145,7 @@ class _Judge:
         comp = next(
             (
                 x
-                for x in self.result.comparisons
+                for x in self.suite.comparisons
                 if x.baseline == c.vs and x.metric == c.metric and x.candidate == self.candidate
             ),
             None,
@@ -154,13 +164,13 @@ class _Judge:
         return self._finish(c, judge, status, comp.delta, ci, threshold, comp.n, reason)
 
     def _category(self, c: Criterion, judge: str) -> CriterionResult:
-        model = self.result.models[self.candidate]
+        model = self.suite.models[self.candidate]
         if c.metric not in ("pass_rate", "accuracy"):
-            return self.missing(
-                c, judge, f"per-category {c.metric} is not computed (use pass_rate)"
-            )
+            return self.missing(c, judge, f"per-category {c.metric} is not judged (use pass_rate)")
+        if c.vs is not None:
+            return self._category_paired(c, judge)
         if c.category is None:
-            est = model.metrics["accuracy"]
+            est = model.metrics["pass_rate"]
             assert est.value is not None
             value, ci, n = est.value, est.ci, model.n
         else:
@@ -171,24 +181,42 @@ class _Judge:
                     c, judge, f"no cases of category {c.category!r} (categories: {known})"
                 )
             value, ci, n = float(cat["pass_rate"]), tuple(cat["ci"]), int(cat["n"])
-        if c.vs is not None:
-            return self.missing(
-                c, judge, "per-category comparisons with another model are not computed yet"
-            )
         out = self._absolute(c, judge, value, (float(ci[0]), float(ci[1])) if ci else None, n)
         correct = round(value * n)
         out.reason = out.reason.replace(f"observed {value:.4g}", f"{correct}/{n} correct", 1)
         return out
 
+    def _category_paired(self, c: Criterion, judge: str) -> CriterionResult:
+        comp = next(
+            (
+                x
+                for x in self.suite.category_comparisons
+                if x.baseline == c.vs and x.category == c.category
+            ),
+            None,
+        )
+        if comp is None:
+            return self.missing(
+                c, judge, f"no paired comparison with {c.vs} in category {c.category!r}"
+            )
+        threshold = c.min_delta if c.min_delta is not None else -(c.max_drop or 0.0)
+        ci = comp.ci if judge == "interval" else None
+        status = _status(comp.delta, ci, threshold, True, judge)
+        reason = (
+            f"{comp.category}: {self.candidate} {comp.candidate_value:.3f} vs {c.vs} "
+            f"{comp.baseline_value:.3f}, paired delta {comp.delta:+.3f}"
+        )
+        return self._finish(c, judge, status, comp.delta, ci, threshold, comp.n, reason)
+
     def _latency(self, c: Criterion, judge: str) -> CriterionResult:
         key = c.metric.removeprefix("latency_")
-        mine = self.result.models[self.candidate].latency_ms.get(key)
+        mine = self.suite.models[self.candidate].latency_ms.get(key)
         if mine is None:
             return self.missing(c, judge, f"{self.candidate} has no successful request to time")
         note = " (latency is judged on observed percentiles)" if judge == "interval" else ""
         if c.max_ratio is not None:
             assert c.vs is not None
-            theirs = self.result.models[c.vs].latency_ms.get(key)
+            theirs = self.suite.models[c.vs].latency_ms.get(key)
             if not theirs:
                 return self.missing(c, judge, f"{c.vs} has no successful request to time")
             ratio = mine / theirs
@@ -197,7 +225,7 @@ class _Judge:
             return self._finish(c, "observed", status, ratio, None, c.max_ratio, None, reason)
         if c.vs is not None:
             return self.missing(c, judge, "compare latencies with max_ratio")
-        result = self._absolute(c, "observed", mine, None, self.result.n_cases)
+        result = self._absolute(c, "observed", mine, None, self.suite.n_cases)
         result.reason = f"observed {mine:.0f} ms{note}"
         return result
 

@@ -1,4 +1,4 @@
-"""Run a whole configuration: load cases, query every model, score, compare."""
+"""Run a whole configuration: load every suite, query every model, score, compare, judge."""
 
 from __future__ import annotations
 
@@ -8,23 +8,40 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tunegate.compare import compare_classification
-from tunegate.config import Config
+from tunegate.compare import compare_categories, compare_classification, compare_generic
+from tunegate.config import Config, SuiteConfig, default_metric, suite_metrics
+from tunegate.cost import model_cost
 from tunegate.data import Case, load_cases
 from tunegate.evaluate import (
-    CLASSIFICATION_METRICS,
+    ScoredModel,
     case_rows,
+    category_indices,
     classification_result,
+    generic_result,
     score_classification,
+    score_generic,
+    score_perplexity,
 )
 from tunegate.gate import evaluate_gate
-from tunegate.models import build_backends, field_map
-from tunegate.results import RunResult
-from tunegate.runner import ModelRun, Observer, RetryPolicy, run_models
-from tunegate.store import Store
+from tunegate.models import build_backends
+from tunegate.report.json_report import to_json
+from tunegate.results import CategoryComparison, Comparison, ModelResult, RunResult, SuiteResult
+from tunegate.runner import ModelRun, ModelRunStats, Observer, RetryPolicy, run_models
+from tunegate.scoring.scorers import build_scorers
+from tunegate.store import Response, Store
+from tunegate.suites import field_map, load_suite_cases
 
 if TYPE_CHECKING:
     from tunegate.leakage import LeakageReport
+
+
+def release_local_models() -> None:
+    """Free the local models loaded during a run (only if any local backend was imported)."""
+    import sys
+
+    hf = sys.modules.get("tunegate.models.hf")
+    if hf is not None:
+        hf.release_models()
 
 
 @dataclass
@@ -39,26 +56,129 @@ class RunOptions:
 
 
 def load_test_cases(config: Config, limit: int | None = None) -> list[Case]:
-    """The configured dataset's cases, checked against the task's labels."""
-    ds = config.dataset
-    cases = load_cases(ds.path, ds.format, field_map(ds), labels=config.task.labels)
-    n = limit or ds.limit
-    return cases[:n] if n else cases
+    """The main suite's cases, checked against its task (labels, format)."""
+    return load_suite_cases(config.all_suites[0], main=True, limit=limit)
 
 
-def _comparison_plan(config: Config, primary: str) -> dict[str, list[str]]:
-    """Baseline -> metrics to compare: the baselines on the primary metric and accuracy,
-    plus whatever the gate's criteria compare with."""
+def _suite_baselines(config: Config, suite: SuiteConfig, models: Sequence[str]) -> list[str]:
+    if config.candidate not in models:
+        return []
+    if suite.base is not None:
+        return [suite.base] if suite.base != config.candidate else []
+    return [b for b in config.baselines if b in models]
+
+
+def _comparison_plan(
+    config: Config, suite: SuiteConfig, primary: str, baselines: Sequence[str]
+) -> dict[str, list[str]]:
+    """Baseline -> metrics to compare: the baselines on the primary metric (and accuracy for
+    classification), plus whatever the gate's criteria on this suite compare with."""
+    main = suite.name == config.all_suites[0].name
+    known = suite_metrics(suite.task)
     plan: dict[str, list[str]] = {}
-    for baseline in config.baselines:
-        plan[baseline] = [primary] + [m for m in ("accuracy",) if m != primary]
-    gate = config.gate.criteria if config.gate else []
-    for c in gate:
-        if c.vs is not None and c.metric in CLASSIFICATION_METRICS and c.category is None:
+    for baseline in baselines:
+        extra = ["accuracy"] if suite.task.type == "classification" else []
+        plan[baseline] = list(dict.fromkeys([primary, *extra]))
+    for c in config.gate.criteria if config.gate else []:
+        here = c.suite == suite.name or (c.suite is None and main)
+        if here and c.vs is not None and c.metric in known and c.category is None:
             metrics = plan.setdefault(c.vs, [])
             if c.metric not in metrics:
                 metrics.append(c.metric)
     return plan
+
+
+def evaluate_suite(
+    config: Config,
+    suite: SuiteConfig,
+    cases: Sequence[Case],
+    runs: dict[str, ModelRun],
+    base_dir: Path | None = None,
+) -> SuiteResult:
+    """Score every model of one suite, compare the candidate with its baselines."""
+    task = suite.task
+    main = suite.name == config.all_suites[0].name
+    primary = config.primary_metric if main else default_metric(task)
+    level, resamples, seed = config.level, config.bootstrap, config.seed
+    labels = task.label_list
+    metric_names = suite_metrics(task)
+    scored: dict[str, ScoredModel] = {}
+    models: dict[str, ModelResult] = {}
+    if task.type in ("classification", "multiple_choice"):
+        for name, run in runs.items():
+            scored[name] = score_classification(name, cases, run.responses, labels)
+            models[name] = classification_result(
+                scored[name], cases, labels, confidence=level, n_resamples=resamples, seed=seed
+            )
+    else:
+        scorers = (
+            build_scorers(task, f"suites.{suite.name}.task", base_dir)
+            if task.type != "perplexity"
+            else []
+        )
+        for name, run in runs.items():
+            scored[name] = (
+                score_perplexity(name, run.responses)
+                if task.type == "perplexity"
+                else score_generic(name, cases, run.responses, scorers)
+            )
+            models[name] = generic_result(
+                scored[name],
+                cases,
+                metric_names,
+                confidence=level,
+                n_resamples=resamples,
+                seed=seed,
+            )
+    for name, run in runs.items():
+        models[name].run = run.stats.as_dict()
+        models[name].cost = model_cost(config.models[name], models[name], run.stats.as_dict())
+    baselines = _suite_baselines(config, suite, list(runs))
+    comparisons: list[Comparison] = []
+    categories: list[CategoryComparison] = []
+    groups = category_indices(cases)
+    for baseline, metrics in _comparison_plan(config, suite, primary, baselines).items():
+        if baseline not in scored or config.candidate not in scored:
+            continue
+        cand, base = scored[config.candidate], scored[baseline]
+        if task.type == "classification":
+            comparisons += compare_classification(
+                cand, base, labels, metrics, confidence=level, n_resamples=resamples, seed=seed
+            )
+        else:
+            comparisons += compare_generic(
+                cand, base, metrics, confidence=level, n_resamples=resamples, seed=seed
+            )
+        if groups:
+            categories += compare_categories(
+                cand,
+                base,
+                groups,
+                confidence=level,
+                n_resamples=resamples,
+                seed=seed,
+                margin=suite.margin if suite.base is not None else None,
+            )
+    regression = None
+    if suite.base is not None:
+        regression = {
+            "base": suite.base,
+            "margin": suite.margin,
+            "flagged": [c.category for c in categories if c.flagged],
+        }
+    return SuiteResult(
+        name=suite.name,
+        task=task.type,
+        labels=list(labels),
+        primary_metric=primary,
+        n_cases=len(cases),
+        models=models,
+        comparisons=comparisons,
+        cases=[row for s in scored.values() for row in case_rows(s, cases)],
+        metrics=metric_names,
+        category_comparisons=categories,
+        regression=regression,
+    )
 
 
 def evaluate_run(
@@ -69,33 +189,11 @@ def evaluate_run(
     notes: Sequence[str] = (),
     model_meta: dict[str, dict[str, Any]] | None = None,
     leakage: LeakageReport | None = None,
+    extra: Sequence[SuiteResult] = (),
+    base_dir: Path | None = None,
 ) -> RunResult:
-    """Score every model, compare the candidate with its baselines, judge the gate."""
-    labels = config.task.labels
-    primary = config.primary_metric
-    level = config.level
-    scored = {
-        name: score_classification(name, cases, run.responses, labels) for name, run in runs.items()
-    }
-    models = {}
-    for name, s in scored.items():
-        model = classification_result(
-            s, cases, labels, confidence=level, n_resamples=config.bootstrap, seed=config.seed
-        )
-        model.run = runs[name].stats.as_dict()
-        models[name] = model
-    comparisons = []
-    for baseline, metrics in _comparison_plan(config, primary).items():
-        comparisons += compare_classification(
-            scored[config.candidate],
-            scored[baseline],
-            labels,
-            metrics,
-            confidence=level,
-            n_resamples=config.bootstrap,
-            seed=config.seed,
-        )
-    rows = [row for s in scored.values() for row in case_rows(s, cases)]
+    """Score the main suite (and take ``extra`` suites as they are), judge the gate."""
+    main = evaluate_suite(config, config.all_suites[0], cases, runs, base_dir)
     all_notes = list(notes)
     for name, run in runs.items():
         if run.stats.stopped:
@@ -103,18 +201,12 @@ def evaluate_run(
     result = RunResult(
         run_id=run_id,
         name=config.name,
-        task=config.task.type,
-        labels=list(labels),
-        primary_metric=primary,
-        confidence=level,
+        confidence=config.level,
         n_resamples=config.bootstrap,
         seed=config.seed,
-        n_cases=len(cases),
         candidate=config.candidate,
         baselines=config.baselines,
-        models=models,
-        comparisons=comparisons,
-        cases=rows,
+        suites=[main, *extra],
         notes=all_notes,
         model_meta=dict(model_meta or {}),
         leakage=leakage.to_dict() if leakage is not None else None,
@@ -123,6 +215,28 @@ def evaluate_run(
         result, config.gate, leakage=leakage.leakage_rate if leakage is not None else None
     )
     return result
+
+
+class _SuiteObserver:
+    """Progress events of a suite's models, named ``suite/model`` beyond the main suite."""
+
+    def __init__(self, observer: Observer, prefix: str) -> None:
+        self.observer = observer
+        self.prefix = prefix
+
+    def model_loading(self, model: str) -> None:
+        loading = getattr(self.observer, "model_loading", None)
+        if loading is not None:
+            loading(self.prefix + model)
+
+    def model_started(self, model: str, total: int, cached: int) -> None:
+        self.observer.model_started(self.prefix + model, total, cached)
+
+    def response(self, model: str, response: Response) -> None:
+        self.observer.response(self.prefix + model, response)
+
+    def model_finished(self, model: str, stats: ModelRunStats) -> None:
+        self.observer.model_finished(self.prefix + model, stats)
 
 
 def check_train_leakage(config: Config, cases: Sequence[Case]) -> LeakageReport | None:
@@ -138,48 +252,93 @@ def check_train_leakage(config: Config, cases: Sequence[Case]) -> LeakageReport 
         return None
     train: list[Case] = []
     for shots in paths.values():
-        train += load_cases(shots.path, shots.format, field_map(shots), labels=config.task.labels)
+        train += load_cases(
+            shots.path, shots.format, field_map(shots), labels=config.main_task.labels
+        )
     return check_leakage(train, cases)
 
 
 async def arun(
     config: Config, options: RunOptions | None = None, config_dir: Path | None = None
 ) -> RunResult:
-    """Run ``config`` end to end (async)."""
+    """Run ``config`` end to end (async): every suite on its models, then score and judge."""
     opts = options or RunOptions()
-    cases = load_test_cases(config, opts.limit)
-    built = build_backends(config, cases, config_dir=config_dir)
-    with Store(opts.store_path or config.store) as store:
-        run_id = store.start_run(
-            config.name,
-            config.model_dump(mode="json"),
-            config.seed,
-            meta={"models": built.meta, "n_cases": len(cases)},
-        )
-        try:
-            runs = await run_models(
-                built.backends,
-                cases,
-                store,
-                run_id,
-                use_cache=opts.use_cache,
-                policy=opts.policy,
-                observer=opts.observer,
+    suites = config.all_suites
+    suite_cases = [
+        load_suite_cases(suite, main=i == 0, limit=opts.limit) for i, suite in enumerate(suites)
+    ]
+    built = [
+        build_backends(config, cases, config_dir=config_dir, suite=suite)
+        for suite, cases in zip(suites, suite_cases, strict=True)
+    ]
+    meta: dict[str, dict[str, Any]] = {}
+    warnings: list[str] = []
+    for b in built:
+        for name, m in b.meta.items():
+            meta.setdefault(name, {}).update(m)
+        warnings += [w for w in b.warnings if w not in warnings]
+    all_runs: list[dict[str, ModelRun]] = []
+    try:
+        with Store(opts.store_path or config.store) as store:
+            run_id = store.start_run(
+                config.name,
+                config.model_dump(mode="json"),
+                config.seed,
+                meta={
+                    "models": meta,
+                    "n_cases": len(suite_cases[0]),
+                    "suites": {s.name: len(c) for s, c in zip(suites, suite_cases, strict=True)},
+                },
             )
-        except BaseException as exc:
-            store.finish_run(run_id, "failed" if isinstance(exc, Exception) else "interrupted")
-            raise
-        store.update_run_meta(run_id, {"stats": {n: r.stats.as_dict() for n, r in runs.items()}})
-        result = evaluate_run(
-            config,
-            run_id,
-            cases,
-            runs,
-            notes=built.warnings,
-            model_meta=built.meta,
-            leakage=check_train_leakage(config, cases),
-        )
-        store.finish_run(run_id)
+            try:
+                for i, (suite, cases, b) in enumerate(zip(suites, suite_cases, built, strict=True)):
+                    observer = opts.observer
+                    if observer is not None and i > 0:
+                        observer = _SuiteObserver(observer, f"{suite.name}/")
+                    runs = await run_models(
+                        b.backends,
+                        cases,
+                        store,
+                        run_id,
+                        use_cache=opts.use_cache,
+                        policy=opts.policy,
+                        observer=observer,
+                    )
+                    all_runs.append(runs)
+            except BaseException as exc:
+                store.finish_run(run_id, "failed" if isinstance(exc, Exception) else "interrupted")
+                raise
+            store.update_run_meta(
+                run_id,
+                {
+                    "stats": {
+                        (n if i == 0 else f"{suites[i].name}/{n}"): r.stats.as_dict()
+                        for i, runs in enumerate(all_runs)
+                        for n, r in runs.items()
+                    }
+                },
+            )
+            extra = [
+                evaluate_suite(config, suite, cases, runs, config_dir)
+                for suite, cases, runs in zip(
+                    suites[1:], suite_cases[1:], all_runs[1:], strict=True
+                )
+            ]
+            result = evaluate_run(
+                config,
+                run_id,
+                suite_cases[0],
+                all_runs[0],
+                notes=warnings,
+                model_meta=meta,
+                leakage=check_train_leakage(config, suite_cases[0]),
+                extra=extra,
+                base_dir=config_dir,
+            )
+            store.update_run_meta(run_id, {"result": to_json(result)})
+            store.finish_run(run_id)
+    finally:
+        release_local_models()
     return result
 
 

@@ -77,6 +77,7 @@ class ModelResult:
     first_errors: list[str]
     categories: dict[str, dict[str, Any]] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
+    cost: dict[str, Any] | None = None
 
 
 @dataclass
@@ -108,6 +109,22 @@ class Comparison:
 
 
 @dataclass
+class CategoryComparison:
+    """The candidate against one baseline within one category (per-case pass, paired)."""
+
+    candidate: str
+    baseline: str
+    category: str
+    metric: str
+    candidate_value: float
+    baseline_value: float
+    delta: float
+    ci: Interval
+    n: int
+    flagged: bool = False
+
+
+@dataclass
 class CaseRow:
     """One model's outcome on one case."""
 
@@ -121,36 +138,91 @@ class CaseRow:
     answer: str | None
     category: str | None
     cached: bool
+    score: float | None = None
+    detail: str | None = None
+    scores: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
-class RunResult:
-    """A whole evaluation: per-model results, comparisons and per-case rows."""
+class SuiteResult:
+    """One suite (a dataset with its task) run on several models."""
 
-    run_id: str
     name: str
     task: str
     labels: list[str]
     primary_metric: str
-    confidence: float
-    n_resamples: int
-    seed: int
     n_cases: int
-    candidate: str
-    baselines: list[str]
     models: dict[str, ModelResult]
     comparisons: list[Comparison]
     cases: list[CaseRow]
+    metrics: list[str] = field(default_factory=list)
+    category_comparisons: list[CategoryComparison] = field(default_factory=list)
+    regression: dict[str, Any] | None = None
+
+
+@dataclass
+class RunResult:
+    """A whole evaluation: one result per suite (the first is the main suite), the gate."""
+
+    run_id: str
+    name: str
+    confidence: float
+    n_resamples: int
+    seed: int
+    candidate: str
+    baselines: list[str]
+    suites: list[SuiteResult]
     notes: list[str] = field(default_factory=list)
     model_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     leakage: dict[str, Any] | None = None
     gate: GateResult | None = None
 
+    @property
+    def main(self) -> SuiteResult:
+        """The main suite (the config's top-level dataset, or its first suite)."""
+        return self.suites[0]
+
+    def suite(self, name: str | None) -> SuiteResult | None:
+        """The suite called ``name`` (the main suite for None)."""
+        if name is None:
+            return self.main
+        return next((s for s in self.suites if s.name == name), None)
+
+    # The main suite's parts, for callers that only have one suite.
+    @property
+    def task(self) -> str:
+        return self.main.task
+
+    @property
+    def labels(self) -> list[str]:
+        return self.main.labels
+
+    @property
+    def primary_metric(self) -> str:
+        return self.main.primary_metric
+
+    @property
+    def n_cases(self) -> int:
+        return self.main.n_cases
+
+    @property
+    def models(self) -> dict[str, ModelResult]:
+        return self.main.models
+
+    @property
+    def comparisons(self) -> list[Comparison]:
+        return self.main.comparisons
+
+    @property
+    def cases(self) -> list[CaseRow]:
+        return self.main.cases
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
         out = asdict(self)
-        for comp, raw in zip(self.comparisons, out["comparisons"], strict=True):
-            raw["direction"] = comp.direction
+        for suite, raw_suite in zip(self.suites, out["suites"], strict=True):
+            for comp, raw in zip(suite.comparisons, raw_suite["comparisons"], strict=True):
+                raw["direction"] = comp.direction
         if self.gate is not None:
             out["gate"] = self.gate.to_dict()
         return out

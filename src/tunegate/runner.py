@@ -341,8 +341,11 @@ async def run_models(
         for b in backends.values()
     ]
     needed = [job.backend for job in jobs if job.pending]
+    loading = getattr(observer, "model_loading", None)
     try:
         for backend in needed:
+            if loading is not None:
+                loading(backend.name)
             await backend.start()
     except BaseException:
         for backend in needed:

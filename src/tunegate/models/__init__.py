@@ -9,20 +9,21 @@ from typing import Any
 
 from tunegate.config import (
     Config,
-    DatasetConfig,
     HFModel,
     HTTPModel,
     OpenAIModel,
     PythonModel,
     ShotsConfig,
+    SuiteConfig,
 )
-from tunegate.data import Case, FieldMap, load_cases
+from tunegate.data import Case, load_cases
 from tunegate.errors import ConfigError
 from tunegate.models.base import Backend, BatchBackend, Completion, TransportError, cache_key
 from tunegate.models.http import HTTPBackend
 from tunegate.models.openai_chat import OpenAIChatBackend
 from tunegate.models.prompting import check_template, draw_shots, render_template
 from tunegate.models.python_fn import PythonBackend
+from tunegate.suites import field_map
 
 __all__ = [
     "Backend",
@@ -44,20 +45,37 @@ class BuiltModels:
     warnings: list[str] = field(default_factory=list)
 
 
-def field_map(ds: DatasetConfig) -> FieldMap:
-    """The loader's field map for a dataset section."""
-    return FieldMap(
-        input_field=ds.input_field,
-        label_field=ds.label_field,
-        category_field=ds.category_field,
-        id_field=ds.id_field,
-    )
+#: What a multiple-choice question asks of a chat model.
+MULTIPLE_CHOICE_SYSTEM = (
+    "Answer the multiple-choice question with the letter (A, B, C or D) of the correct choice only."
+)
+
+#: The default prompt of a local model in a tool-calling suite.
+TOOL_CALL_PROMPT = (
+    "You can call these functions (JSON descriptions):\n{{ functions | tojson }}\n\n"
+    'Reply with a JSON list of calls, e.g. [{"name": "f", "arguments": {"x": 1}}], '
+    "or [] when no function fits the request.\n\nRequest: {{ input }}\nCalls:"
+)
+
+
+def suite_models(config: Config, suite: SuiteConfig) -> list[str]:
+    """The models a suite runs on: ``models``, else candidate and ``base``, else all."""
+    if suite.models:
+        return list(suite.models)
+    if suite.base is not None:
+        return list(dict.fromkeys([config.candidate, suite.base]))
+    return list(config.models)
 
 
 def _draw(
     config: Config, key: str, shots: ShotsConfig, test_texts: set[str]
 ) -> tuple[list[Case], dict[str, Any]]:
-    pool = load_cases(shots.path, shots.format, field_map(shots), labels=config.task.labels)
+    pool = load_cases(
+        shots.path,
+        shots.format,  # type: ignore[arg-type]
+        field_map(shots),
+        labels=config.main_task.labels,
+    )
     seed = shots.seed if shots.seed is not None else config.seed
     try:
         drawn = draw_shots(pool, shots.k, seed, exclude=test_texts)
@@ -67,13 +85,25 @@ def _draw(
     return drawn, meta
 
 
-def _hf_backend(name: str, spec: HFModel, labels: Sequence[str], shots: Sequence[Case]) -> Backend:
+def _hf_backend(name: str, spec: HFModel, suite: SuiteConfig, shots: Sequence[Case]) -> Backend:
     from tunegate.models.hf import HFBackend  # imports torch: only when a local model is used
 
-    prompt = spec.prompt
+    task = suite.task
+    prompt = task.prompt or spec.prompt
+    if task.type == "multiple_choice":
+        prompt = task.prompt or "{{ input }}"
+    elif task.type == "tool_call":
+        prompt = task.prompt or TOOL_CALL_PROMPT
+    elif task.type == "perplexity":
+        prompt = task.prompt or "{{ input }}"
     if shots and prompt is not None:
         prefix = "".join(f"{render_template(prompt, s)} {s.reference}\n\n" for s in shots)
         prompt = "{% raw %}" + prefix + "{% endraw %}" + prompt
+    mode = {
+        "classification": "classify",
+        "multiple_choice": "classify",
+        "perplexity": "perplexity",
+    }.get(task.type, "generate")
     backend: Backend = HFBackend(
         name,
         path=spec.path,
@@ -81,24 +111,47 @@ def _hf_backend(name: str, spec: HFModel, labels: Sequence[str], shots: Sequence
         gguf=spec.gguf,
         adapter=spec.adapter,
         prompt=prompt,
-        labels=list(labels),
-        mode="classify",
+        labels=task.label_list if mode == "classify" else None,
+        mode=mode,  # type: ignore[arg-type]
         batch_size=spec.batch_size,
         threads=spec.threads,
         dtype=spec.dtype,
         max_new_tokens=spec.max_new_tokens,
         stop=spec.stop,
+        trained_prompt_warning=task.type == "classification",
     )
     return backend
 
 
+def _openai_spec(spec: OpenAIModel, suite: SuiteConfig) -> OpenAIModel:
+    task = suite.task
+    update: dict[str, Any] = {}
+    if task.system is not None:
+        update["system"] = task.system
+    elif task.type == "multiple_choice":
+        update["system"] = MULTIPLE_CHOICE_SYSTEM
+    if task.prompt is not None or task.type == "multiple_choice":
+        update["prompt"] = task.prompt
+    return spec.model_copy(update=update) if update else spec
+
+
 def build_backends(
-    config: Config, cases: Sequence[Case], config_dir: Path | None = None
+    config: Config,
+    cases: Sequence[Case],
+    config_dir: Path | None = None,
+    suite: SuiteConfig | None = None,
 ) -> BuiltModels:
-    """One backend per configured model; k-shot examples are drawn here with the run's seed."""
+    """One backend per model of ``suite`` (default: the main suite).
+
+    k-shot examples are drawn here with the run's seed; they apply to the main
+    suite only (they carry its labels).
+    """
+    suite = suite or config.all_suites[0]
+    main = suite.name == config.all_suites[0].name
     built = BuiltModels(backends={})
     test_texts = {c.text for c in cases}
-    for name, spec in config.models.items():
+    for name in suite_models(config, suite):
+        spec = config.models[name]
         key = f"models.{name}"
         for tkey in ("prompt", "system"):
             template = getattr(spec, tkey, None)
@@ -107,21 +160,30 @@ def build_backends(
                 raise ConfigError(f"{key}.{tkey}: {problem}")
         shots: list[Case] = []
         shots_spec = getattr(spec, "shots", None)
-        if shots_spec is not None:
+        if shots_spec is not None and main:
             shots, shots_meta = _draw(config, key, shots_spec, test_texts)
             built.meta[name] = {"shots": shots_meta}
         backend: Backend
         if isinstance(spec, OpenAIModel):
-            backend = OpenAIChatBackend(name, spec, shots)
+            backend = OpenAIChatBackend(
+                name,
+                _openai_spec(spec, suite),
+                shots,
+                tools=suite.task.type == "tool_call",
+                mode="perplexity" if suite.task.type == "perplexity" else "chat",
+            )
         elif isinstance(spec, HTTPModel):
             backend = HTTPBackend(name, spec)
         elif isinstance(spec, PythonModel):
             backend = PythonBackend(name, spec, search_path=config_dir)
         else:
-            backend = _hf_backend(name, spec, config.task.labels, shots)
+            backend = _hf_backend(name, spec, suite, shots)
             warnings = list(getattr(backend, "warnings", []))
             if warnings:
                 built.meta.setdefault(name, {})["warnings"] = warnings
                 built.warnings.extend(warnings)
+            tokenizer = getattr(backend, "tokenizer_name", None)
+            if tokenizer:
+                built.meta.setdefault(name, {})["tokenizer"] = tokenizer
         built.backends[name] = backend
     return built

@@ -36,11 +36,12 @@ import hashlib
 import importlib
 import inspect
 import json
-import math
+import logging
 import os
 import shutil
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ from tunegate.data import Case
 from tunegate.errors import BackendError
 from tunegate.models.base import Completion, TransportError
 from tunegate.models.prompting import check_template, render_template
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "ADAPTER_META",
@@ -69,7 +72,7 @@ __all__ = [
 ]
 
 Dtype = Literal["float32", "bfloat16"]
-Mode = Literal["classify", "generate"]
+Mode = Literal["classify", "generate", "perplexity"]
 
 #: Name of the file the training script writes into an adapter folder.
 ADAPTER_META = "tunegate.json"
@@ -87,6 +90,17 @@ _LOGIT_POSITIONS = 256
 
 
 _LOCAL_COMPUTE = threading.Lock()
+
+# Loaded models, shared by every backend of the process that uses the same weights
+# (base zero-shot and base k-shot, or one model in several suites): a load is done
+# once per run, not once per backend. Emptied by release_models().
+_LOADED: dict[tuple[str, ...], LocalLM] = {}
+
+
+def release_models() -> None:
+    """Forget every loaded local model (frees its memory once no backend holds it)."""
+    with _LOCAL_COMPUTE:
+        _LOADED.clear()
 
 
 def cache_dir() -> Path:
@@ -155,10 +169,16 @@ def encode_label(tokenizer: Any, prompt: str, label: str) -> tuple[list[int], li
 
 
 def perplexity(logprobs: np.ndarray) -> float:
-    """``exp(-mean(logprobs))``; NaN for an empty array."""
+    """``exp(-mean(logprobs))``; NaN for an empty array (a text with no scored token).
+
+    The formula is :func:`tunegate.scoring.text.calculate_perplexity`'s, which
+    raises instead of returning NaN for an empty array.
+    """
     if logprobs.size == 0:
         return float("nan")
-    return math.exp(-float(np.mean(logprobs)))
+    from tunegate.scoring.text import calculate_perplexity  # keeps this import cheap
+
+    return calculate_perplexity(logprobs)
 
 
 def _import_torch() -> Any:
@@ -737,6 +757,7 @@ class HFBackend:
         max_new_tokens: int = 32,
         stop: Sequence[str] = (),
         prefix_cache: bool = True,
+        trained_prompt_warning: bool = True,
     ) -> None:
         where = f"models.{name}"
         self.name = name
@@ -749,8 +770,11 @@ class HFBackend:
         self.stop = list(stop)
         self.prefix_cache = prefix_cache
         self.warnings: list[str] = []
-        if mode not in ("classify", "generate"):
-            raise BackendError(f"{where}.mode: expected 'classify' or 'generate', got {mode!r}")
+        self._warn_prompt = trained_prompt_warning
+        if mode not in ("classify", "generate", "perplexity"):
+            raise BackendError(
+                f"{where}.mode: expected 'classify', 'generate' or 'perplexity', got {mode!r}"
+            )
         if dtype not in ("float32", "bfloat16"):
             raise BackendError(f"{where}.dtype: expected 'float32' or 'bfloat16', got {dtype!r}")
         sources = [s for s in (path, gguf_file, gguf) if s is not None]
@@ -802,7 +826,7 @@ class HFBackend:
                     f"{where}.prompt: needed (a template with {{{{ input }}}}); {why}"
                 )
             prompt = trained
-        elif isinstance(trained, str) and prompt != trained:
+        elif isinstance(trained, str) and prompt != trained and self._warn_prompt:
             self.warnings.append(
                 f"{where}: the prompt differs from the one the adapter was trained with "
                 f"({self.adapter}/{ADAPTER_META}): config {prompt!r}, adapter {trained!r}"
@@ -826,7 +850,12 @@ class HFBackend:
             raise BackendError(f"{where}: classify mode needs at least one label")
         if any(not lab for lab in chosen):
             raise BackendError(f"{where}: labels must be non-empty")
-        if trained_labels is not None and sorted(chosen) != sorted(trained_labels):
+        if (
+            trained_labels is not None
+            and self.mode == "classify"
+            and self._warn_prompt
+            and sorted(chosen) != sorted(trained_labels)
+        ):
             self.warnings.append(
                 f"{where}: the task labels {chosen} differ from the adapter's label words "
                 f"{trained_labels} ({self.adapter}/{ADAPTER_META})"
@@ -837,17 +866,37 @@ class HFBackend:
         """Load the weights (in a worker thread, so the event loop stays free)."""
         await asyncio.to_thread(self._load)
 
+    @property
+    def tokenizer_name(self) -> str:
+        """Whose tokenizer counts the tokens (the model's own: its file or folder name)."""
+        source = self.path if self.path is not None else self.gguf_file
+        return source.name if source is not None else "?"
+
     def _load(self) -> LocalLM:
+        key = (
+            str(self.path or self.gguf_file),
+            str(self.adapter),
+            self.dtype,
+            str(self.threads),
+            str(self.prefix_cache),
+        )
         with self._lock:
             if self.lm is None:
-                self.lm = LocalLM(
-                    self.path,
-                    gguf_file=self.gguf_file if self.path is None else None,
-                    adapter=self.adapter,
-                    dtype=self.dtype,
-                    threads=self.threads,
-                    prefix_cache=self.prefix_cache,
-                )
+                lm = _LOADED.get(key)
+                if lm is None:
+                    started = time.perf_counter()
+                    _log.info("%s: loading %s ...", self.name, self.tokenizer_name)
+                    lm = LocalLM(
+                        self.path,
+                        gguf_file=self.gguf_file if self.path is None else None,
+                        adapter=self.adapter,
+                        dtype=self.dtype,
+                        threads=self.threads,
+                        prefix_cache=self.prefix_cache,
+                    )
+                    _log.info("%s: loaded in %.1f s", self.name, time.perf_counter() - started)
+                    _LOADED[key] = lm
+                self.lm = lm
             return self.lm
 
     def identity(self) -> dict[str, Any]:
@@ -916,14 +965,28 @@ class HFBackend:
             return [
                 Completion(text=t, prompt_tokens=k) for t, k in zip(texts, n_tokens, strict=True)
             ]
+        if mode == "perplexity":
+            out = []
+            for lps, k in zip(lm.token_logprobs(prompts, self.batch_size), n_tokens, strict=True):
+                value = perplexity(lps)
+                scored: dict[str, Any] = {
+                    "perplexity": value,
+                    "n_tokens": int(lps.size),
+                    "logprob_sum": float(lps.sum()),
+                    "tokenizer": self.tokenizer_name,
+                }
+                out.append(Completion(text=f"{value:.6g}", output=scored, prompt_tokens=k))
+            return out
         if not labels:
             raise ValueError("a classify request needs labels")
         scores = lm.label_logprobs(prompts, list(labels), self.batch_size)
         answers = []
         for row, k in zip(scores, n_tokens, strict=True):
             best = labels[int(np.argmax(row))]
-            lps = {lab: float(v) for lab, v in zip(labels, row, strict=True)}
-            answers.append(Completion(text=best, prompt_tokens=k, extra={"label_logprobs": lps}))
+            label_lps = {lab: float(v) for lab, v in zip(labels, row, strict=True)}
+            answers.append(
+                Completion(text=best, prompt_tokens=k, extra={"label_logprobs": label_lps})
+            )
         return answers
 
     async def aclose(self) -> None:

@@ -33,8 +33,18 @@ class OpenAIChatBackend:
     for every backend.
     """
 
-    def __init__(self, name: str, config: OpenAIModel, shots: Sequence[Case] = ()) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: OpenAIModel,
+        shots: Sequence[Case] = (),
+        *,
+        tools: bool = False,
+        mode: str = "chat",
+    ) -> None:
         self.name = name
+        self.tools = tools
+        self.mode = mode
         self.config = config
         self.concurrency = config.concurrency
         self.timeout: float | None = config.timeout
@@ -71,6 +81,11 @@ class OpenAIChatBackend:
             case, system=self.config.system, prompt=self.config.prompt, shots=self.shots
         )
         request: dict[str, Any] = {"model": self.config.model, "messages": messages, **self._params}
+        functions = case.metadata.get("functions") if self.tools else None
+        if functions:
+            from tunegate.bfcl import to_openai_tools
+
+            request["tools"] = to_openai_tools(functions)
         if self._extra:
             request["extra_body"] = self._extra
         return request

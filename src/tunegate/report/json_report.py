@@ -24,8 +24,9 @@ def _clean(value: Any) -> Any:
 def to_json(result: RunResult) -> dict[str, Any]:
     """The report as a JSON-ready dictionary (NaN becomes null)."""
     data = result.to_dict()
-    for comp, raw in zip(result.comparisons, data["comparisons"], strict=True):
-        raw["conclusion"] = conclusion(comp, result.confidence)
+    for suite, raw_suite in zip(result.suites, data["suites"], strict=True):
+        for comp, raw in zip(suite.comparisons, raw_suite["comparisons"], strict=True):
+            raw["conclusion"] = conclusion(comp, result.confidence)
     return _clean(data)  # type: ignore[no-any-return]
 
 

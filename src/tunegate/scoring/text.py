@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from rouge_score import rouge_scorer
 from sacrebleu.metrics.bleu import BLEU
 from sacrebleu.metrics.chrf import CHRF
@@ -36,6 +38,7 @@ from tunegate.scoring.base import DEFAULT_THRESHOLD, NO_ANSWER, Score
 
 __all__ = [
     "ROUGE_TYPES",
+    "calculate_perplexity",
     "corpus_bleu",
     "corpus_chrf",
     "exact_match",
@@ -146,9 +149,15 @@ def exact_match_score(
     remove_punctuation: bool = False,
     remove_articles: bool = False,
 ) -> float:
-    """Mean of :func:`exact_match` over the cases (NaN when there are none).
+    """Exact-match rate: the mean of :func:`exact_match` over the cases.
 
-    ``references[i]`` holds the acceptable answers of ``predictions[i]``.
+    ``EM = (1 / N) * sum_i max_r [normalize(predictions[i]) == normalize(r)]`` over
+    the acceptable answers ``r`` in ``references[i]`` (one string or several), with
+    :func:`normalize_answer` and the same options on both sides. The defaults only
+    case-fold and collapse whitespace; ``remove_punctuation=True,
+    remove_articles=True`` gives the SQuAD normalisation. A ``None`` prediction
+    counts as a miss. NaN when there are no cases; :class:`ValueError` when the two
+    sequences differ in length.
     """
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions but {len(references)} reference entries")
@@ -232,8 +241,66 @@ def rouge(
 def rouge_l_score(
     prediction: str | None, reference: References, use_stemmer: bool = False
 ) -> float:
-    """ROUGE-L F-measure of ``prediction`` against ``reference`` (0 for ``None``)."""
+    """ROUGE-L F-measure of ``prediction`` against ``reference``, in ``[0, 1]``.
+
+    With ``LCS`` the length of the longest common subsequence of the two token
+    sequences, ``P = LCS / len(prediction tokens)``, ``R = LCS / len(reference
+    tokens)`` and ``F = 2 P R / (P + R)`` (0 when ``P + R = 0``). Tokens are
+    rouge-score's: lower-cased ``[a-z0-9]`` runs, Porter-stemmed if ``use_stemmer``.
+    Equals ``rouge_score.rouge_scorer.RougeScorer(["rougeL"], use_stemmer)
+    .score(reference, prediction)["rougeL"].fmeasure``; with several references the
+    best F-measure is kept. 0 for a ``None`` prediction.
+    """
     return rouge(prediction, reference, ("rougeL",), use_stemmer)["rougeL"].value
+
+
+# --------------------------------------------------------------------------- perplexity
+
+#: Largest log-probability accepted as 0 (rounding in a float32 log-softmax).
+_LOGPROB_TOLERANCE = 1e-4
+
+
+def calculate_perplexity(log_probs: Sequence[float] | npt.ArrayLike) -> float:
+    """Perplexity of a text from its per-token log-probabilities.
+
+    ``PPL = exp(-(1 / N) * sum_i log p_i)`` with natural logarithms: the exponential
+    of the mean negative log-likelihood per token. ``log_probs`` is a sequence or a
+    one-dimensional numpy array of ``log p_i`` (each ``<= 0``). A token with
+    probability 0 (``-inf``) or a mean that overflows gives ``inf``.
+
+    Raises :class:`ValueError`, never returns NaN: for no tokens, for more than one
+    dimension, for NaN or ``+inf``, and for positive values (probabilities above 1;
+    these are usually negative log-likelihoods passed by mistake).
+
+    >>> round(calculate_perplexity([math.log(0.5), math.log(0.25)]), 6)
+    2.828427
+    """
+    try:
+        values = np.asarray(log_probs, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"log_probs must be a sequence of numbers ({exc})") from None
+    if values.ndim != 1:
+        raise ValueError(
+            f"log_probs must be one-dimensional (one log-probability per token), "
+            f"got shape {values.shape}"
+        )
+    if values.size == 0:
+        raise ValueError("cannot compute perplexity: log_probs is empty (no tokens)")
+    if np.isnan(values).any():
+        raise ValueError("log_probs contains NaN")
+    highest = float(values.max())
+    if highest > _LOGPROB_TOLERANCE:
+        raise ValueError(
+            f"log_probs must be natural-log probabilities (<= 0), found {highest!r}; "
+            "pass log p, not the negative log-likelihood -log p"
+        )
+    mean = float(np.mean(values))
+    if math.isinf(mean):
+        return math.inf
+    try:
+        return math.exp(-mean)
+    except OverflowError:
+        return math.inf
 
 
 # --------------------------------------------------------------------------- BLEU, chrF

@@ -1,0 +1,291 @@
+"""Prompt log-probs and perplexity through an OpenAI-compatible completions endpoint.
+
+Marked ``llamacpp``: llama-cpp-python's real server (the ``llama_server`` fixture of
+``test_llamacpp.py``, Gemma 3 270M) echoes prompt log-probs; they are checked against
+what ``llama_cpp.Llama(logits_all=True)`` computes for the same tokens in this process.
+
+Unmarked: endpoints that cannot echo prompt log-probs. The loopback OpenAI server of
+``servers.py`` answers completions without ``logprobs``; small FastAPI apps refuse
+the request with 400 / 404 / 501 as real servers do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import numpy as np
+import openai
+import pytest
+import test_llamacpp
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from servers import FaultPlan, openai_app, serve
+
+from tunegate.models.base import TransportError
+from tunegate.models.logprobs import endpoint_perplexity, prompt_logprobs
+
+# The same module-scoped fixture as test_llamacpp.py (one server per test module).
+llama_server = test_llamacpp.llama_server
+LlamaServer = test_llamacpp.LlamaServer
+
+KEY = "sk-tunegate-test-0123456789abcdef"
+SENTENCES = [
+    "The cat sat on the mat and looked out of the window.",
+    "Paris is the capital of France, and Berlin is the capital of Germany.",
+    "I bought these headphones last week and the sound quality is excellent.",
+]
+FLUENT = "The quick brown fox jumps over the lazy dog near the river bank."
+# The same words in a fixed scrambled order.
+SHUFFLED = "bank lazy the fox river jumps The near brown dog over quick the."
+TOLERANCE = 1e-3
+
+
+def client_for(url: str, key: str = "not-needed") -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=120)
+
+
+# ---------------------------------------------------------------------------
+# A real server: llama-cpp-python
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def llama_client(llama_server: LlamaServer) -> AsyncIterator[openai.AsyncOpenAI]:
+    client = client_for(llama_server.url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture(scope="module")
+def direct_llama(llama_server: LlamaServer) -> Any:
+    """The server's GGUF loaded in this process by llama-cpp-python, logits for every token."""
+    import llama_cpp
+
+    from tunegate.models.hf import resolve_gguf
+
+    return llama_cpp.Llama(
+        model_path=str(resolve_gguf("gemma3-270m")),
+        n_ctx=256,
+        n_threads=1,
+        logits_all=True,
+        verbose=False,
+    )
+
+
+def direct_logprobs(llm: Any, text: str) -> tuple[list[int], np.ndarray]:
+    """``log P(t_i | t_<i)`` for every token after BOS, from the raw logits (numpy log-softmax)."""
+    tokens: list[int] = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+    llm.reset()
+    llm.eval(tokens)
+    logits = np.asarray(llm.scores[: len(tokens) - 1], dtype=np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return tokens, logp[np.arange(len(tokens) - 1), tokens[1:]]
+
+
+@pytest.mark.llamacpp
+async def test_request_llamacpp_accepts(llama_client: openai.AsyncOpenAI) -> None:
+    """echo + max_tokens=1 + logprobs=0: the prompt's tokens, then the one generated token."""
+    text = SENTENCES[0]
+    response = await llama_client.completions.create(
+        model=test_llamacpp.ALIAS, prompt=text, echo=True, max_tokens=1, logprobs=0
+    )
+    choice = response.choices[0]
+    assert choice.text.startswith(text)
+    assert choice.logprobs is not None
+    values = choice.logprobs.token_logprobs
+    assert values is not None
+    assert values[0] is None
+    assert response.usage is not None
+    generated = response.usage.completion_tokens
+    assert generated in (0, 1)
+    # llama-cpp-python leaves BOS out of the echo but counts it in usage.prompt_tokens.
+    assert len(values) == response.usage.prompt_tokens - 1 + generated
+    offsets = choice.logprobs.text_offset
+    assert offsets is not None
+    assert offsets == sorted(offsets)
+    assert all(o < len(text) for o in offsets[: len(values) - generated])
+    assert all(o >= len(text) for o in offsets[len(values) - generated :])
+
+
+@pytest.mark.llamacpp
+async def test_logprobs_match_llama_cpp_directly(
+    llama_client: openai.AsyncOpenAI, direct_llama: Any
+) -> None:
+    for text in [*SENTENCES, FLUENT, SHUFFLED]:
+        served = await prompt_logprobs(llama_client, test_llamacpp.ALIAS, text)
+        tokens, direct = direct_logprobs(direct_llama, text)
+        # The echo is the tokens after BOS; the first of them has no log-prob.
+        assert len(served) == len(tokens) - 1
+        assert served[0] is None
+        assert all(isinstance(v, float) for v in served[1:])
+        got = np.asarray(served[1:], dtype=np.float64)
+        np.testing.assert_allclose(got, direct[1:], rtol=0, atol=TOLERANCE)
+        assert np.all(got <= 0)
+
+
+@pytest.mark.llamacpp
+async def test_perplexity_finite_and_above_one(llama_client: openai.AsyncOpenAI) -> None:
+    for text in SENTENCES:
+        ppl, n = await endpoint_perplexity(llama_client, test_llamacpp.ALIAS, text)
+        logprobs = await prompt_logprobs(llama_client, test_llamacpp.ALIAS, text)
+        scored = [v for v in logprobs if v is not None]
+        assert n == len(scored) == len(logprobs) - 1 > 5
+        assert math.isfinite(ppl)
+        assert ppl > 1
+        assert ppl == pytest.approx(math.exp(-sum(scored) / n), rel=1e-12)
+
+
+@pytest.mark.llamacpp
+async def test_fluent_text_has_lower_perplexity_than_shuffled(
+    llama_client: openai.AsyncOpenAI,
+) -> None:
+    assert sorted(FLUENT.rstrip(".").split()) == sorted(SHUFFLED.rstrip(".").split())
+    fluent, _ = await endpoint_perplexity(llama_client, test_llamacpp.ALIAS, FLUENT)
+    shuffled, _ = await endpoint_perplexity(llama_client, test_llamacpp.ALIAS, SHUFFLED)
+    assert fluent * 3 < shuffled
+
+
+# ---------------------------------------------------------------------------
+# Endpoints without prompt log-probs
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def refusing_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A server whose ``/v1/completions`` answers ``request.param`` (a status) with a
+    message that repeats the caller's bearer token, as careless servers do."""
+    status: int = request.param
+    app = FastAPI()
+
+    @app.post("/v1/completions")
+    async def completions(req: Request) -> JSONResponse:
+        token = req.headers.get("authorization", "")
+        message = f"echo is not supported for this model (request from {token})"
+        body = {"error": {"message": message, "type": "invalid_request_error"}}
+        return JSONResponse(body, status_code=status)
+
+    with serve(app) as url:
+        yield url
+
+
+def assert_unsupported(error: TransportError, url: str) -> None:
+    assert error.kind == "unsupported"
+    assert not error.retryable
+    assert error.message.startswith(
+        f"{url}/v1 does not return prompt log-probs (completions with echo=true); "
+        "perplexity needs an endpoint that does, e.g. vLLM or llama.cpp's server"
+    )
+    assert KEY not in error.message
+    assert KEY not in str(error)
+
+
+async def test_reply_without_logprobs_is_unsupported() -> None:
+    app = openai_app(require_key=KEY)
+    with serve(app) as url:
+        client = client_for(url, KEY)
+        try:
+            with pytest.raises(TransportError) as info:
+                await endpoint_perplexity(client, "toy", "a great product")
+        finally:
+            await client.close()
+    assert_unsupported(info.value, url)
+    assert info.value.fatal
+    assert "the reply has no logprobs.token_logprobs" in info.value.message
+    [entry] = app.state.log.entries
+    assert entry["path"] == "/v1/completions"
+    sent = entry["json"]
+    assert (sent["prompt"], sent["echo"], sent["max_tokens"], sent["logprobs"]) == (
+        "a great product",
+        True,
+        1,
+        0,
+    )
+
+
+async def test_reply_without_echo_is_unsupported() -> None:
+    """llama.cpp's own ``llama-server`` takes ``echo`` but returns the answer's log-probs only."""
+    app = FastAPI()
+
+    @app.post("/v1/completions")
+    async def completions() -> JSONResponse:
+        logprobs = {"tokens": [" yes"], "text_offset": [0], "token_logprobs": [-0.5]}
+        choice = {"index": 0, "text": " yes", "finish_reason": "length", "logprobs": logprobs}
+        usage = {"prompt_tokens": 6, "completion_tokens": 1, "total_tokens": 7}
+        return JSONResponse(
+            {"id": "cmpl-1", "object": "text_completion", "created": 0, "model": "toy"}
+            | {"choices": [choice], "usage": usage}
+        )
+
+    with serve(app) as url:
+        client = client_for(url, KEY)
+        try:
+            with pytest.raises(TransportError) as info:
+                await endpoint_perplexity(client, "toy", "is this echoed at all")
+        finally:
+            await client.close()
+    assert_unsupported(info.value, url)
+    assert info.value.message.endswith("(the reply does not echo the prompt)")
+
+
+@pytest.mark.parametrize("refusing_url", [400, 422, 501], indirect=True)
+async def test_refused_request_is_unsupported(refusing_url: str) -> None:
+    client = client_for(refusing_url, KEY)
+    try:
+        with pytest.raises(TransportError) as info:
+            await prompt_logprobs(client, "toy", "some text")
+    finally:
+        await client.close()
+    error = info.value
+    assert_unsupported(error, refusing_url)
+    assert error.status in (400, 422, 501)
+    assert f"HTTP {error.status}: echo is not supported for this model" in error.message
+    assert "sk-***" in error.message  # the echoed key is scrubbed
+    assert error.fatal == (error.status == 501)  # a 400 may be about this one text
+
+
+async def test_missing_route_is_unsupported() -> None:
+    with serve(FastAPI()) as url:  # no /v1/completions at all: 404
+        client = client_for(url, KEY)
+        try:
+            with pytest.raises(TransportError) as info:
+                await prompt_logprobs(client, "toy", "some text")
+        finally:
+            await client.close()
+    assert_unsupported(info.value, url)
+    assert (info.value.status, info.value.fatal) == (404, True)
+
+
+async def test_other_failures_keep_their_kind() -> None:
+    faults = FaultPlan(rules={"overloaded": "503", "limited": "429"}, retry_after=2)
+    with serve(openai_app(faults=faults)) as url:
+        client = client_for(url)
+        try:
+            with pytest.raises(TransportError) as server_error:
+                await prompt_logprobs(client, "toy", "overloaded")
+            with pytest.raises(TransportError) as rate_error:
+                await prompt_logprobs(client, "toy", "limited")
+        finally:
+            await client.close()
+    assert (server_error.value.kind, server_error.value.retryable) == ("server", True)
+    assert (rate_error.value.kind, rate_error.value.retry_after) == ("rate_limit", 2)
+    # Nothing listens on the port any more.
+    client = client_for(url)
+    try:
+        with pytest.raises(TransportError) as gone:
+            await prompt_logprobs(client, "toy", "hello")
+    finally:
+        await client.close()
+    assert (gone.value.kind, gone.value.retryable) == ("connection", True)
+    assert url in gone.value.message
+
+
+async def test_empty_text_is_rejected_before_sending() -> None:
+    client = client_for("http://127.0.0.1:9")
+    try:
+        with pytest.raises(ValueError, match="empty"):
+            await prompt_logprobs(client, "toy", "")
+    finally:
+        await client.close()
