@@ -194,7 +194,8 @@ class TaskConfig(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _scorer_shorthand(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("type") in SCORER_TYPES:
+        kind = data.get("type") if isinstance(data, dict) else None
+        if isinstance(data, dict) and kind in SCORER_TYPES and kind not in TASK_TYPES:
             options = {k: v for k, v in data.items() if k not in ("prompt", "system", "scorers")}
             rest = {k: v for k, v in data.items() if k in ("prompt", "system")}
             return {**rest, "type": "generation", "scorers": [options, *data.get("scorers", [])]}
@@ -653,11 +654,7 @@ def parse_config(data: Any, source: str | Path = "tunegate.yaml") -> Config:
     if not data.get("suites"):
         absent = [k for k in ("dataset", "task") if k not in data]
         if absent:
-            raise ConfigError(
-                "\n".join(
-                    f"{src}: {k}: required key is missing" for k in absent
-                )
-            )
+            raise ConfigError("\n".join(f"{src}: {k}: required key is missing" for k in absent))
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:

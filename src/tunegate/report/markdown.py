@@ -13,7 +13,7 @@ from tunegate.report.text import (
     out_tokens,
     p_value,
 )
-from tunegate.results import RunResult
+from tunegate.results import RunResult, SuiteResult
 
 _ICON = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️", "MISSING": "❔"}
 _VERDICT = {"SHIP": "✅ SHIP", "ITERATE": "❌ ITERATE", "INCONCLUSIVE": "⚠️ INCONCLUSIVE"}
@@ -57,61 +57,88 @@ def to_markdown(result: RunResult) -> str:
             ],
         )
     out += [
-        f"Run `{result.run_id}` · {result.n_cases} cases · seed {result.seed} · "
-        f"{result.confidence:.0%} bootstrap intervals ({result.n_resamples} resamples)",
-        "",
-        "### Models",
+        f"Run `{result.run_id}` · seed {result.seed} · {result.confidence:.0%} intervals "
+        f"({result.n_resamples} bootstrap resamples)",
         "",
     ]
+    for suite in result.suites:
+        out += _suite_section(suite, result.candidate, result.confidence)
+    if result.notes:
+        out += ["### Notes", ""] + [f"- {n}" for n in result.notes] + [""]
+    return "\n".join(out)
+
+
+def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> list[str]:
+    title = "Models" if suite.name == "main" else f"Suite `{suite.name}` ({suite.task})"
+    out = [f"### {title} — {suite.n_cases} cases", ""]
+    extra = [m for m in suite.metrics if m != suite.primary_metric][:2]
+    columns = [suite.primary_metric, *extra]
+    if suite.task != "classification":
+        columns.append("pass_rate")
+    priced = any(m.cost is not None for m in suite.models.values())
     rows = []
-    for name, m in result.models.items():
+    for name, m in suite.models.items():
         lat = m.latency_ms
-        rows.append(
-            [
-                f"**{name}**" if name == result.candidate else name,
-                estimate(m.metrics[result.primary_metric]),
-                estimate(m.metrics["accuracy"]),
-                f"{m.errors} / {m.unparseable}",
-                " / ".join(
-                    "—" if lat[k] is None else f"{lat[k]:.0f}" for k in ("p50", "p95", "p99")
-                ),
-                "—"
-                if m.tokens["prompt"] is None
-                else f"{m.tokens['prompt']} / {out_tokens(m.tokens['completion'])}",
-            ]
-        )
-    out += _table(
-        [
-            "model",
-            metric_name(result.primary_metric),
-            "accuracy",
-            "errors / unparseable",
-            "latency p50 / p95 / p99 ms",
-            "tokens in / out",
-        ],
-        rows,
-    )
-    categories = sorted({c for m in result.models.values() for c in m.categories})
+        row = [f"**{name}**" if name == candidate else name]
+        row += [estimate(m.metrics[c]) if c in m.metrics else "—" for c in columns]
+        row += [
+            f"{m.errors} / {m.unparseable}",
+            " / ".join("—" if lat[k] is None else f"{lat[k]:.0f}" for k in ("p50", "p95", "p99")),
+            "—"
+            if m.tokens["prompt"] is None
+            else f"{m.tokens['prompt']} / {out_tokens(m.tokens['completion'])}",
+        ]
+        if priced:
+            row.append("—" if m.cost is None else f"{m.cost['per_1k']:.4g}")
+        rows.append(row)
+    header = [
+        "model",
+        *(metric_name(c) for c in columns),
+        "errors / unparseable",
+        "latency p50 / p95 / p99 ms",
+        "tokens in / out",
+    ]
+    if priced:
+        header.append("cost per 1k")
+    out += _table(header, rows)
+    categories = sorted({c for m in suite.models.values() for c in m.categories})
     if categories:
-        out += ["### Pass rate per category", ""]
-        out += _table(
-            ["category", *result.models],
-            [
-                [cat]
-                + [
+        baselines = list(dict.fromkeys(c.baseline for c in suite.category_comparisons))
+        title = "Pass rate per category"
+        if suite.regression is not None:
+            title += f" (regression vs {suite.regression['base']}, margin {suite.regression['margin']:g})"
+        out += [f"#### {title}", ""]
+        cat_rows = []
+        for cat in categories:
+            row = [cat]
+            for m in suite.models.values():
+                info = m.categories.get(cat)
+                row.append(
+                    "—"
+                    if info is None
+                    else f"{info['pass_rate']:.3f} {interval(tuple(info['ci']))} (n={info['n']})"
+                )
+            for b in baselines:
+                comp = next(
                     (
-                        f"{m.categories[cat]['pass_rate']:.3f} {interval(tuple(m.categories[cat]['ci']))}"
-                        f" (n={m.categories[cat]['n']})"
-                        if cat in m.categories
-                        else "—"
-                    )
-                    for m in result.models.values()
-                ]
-                for cat in categories
-            ],
+                        x
+                        for x in suite.category_comparisons
+                        if x.baseline == b and x.category == cat
+                    ),
+                    None,
+                )
+                row.append(
+                    "—"
+                    if comp is None
+                    else f"{comp.delta:+.3f} {interval(comp.ci)}"
+                    + (" ⚠️ drop" if comp.flagged else "")
+                )
+            cat_rows.append(row)
+        out += _table(
+            ["category", *suite.models, *(f"{candidate} - {b}" for b in baselines)], cat_rows
         )
-    if result.comparisons:
-        out += [f"### {result.candidate} vs baselines (paired)", ""]
+    if suite.comparisons:
+        out += [f"#### {candidate} vs baselines (paired)", ""]
         out += _table(
             ["baseline", "metric", "delta", "paired interval", "McNemar", "wins / ties / losses"],
             [
@@ -123,17 +150,15 @@ def to_markdown(result: RunResult) -> str:
                     p_value(c.p_value),
                     f"{c.wins} / {c.ties} / {c.losses}",
                 ]
-                for c in result.comparisons
+                for c in suite.comparisons
             ],
         )
         out += [
-            f"- {conclusion(c, result.confidence)}"
-            for c in result.comparisons
-            if c.metric == result.primary_metric
+            f"- {conclusion(c, confidence)}"
+            for c in suite.comparisons
+            if c.metric == suite.primary_metric
         ] + [""]
-    if result.notes:
-        out += ["### Notes", ""] + [f"- {n}" for n in result.notes] + [""]
-    return "\n".join(out)
+    return out
 
 
 def write_markdown(result: RunResult, path: str | Path) -> Path:

@@ -8,30 +8,49 @@ from rich.text import Text
 
 from tunegate.leakage import LeakageReport
 from tunegate.report.text import conclusion, estimate, metric_name, num, out_tokens, p_value
-from tunegate.results import GateResult, ModelResult, RunResult
+from tunegate.results import GateResult, ModelResult, RunResult, SuiteResult
 
 
 def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:.0f}"
 
 
-def models_table(result: RunResult) -> Table:
-    """Per-model metrics with intervals, errors, latency and tokens."""
-    conf = f"{result.confidence:.0%}"
+def _metric_columns(suite: SuiteResult) -> list[str]:
+    """The primary metric first, then up to three more of the suite's metrics."""
+    if suite.task == "classification":
+        rest = [m for m in ("accuracy", "macro_f1") if m != suite.primary_metric]
+    else:
+        rest = [m for m in suite.metrics if m != suite.primary_metric][:2]
+        if suite.primary_metric != "pass_rate" and len(suite.metrics) > 1:
+            rest.append("pass_rate")
+    return [suite.primary_metric, *rest]
+
+
+def _cost(m: ModelResult) -> str:
+    return "—" if m.cost is None else f"{m.cost['per_1k']:.4g}"
+
+
+def models_table(suite: SuiteResult, candidate: str, confidence: float) -> Table:
+    """Per-model metrics with intervals, errors, latency, tokens and cost."""
+    conf = f"{confidence:.0%}"
+    where = "" if suite.name == "main" else f"Suite {suite.name} ({suite.task}): "
     table = Table(
-        title=f"Models ({result.n_cases} cases, {conf} bootstrap intervals)", title_justify="left"
+        title=f"{where}Models ({suite.n_cases} cases, {conf} intervals)", title_justify="left"
     )
     table.add_column("model", style="bold")
-    table.add_column(metric_name(result.primary_metric), justify="right", no_wrap=True)
-    others = [m for m in ("accuracy", "macro_f1") if m != result.primary_metric]
-    for other in others:
-        table.add_column(metric_name(other), justify="right", no_wrap=True)
+    columns = _metric_columns(suite)
+    for metric in columns:
+        table.add_column(metric_name(metric), justify="right", no_wrap=True)
     table.add_column("errors", justify="right")
-    table.add_column("unparsed", justify="right")
+    if suite.task == "classification":
+        table.add_column("unparsed", justify="right")
     table.add_column("p50/p95/p99 ms", justify="right")
     table.add_column("tokens in/out", justify="right")
-    for name, m in result.models.items():
-        label = f"{name} (candidate)" if name == result.candidate else name
+    priced = any(m.cost is not None for m in suite.models.values())
+    if priced:
+        table.add_column("cost/1k", justify="right")
+    for name, m in suite.models.items():
+        label = f"{name} (candidate)" if name == candidate else name
         lat = m.latency_ms
         tokens = m.tokens
         tok = (
@@ -39,15 +58,16 @@ def models_table(result: RunResult) -> Table:
             if tokens["prompt"] is None
             else f"{tokens['prompt']}/{out_tokens(tokens['completion'])}"
         )
-        table.add_row(
-            label,
-            estimate(m.metrics[result.primary_metric]),
-            *(estimate(m.metrics[o]) for o in others),
-            _count(m.errors, m.n),
-            _count(m.unparseable, m.n),
-            f"{_ms(lat['p50'])}/{_ms(lat['p95'])}/{_ms(lat['p99'])}",
-            tok,
-        )
+        cells: list[str | Text] = [
+            estimate(m.metrics[c]) if c in m.metrics else "—" for c in columns
+        ]
+        cells.append(_count(m.errors, m.n))
+        if suite.task == "classification":
+            cells.append(_count(m.unparseable, m.n))
+        cells += [f"{_ms(lat['p50'])}/{_ms(lat['p95'])}/{_ms(lat['p99'])}", tok]
+        if priced:
+            cells.append(_cost(m))
+        table.add_row(label, *cells)
     return table
 
 
@@ -56,19 +76,19 @@ def _count(k: int, n: int) -> Text:
     return Text(text, style="red" if k else "")
 
 
-def per_class_table(result: RunResult) -> Table:
+def per_class_table(suite: SuiteResult) -> Table:
     """Precision / recall / F1 per label, one column per model."""
     table = Table(title="Per class: precision / recall / F1", title_justify="left")
     table.add_column("label")
     table.add_column("support", justify="right")
-    for name in result.models:
+    for name in suite.models:
         table.add_column(name, justify="right")
-    for label in result.labels:
+    for label in suite.labels:
         cells = []
-        for m in result.models.values():
+        for m in suite.models.values():
             s = m.per_class[label]
             cells.append(f"{num(s['precision'], 2)} / {num(s['recall'], 2)} / {num(s['f1'], 2)}")
-        support = next(iter(result.models.values())).per_class[label]["support"]
+        support = next(iter(suite.models.values())).per_class[label]["support"]
         table.add_row(label, str(int(support)), *cells)
     return table
 
@@ -86,10 +106,10 @@ def confusion_table(m: ModelResult, labels: list[str]) -> Table:
     return table
 
 
-def comparison_table(result: RunResult) -> Table:
+def comparison_table(suite: SuiteResult, candidate: str) -> Table:
     """Candidate against each baseline: delta with paired interval, McNemar, wins/ties/losses."""
     table = Table(
-        title=f"{result.candidate} vs baselines (paired, same {result.n_cases} cases)",
+        title=f"{candidate} vs baselines (paired, same {suite.n_cases} cases)",
         title_justify="left",
     )
     for col in (
@@ -102,7 +122,7 @@ def comparison_table(result: RunResult) -> Table:
         "wins/ties/losses",
     ):
         table.add_column(col, justify="left" if col in ("baseline", "metric") else "right")
-    for c in result.comparisons:
+    for c in suite.comparisons:
         style = {"better": "green", "worse": "red"}.get(c.direction, "")
         table.add_row(
             c.baseline,
@@ -114,6 +134,78 @@ def comparison_table(result: RunResult) -> Table:
             f"{c.wins}/{c.ties}/{c.losses}",
         )
     return table
+
+
+def category_table(suite: SuiteResult, candidate: str) -> Table | None:
+    """Pass rate per category and model (Wilson interval), and the candidate's paired deltas."""
+    cats = sorted({c for m in suite.models.values() for c in m.categories})
+    if not cats:
+        return None
+    regression = suite.regression
+    title = "Per category: pass rate [CI]"
+    if regression is not None:
+        title += f" — regression vs {regression['base']}, margin {regression['margin']:g}"
+    table = Table(title=title, title_justify="left")
+    table.add_column("category")
+    table.add_column("n", justify="right")
+    for name in suite.models:
+        table.add_column(name, justify="right")
+    baselines = list(dict.fromkeys(c.baseline for c in suite.category_comparisons))
+    for b in baselines:
+        table.add_column(f"delta vs {b} [CI]", justify="right")
+    for cat in cats:
+        n = next((m.categories[cat]["n"] for m in suite.models.values() if cat in m.categories), 0)
+        cells: list[str | Text] = []
+        for m in suite.models.values():
+            info = m.categories.get(cat)
+            cells.append(
+                "—"
+                if info is None
+                else f"{info['pass_rate']:.3f} [{info['ci'][0]:.3f}, {info['ci'][1]:.3f}]"
+            )
+        for b in baselines:
+            comp = next(
+                (x for x in suite.category_comparisons if x.baseline == b and x.category == cat),
+                None,
+            )
+            if comp is None:
+                cells.append("—")
+                continue
+            style = "bold red" if comp.flagged else ""
+            mark = " DROP" if comp.flagged else ""
+            cells.append(
+                Text(f"{comp.delta:+.3f} [{comp.ci[0]:+.3f}, {comp.ci[1]:+.3f}]{mark}", style=style)
+            )
+        table.add_row(cat, str(n), *cells)
+    return table
+
+
+def suite_parts(suite: SuiteResult, candidate: str, confidence: float) -> list[RenderableType]:
+    """Everything shown for one suite."""
+    parts: list[RenderableType] = [models_table(suite, candidate, confidence)]
+    if suite.task == "classification" and suite.models:
+        parts.append(per_class_table(suite))
+        if candidate in suite.models:
+            parts.append(confusion_table(suite.models[candidate], suite.labels))
+    cats = category_table(suite, candidate)
+    if cats is not None:
+        parts.append(cats)
+    if suite.comparisons:
+        parts.append(comparison_table(suite, candidate))
+        lines = [
+            conclusion(c, confidence) for c in suite.comparisons if c.metric == suite.primary_metric
+        ]
+        parts.append(Text("\n".join(lines), style="bold"))
+    if suite.regression is not None:
+        flagged = suite.regression["flagged"]
+        text = f"regression on {suite.name}: " + (
+            f"{len(flagged)} categor{'y' if len(flagged) == 1 else 'ies'} dropped by more "
+            f"than {suite.regression['margin']:g}: {', '.join(flagged)}"
+            if flagged
+            else f"no category dropped by more than {suite.regression['margin']:g}"
+        )
+        parts.append(Text(text, style="bold red" if flagged else "bold green"))
+    return parts
 
 
 STATUS_STYLE = {"PASS": "green", "FAIL": "red", "INCONCLUSIVE": "yellow", "MISSING": "magenta"}
@@ -151,28 +243,21 @@ def verdict_line(gate: GateResult) -> Text:
 
 
 def summary(result: RunResult) -> RenderableType:
-    """The whole terminal summary."""
+    """The whole terminal summary: every suite, notes, then the gate and its verdict."""
     parts: list[RenderableType] = [
-        Text(f"tunegate · {result.name} · run {result.run_id}", style="bold"),
-        models_table(result),
+        Text(f"tunegate · {result.name} · run {result.run_id}", style="bold")
     ]
-    if result.models:
-        parts.append(per_class_table(result))
-    if result.candidate in result.models:
-        parts.append(confusion_table(result.models[result.candidate], result.labels))
-    if result.comparisons:
-        parts.append(comparison_table(result))
-        lines = [
-            conclusion(c, result.confidence)
-            for c in result.comparisons
-            if c.metric == result.primary_metric
-        ]
-        parts.append(Text("\n".join(lines), style="bold"))
+    for suite in result.suites:
+        parts += suite_parts(suite, result.candidate, result.confidence)
     notes = list(result.notes)
-    for m in result.models.values():
-        if m.errors:
-            kinds = ", ".join(f"{k} {v}" for k, v in sorted(m.error_kinds.items()))
-            notes.append(f"{m.name}: {m.errors} error(s) ({kinds}); first: {m.first_errors[0]}")
+    for suite in result.suites:
+        prefix = "" if suite is result.main else f"{suite.name}/"
+        for m in suite.models.values():
+            if m.errors:
+                kinds = ", ".join(f"{k} {v}" for k, v in sorted(m.error_kinds.items()))
+                notes.append(
+                    f"{prefix}{m.name}: {m.errors} error(s) ({kinds}); first: {m.first_errors[0]}"
+                )
     if result.leakage is not None and result.leakage["leaked_test_ids"]:
         notes.append(
             f"leakage: {len(result.leakage['leaked_test_ids'])} test case(s) duplicate the "
