@@ -842,6 +842,7 @@ def never_neutral(messages: list[dict[str, Any]]) -> str:
 class CliRun:
     proc: subprocess.CompletedProcess[str]
     report: dict[str, Any] | None
+    folder: Path
 
 
 def gate_yaml(criteria: list[dict[str, Any]]) -> str:
@@ -900,7 +901,7 @@ def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CliRun]:
                 done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
                 path = folder / f"{name}.json"
                 report = json.loads(path.read_text()) if path.exists() else None
-                runs[name] = CliRun(done, report)
+                runs[name] = CliRun(done, report, folder)
         finally:
             for proc in procs.values():
                 if proc.poll() is None:
@@ -975,3 +976,34 @@ def test_cli_config_error_exits_2(cli_runs: dict[str, CliRun]) -> None:
     assert "Traceback" not in run.proc.stderr
     assert "VERDICT" not in run.proc.stdout
     assert run.report is None
+
+
+def test_cli_plan_reports_the_sample_size_of_the_stored_run(cli_runs: dict[str, CliRun]) -> None:
+    run = cli_runs["inconclusive"]
+    [crit] = gate_of(run)["criteria"]
+    proc = subprocess.run(
+        [str(TUNEGATE), "plan", "--store", "inconclusive.db"],
+        cwd=run.folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if "INCONCLUSIVE" in x)
+    assert str(crit["required_n"]) in line
+    mde = crit["mde"]
+    assert f"{mde:.3f}" in line
+    assert f"{mde / 2:.3f}" in line  # four times the cases halve the detectable effect
+
+
+def test_cli_plan_without_a_store_is_a_clear_error(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [str(TUNEGATE), "plan", "--store", str(tmp_path / "none.db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "no store here" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -323,6 +323,50 @@ def diff_cmd(
         out.print(f"JSON report: {json_path}")
 
 
+@app.command()
+def plan(
+    run: Annotated[
+        str, typer.Argument(help="A stored run: an id, a unique id prefix, latest or previous.")
+    ] = "latest",
+    store: Annotated[Path, typer.Option(help="The SQLite store.")] = Path(".tunegate/tunegate.db"),
+    power: Annotated[float, typer.Option(help="The power to plan for.")] = 0.8,
+) -> None:
+    """Sample size: each gate criterion's minimum detectable effect and the cases it needs."""
+    if not store.exists():
+        raise _fail(f"{store}: no store here (run `tunegate run` first or pass --store)")
+    from tunegate.diff import load_run_result
+    from tunegate.plan import plan_from_result
+    from tunegate.report.text import interval, num
+
+    try:
+        with Store(store) as db:
+            result = load_run_result(db, run)
+        rows = plan_from_result(result, power)
+    except (TunegateError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    table = Table(
+        title=f"Sample size for run {result.get('run_id')} ({power:.0%} power)",
+        title_justify="left",
+    )
+    for col in ("status", "criterion", "n", "estimate [CI]", "threshold", "MDE", "MDE at 4x n"):
+        table.add_column(col, justify="left" if col in ("status", "criterion") else "right")
+    table.add_column("cases to decide", justify="right")
+    table.add_column("note")
+    for r in rows:
+        table.add_row(
+            r.status,
+            r.description,
+            "—" if r.n is None else str(r.n),
+            f"{num(r.estimate)} {interval(r.ci)}" if r.ci else num(r.estimate),
+            num(r.threshold),
+            num(r.mde),
+            num(r.mde_4x),
+            "—" if r.required_n is None else str(r.required_n),
+            r.note,
+        )
+    out.print(table)
+
+
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunegate.config import CompareConfig, Config, OpenAIModel
+from tunegate.config import CompareConfig, Config, OpenAIModel, PriceConfig
 
 EXAMPLES = Path(__file__).parent / "examples"
 SYSTEM = (
@@ -28,6 +28,8 @@ def with_openai_baseline(config: Config, model: str = "gpt-4o-mini") -> Config:
         system=SYSTEM,
         params={"temperature": 0, "max_tokens": 5},
         concurrency=16,
+        # OpenAI's list price for gpt-4o-mini (USD per 1M tokens).
+        price=PriceConfig(input_per_1m=0.15, output_per_1m=0.60),
     )
     compare = CompareConfig(
         candidate=config.candidate, baselines=[*config.baselines, name], metric=None
