@@ -1,0 +1,113 @@
+"""Local models in every kind of suite, with the real Gemma weights: perplexity with its
+tokenizer recorded, multiple choice by choice log-likelihood, generation scored by
+exact match — each checked against a direct computation on the same model."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import needs_weights
+
+from tunegate.config import parse_config
+from tunegate.mmlu import LETTERS, format_multiple_choice, load_general_jsonl
+from tunegate.models.hf import LocalLM, resolve_gguf
+from tunegate.pipeline import RunOptions, run
+
+pytestmark = pytest.mark.usefixtures("weights")
+
+TEXTS = [
+    "The cat sat on the mat.",
+    "Paris is the capital of France.",
+    "mat the on sat cat The.",
+    "Water boils at one hundred degrees Celsius at sea level.",
+    "Colorless green ideas sleep furiously.",
+]
+
+
+@pytest.fixture(scope="module")
+def weights() -> None:
+    needs_weights()
+
+
+def _run(tmp_path: Path, suite: dict[str, Any]) -> Any:
+    config = parse_config(
+        {
+            "name": "local-suites",
+            "bootstrap": 1000,
+            "suites": [suite],
+            "models": {"base": {"type": "hf", "gguf": "gemma3-270m", "prompt": "{{ input }}"}},
+        },
+        source=tmp_path / "tunegate.yaml",
+    )
+    return run(config, RunOptions(store_path=tmp_path / "t.db"))
+
+
+def test_perplexity_suite_matches_the_model_and_records_the_tokenizer(
+    tmp_path: Path, base_lm: LocalLM
+) -> None:
+    data = tmp_path / "texts.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "label": "-"}) + "\n" for t in TEXTS))
+    result = _run(
+        tmp_path, {"name": "ppl", "dataset": {"path": str(data)}, "task": {"type": "perplexity"}}
+    )
+    suite = result.main
+    rows = [r for r in suite.cases if r.model == "base"]
+    direct = base_lm.perplexity(TEXTS)
+    assert [r.scores["perplexity"] for r in rows] == pytest.approx(direct, rel=1e-6)
+    # Word salad is less likely than the sentence it was made from.
+    assert rows[2].scores["perplexity"] > rows[0].scores["perplexity"]
+    logprobs = base_lm.token_logprobs(TEXTS)
+    corpus = math.exp(-sum(float(lp.sum()) for lp in logprobs) / sum(lp.size for lp in logprobs))
+    estimate = suite.models["base"].metrics["perplexity"]
+    assert estimate.value == pytest.approx(corpus, rel=1e-6)
+    assert estimate.ci is not None
+    assert estimate.ci[0] <= estimate.value <= estimate.ci[1]
+    assert result.model_meta["base"]["tokenizer"] == resolve_gguf("gemma3-270m").name
+
+
+def test_multiple_choice_by_choice_log_likelihood(tmp_path: Path, base_lm: LocalLM) -> None:
+    result = _run(
+        tmp_path,
+        {
+            "name": "general",
+            "dataset": {"path": "builtin:general", "limit": 12},
+            "task": {"type": "multiple_choice"},
+        },
+    )
+    cases = load_general_jsonl()[:12]
+    prompts = [format_multiple_choice(c) for c in cases]
+    scores = base_lm.label_logprobs(prompts, list(LETTERS))
+    expected = [LETTERS[int(np.argmax(row))] for row in scores]
+    rows = [r for r in result.main.cases if r.model == "base"]
+    assert [r.prediction for r in rows] == expected
+    accuracy = np.mean([e == c.reference for e, c in zip(expected, cases, strict=True)])
+    assert result.main.models["base"].metrics["accuracy"].value == pytest.approx(accuracy)
+
+
+def test_generation_suite_scores_what_the_model_generates(tmp_path: Path, base_lm: LocalLM) -> None:
+    data = tmp_path / "qa.jsonl"
+    qa = [("What is the capital of France?", ["Paris"]), ("2 + 2 =", ["4", "four"])]
+    data.write_text("".join(json.dumps({"text": q, "label": a}) + "\n" for q, a in qa))
+    result = _run(
+        tmp_path,
+        {
+            "name": "qa",
+            "dataset": {"path": str(data)},
+            "task": {
+                "type": "generation",
+                "prompt": "Q: {{ input }}\nA:",
+                "scorers": [{"type": "exact_match"}, {"type": "rouge"}],
+            },
+        },
+    )
+    generated = base_lm.generate([f"Q: {q}\nA:" for q, _ in qa], max_new_tokens=32)
+    rows = [r for r in result.main.cases if r.model == "base"]
+    assert [r.answer for r in rows] == generated
+    for row, (_, answers) in zip(rows, qa, strict=True):
+        folded = " ".join(str(row.answer).split()).casefold()
+        assert row.scores["exact_match"] == float(folded in [a.casefold() for a in answers])
