@@ -14,7 +14,7 @@ import pytest
 from conftest import needs_weights
 
 from tunegate.config import parse_config
-from tunegate.mmlu import LETTERS, format_multiple_choice, load_general_jsonl
+from tunegate.mmlu import LETTERS, load_general_jsonl
 from tunegate.models.hf import LocalLM, resolve_gguf
 from tunegate.pipeline import RunOptions, run
 
@@ -70,7 +70,9 @@ def test_perplexity_suite_matches_the_model_and_records_the_tokenizer(
     assert result.model_meta["base"]["tokenizer"] == resolve_gguf("gemma3-270m").name
 
 
-def test_multiple_choice_by_choice_log_likelihood(tmp_path: Path, base_lm: LocalLM) -> None:
+def test_multiple_choice_by_the_log_likelihood_of_each_choice(
+    tmp_path: Path, base_lm: LocalLM
+) -> None:
     result = _run(
         tmp_path,
         {
@@ -80,9 +82,11 @@ def test_multiple_choice_by_choice_log_likelihood(tmp_path: Path, base_lm: Local
         },
     )
     cases = load_general_jsonl()[:12]
-    prompts = [format_multiple_choice(c) for c in cases]
-    scores = base_lm.label_logprobs(prompts, list(LETTERS))
-    expected = [LETTERS[int(np.argmax(row))] for row in scores]
+    expected = []
+    for case in cases:
+        choices = [case.metadata["choices"][letter] for letter in LETTERS]
+        [row] = base_lm.label_logprobs([f"Question: {case.text}\nAnswer:"], choices)
+        expected.append(LETTERS[int(np.argmax(row))])
     rows = [r for r in result.main.cases if r.model == "base"]
     assert [r.prediction for r in rows] == expected
     accuracy = np.mean([e == c.reference for e, c in zip(expected, cases, strict=True)])

@@ -46,7 +46,10 @@ def _as_multiple_choice(case: Case) -> Case:
     from tunegate.mmlu import format_multiple_choice
 
     text = format_multiple_choice(case)
-    return replace(case, text=text, messages=({"role": "user", "content": text},))
+    metadata = {**case.metadata, "question": case.text}
+    return replace(
+        case, text=text, messages=({"role": "user", "content": text},), metadata=metadata
+    )
 
 
 def load_suite_cases(suite: SuiteConfig, *, main: bool, limit: int | None = None) -> list[Case]:

@@ -50,6 +50,10 @@ MULTIPLE_CHOICE_SYSTEM = (
     "Answer the multiple-choice question with the letter (A, B, C or D) of the correct choice only."
 )
 
+#: How a local model is asked a multiple-choice question: the log-likelihood of each
+#: choice's text after this prompt decides (the most likely choice is the answer).
+MULTIPLE_CHOICE_PROMPT = "Question: {{ question }}\nAnswer:"
+
 #: The default prompt of a local model in a tool-calling suite.
 TOOL_CALL_PROMPT = (
     "You can call these functions (JSON descriptions):\n{{ functions | tojson }}\n\n"
@@ -91,7 +95,7 @@ def _hf_backend(name: str, spec: HFModel, suite: SuiteConfig, shots: Sequence[Ca
     task = suite.task
     prompt = task.prompt or spec.prompt
     if task.type == "multiple_choice":
-        prompt = task.prompt or "{{ input }}"
+        prompt = task.prompt or MULTIPLE_CHOICE_PROMPT
     elif task.type == "tool_call":
         prompt = task.prompt or TOOL_CALL_PROMPT
     elif task.type == "perplexity":
@@ -101,7 +105,7 @@ def _hf_backend(name: str, spec: HFModel, suite: SuiteConfig, shots: Sequence[Ca
         prompt = "{% raw %}" + prefix + "{% endraw %}" + prompt
     mode = {
         "classification": "classify",
-        "multiple_choice": "classify",
+        "multiple_choice": "choice",
         "perplexity": "perplexity",
     }.get(task.type, "generate")
     backend: Backend = HFBackend(
@@ -111,7 +115,7 @@ def _hf_backend(name: str, spec: HFModel, suite: SuiteConfig, shots: Sequence[Ca
         gguf=spec.gguf,
         adapter=spec.adapter,
         prompt=prompt,
-        labels=task.label_list if mode == "classify" else None,
+        labels=task.label_list if mode in ("classify", "choice") else None,
         mode=mode,  # type: ignore[arg-type]
         batch_size=spec.batch_size,
         threads=spec.threads,

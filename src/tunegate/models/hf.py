@@ -72,7 +72,7 @@ __all__ = [
 ]
 
 Dtype = Literal["float32", "bfloat16"]
-Mode = Literal["classify", "generate", "perplexity"]
+Mode = Literal["classify", "choice", "generate", "perplexity"]
 
 #: Name of the file the training script writes into an adapter folder.
 ADAPTER_META = "tunegate.json"
@@ -771,9 +771,10 @@ class HFBackend:
         self.prefix_cache = prefix_cache
         self.warnings: list[str] = []
         self._warn_prompt = trained_prompt_warning
-        if mode not in ("classify", "generate", "perplexity"):
+        if mode not in ("classify", "choice", "generate", "perplexity"):
             raise BackendError(
-                f"{where}.mode: expected 'classify', 'generate' or 'perplexity', got {mode!r}"
+                f"{where}.mode: expected 'classify', 'choice', 'generate' or 'perplexity', "
+                f"got {mode!r}"
             )
         if dtype not in ("float32", "bfloat16"):
             raise BackendError(f"{where}.dtype: expected 'float32' or 'bfloat16', got {dtype!r}")
@@ -917,6 +918,16 @@ class HFBackend:
         return ident
 
     def render(self, case: Case) -> dict[str, Any]:
+        if self.mode == "choice":
+            choices = case.metadata.get("choices")
+            if not isinstance(choices, dict) or not choices:
+                raise BackendError(f"models.{self.name}: case {case.id!r} has no choices to score")
+            return {
+                "prompt": render_template(self.prompt, case),
+                "labels": [str(v) for v in choices.values()],
+                "letters": [str(k) for k in choices],
+                "mode": "choice",
+            }
         return {
             "prompt": render_template(self.prompt, case),
             "labels": list(self.labels) if self.mode == "classify" else [],
@@ -938,13 +949,23 @@ class HFBackend:
         groups: dict[tuple[str, tuple[str, ...]], list[int]] = {}
         for i, req in enumerate(requests):
             mode = str(req.get("mode", self.mode))
-            labels = tuple(req.get("labels") or ()) if mode == "classify" else ()
+            labels = tuple(req.get("labels") or ()) if mode in ("classify", "choice") else ()
             groups.setdefault((mode, labels), []).append(i)
         for (mode, labels), idx in groups.items():
             prompts = [str(requests[i]["prompt"]) for i in idx]
             try:
                 with self._lock:
                     answers = self._run(lm, mode, labels, prompts)
+                if mode == "choice":
+                    # The choice texts were scored; the answer is the choice's letter.
+                    letters = list(requests[idx[0]].get("letters") or [])
+                    for answer in answers:
+                        scores = answer.extra.pop("label_logprobs")
+                        best = labels.index(answer.text or "")
+                        answer.text = letters[best] if best < len(letters) else answer.text
+                        answer.extra["choice_logprobs"] = dict(
+                            zip(letters, scores.values(), strict=False)
+                        )
             except Exception as exc:
                 for i in idx:
                     outcomes[i] = TransportError(
