@@ -82,11 +82,15 @@ def test_multiple_choice_by_the_log_likelihood_of_each_choice(
         },
     )
     cases = load_general_jsonl()[:12]
+    prompts = [f"Question: {case.text}\nAnswer:" for case in cases]
+    choices = [[case.metadata["choices"][letter] for letter in LETTERS] for case in cases]
+    batched = base_lm.choice_logprobs(prompts, choices)
     expected = []
-    for case in cases:
-        choices = [case.metadata["choices"][letter] for letter in LETTERS]
-        [row] = base_lm.label_logprobs([f"Question: {case.text}\nAnswer:"], choices)
-        expected.append(LETTERS[int(np.argmax(row))])
+    for prompt, options, row in zip(prompts, choices, batched, strict=True):
+        # All pairs scored in shared batches = each case's choices scored on its own.
+        [alone] = base_lm.label_logprobs([prompt], options)
+        assert row == pytest.approx(alone, abs=1e-3)
+        expected.append(LETTERS[int(np.argmax(alone))])
     rows = [r for r in result.main.cases if r.model == "base"]
     assert [r.prediction for r in rows] == expected
     accuracy = np.mean([e == c.reference for e, c in zip(expected, cases, strict=True)])

@@ -43,6 +43,7 @@ FLUENT = "The quick brown fox jumps over the lazy dog near the river bank."
 # The same words in a fixed scrambled order.
 SHUFFLED = "bank. lazy the fox river jumps The near brown dog over quick the"
 TEXTS = [*SENTENCES, FLUENT, SHUFFLED]
+WARM_UP = "Hello there."
 TOLERANCE = 1e-3
 
 
@@ -61,16 +62,23 @@ class Served:
 
     logprobs: dict[str, list[float | None]]
     perplexity: dict[str, tuple[float, int]]
-    raw: Any  # the SDK's Completion for SENTENCES[0]
+    raw: Any  # the SDK's Completion for WARM_UP
 
 
 @pytest.fixture(scope="module")
 def served(llama_server: LlamaServer) -> Served:
+    """Asks for WARM_UP, then each text's log-probs, then each text's perplexity.
+
+    The server keeps the previous prompt's KV cache and decodes only what follows
+    the shared prefix; consecutive prompts here share just BOS, so after the first
+    request every text is decoded as ``[BOS]`` then the rest in one batch.
+    """
+
     async def ask() -> Served:
         client = client_for(llama_server.url)
         try:
             raw = await client.completions.create(
-                model=ALIAS, prompt=SENTENCES[0], echo=True, max_tokens=1, logprobs=0
+                model=ALIAS, prompt=WARM_UP, echo=True, max_tokens=1, logprobs=0
             )
             logprobs = {t: await prompt_logprobs(client, ALIAS, t) for t in TEXTS}
             perplexity = {t: await endpoint_perplexity(client, ALIAS, t) for t in TEXTS}
@@ -97,14 +105,21 @@ def direct_llama(llama_server: LlamaServer) -> Any:
     )
 
 
-def direct_logprobs(llm: Any, text: str) -> tuple[list[int], np.ndarray]:
+def direct_logprobs(
+    llm: Any, text: str, *, split: int | None = None
+) -> tuple[list[int], np.ndarray]:
     """``log P(t_i | t_<i)`` for every token after BOS, from the raw logits (numpy log-softmax).
 
     Tokenized as the server tokenizes a prompt: BOS, then the text with special tokens.
+    ``split``: decode the first ``split`` tokens, then the rest, as two batches.
     """
     tokens: list[int] = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
     llm.reset()
-    llm.eval(tokens)
+    if split is None:
+        llm.eval(tokens)
+    else:
+        llm.eval(tokens[:split])
+        llm.eval(tokens[split:])
     logits = np.asarray(llm.scores[: len(tokens) - 1], dtype=np.float64)
     shifted = logits - logits.max(axis=1, keepdims=True)
     logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -117,12 +132,12 @@ def test_what_llamacpp_answers(served: Served) -> None:
 
     (``max_tokens=0`` is accepted too but means "until the context is full".)
     """
-    text = SENTENCES[0]
     choice = served.raw.choices[0]
-    assert choice.text.startswith(text)
+    assert choice.text.startswith(WARM_UP)
     values = choice.logprobs.token_logprobs
     assert values[0] is None
     assert all(isinstance(v, float) for v in values[1:])
+    # logprobs=0: the "top" log-probs hold the chosen token only.
     assert [len(d) for d in choice.logprobs.top_logprobs[1:]] == [1] * (len(values) - 1)
     usage = served.raw.usage
     generated = usage.completion_tokens
@@ -131,17 +146,25 @@ def test_what_llamacpp_answers(served: Served) -> None:
     assert len(values) == usage.prompt_tokens - 1 + generated
     offsets = choice.logprobs.text_offset
     assert offsets == sorted(offsets)
-    assert all(o < len(text) for o in offsets[: len(values) - generated])
-    assert all(o >= len(text) for o in offsets[len(values) - generated :])
-    assert served.logprobs[text] == values[: len(values) - generated]
+    assert all(o < len(WARM_UP) for o in offsets[: len(values) - generated])
+    assert all(o >= len(WARM_UP) for o in offsets[len(values) - generated :])
 
 
 @pytest.mark.llamacpp
 def test_logprobs_match_llama_cpp_directly(served: Served, direct_llama: Any) -> None:
-    worst = 0.0
+    """Same tokens, same log-probs as llama.cpp decoding them the way the server did.
+
+    llama.cpp's logits depend on how the prompt is cut into decode batches: for these
+    texts, one batch vs ``[BOS]`` + the rest moved single log-probs by up to 0.18
+    (as far as the Q4_K GGUF in llama.cpp is from the same weights in transformers,
+    0.1-0.4 here). The server decoded ``[BOS]`` + the rest (see ``served``), so that
+    is the reference, to 1e-3. One batch is only checked to 0.5: a misaligned token
+    would be off by nats.
+    """
+    worst = worst_one_batch = 0.0
     for text in TEXTS:
         got = served.logprobs[text]
-        tokens, direct = direct_logprobs(direct_llama, text)
+        tokens, direct = direct_logprobs(direct_llama, text, split=1)
         # The echo is the tokens after BOS; the first of them has no log-prob.
         assert len(got) == len(tokens) - 1
         assert got[0] is None
@@ -149,8 +172,14 @@ def test_logprobs_match_llama_cpp_directly(served: Served, direct_llama: Any) ->
         values = np.asarray(got[1:], dtype=np.float64)
         np.testing.assert_allclose(values, direct[1:], rtol=0, atol=TOLERANCE)
         assert np.all(values <= 0)
+        _, one_batch = direct_logprobs(direct_llama, text)
+        np.testing.assert_allclose(values, one_batch[1:], rtol=0, atol=0.5)
         worst = max(worst, float(np.abs(values - direct[1:]).max()))
-    print(f"largest |served - direct| log-prob difference: {worst:.2e}")
+        worst_one_batch = max(worst_one_batch, float(np.abs(values - one_batch[1:]).max()))
+    print(
+        f"largest |served - direct| log-prob difference: {worst:.2e} "
+        f"(decoded as one batch: {worst_one_batch:.2e})"
+    )
 
 
 @pytest.mark.llamacpp

@@ -597,8 +597,35 @@ class LocalLM:
         Batches are left padded and also capped so that the full logits of a batch
         stay near ``_LOGIT_POSITIONS`` positions (the vocabulary is large).
         """
+        return self._sequence_logprobs(self.encode(texts), batch_size)
+
+    def choice_logprobs(
+        self, prompts: Sequence[str], choices: Sequence[Sequence[str]], batch_size: int = 8
+    ) -> list[np.ndarray]:
+        """Per prompt, ``log P(choice | prompt)`` summed over each choice's tokens.
+
+        Every (prompt, choice) pair is one full sequence (context tokens, then the
+        choice's, split as in :func:`encode_label`); all pairs of all prompts are
+        scored in length-sorted batches, so prompts with different choices share
+        forward passes.
+        """
+        pairs: list[list[int]] = []
+        lengths: list[int] = []
+        for prompt, options in zip(prompts, choices, strict=True):
+            for option in options:
+                ctx, cont = encode_label(self.tokenizer, prompt, option)
+                pairs.append(ctx + cont)
+                lengths.append(len(cont))
+        scored = self._sequence_logprobs(pairs, batch_size * 4)
+        sums = [float(lp[-k:].sum()) if k else 0.0 for lp, k in zip(scored, lengths, strict=True)]
+        out, pos = [], 0
+        for options in choices:
+            out.append(np.asarray(sums[pos : pos + len(options)], dtype=np.float64))
+            pos += len(options)
+        return out
+
+    def _sequence_logprobs(self, encoded: list[list[int]], batch_size: int) -> list[np.ndarray]:
         torch = self._torch
-        encoded = self.encode(texts)
         out: list[np.ndarray] = [np.zeros(0, dtype=np.float64) for _ in encoded]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         order = [i for i in order if len(encoded[i]) > 1]
@@ -949,23 +976,16 @@ class HFBackend:
         groups: dict[tuple[str, tuple[str, ...]], list[int]] = {}
         for i, req in enumerate(requests):
             mode = str(req.get("mode", self.mode))
-            labels = tuple(req.get("labels") or ()) if mode in ("classify", "choice") else ()
+            labels = tuple(req.get("labels") or ()) if mode == "classify" else ()
             groups.setdefault((mode, labels), []).append(i)
         for (mode, labels), idx in groups.items():
             prompts = [str(requests[i]["prompt"]) for i in idx]
             try:
                 with self._lock:
-                    answers = self._run(lm, mode, labels, prompts)
-                if mode == "choice":
-                    # The choice texts were scored; the answer is the choice's letter.
-                    letters = list(requests[idx[0]].get("letters") or [])
-                    for answer in answers:
-                        scores = answer.extra.pop("label_logprobs")
-                        best = labels.index(answer.text or "")
-                        answer.text = letters[best] if best < len(letters) else answer.text
-                        answer.extra["choice_logprobs"] = dict(
-                            zip(letters, scores.values(), strict=False)
-                        )
+                    if mode == "choice":
+                        answers = self._choose(lm, [requests[i] for i in idx])
+                    else:
+                        answers = self._run(lm, mode, labels, prompts)
             except Exception as exc:
                 for i in idx:
                     outcomes[i] = TransportError(
@@ -976,6 +996,25 @@ class HFBackend:
             for i, answer in zip(idx, answers, strict=True):
                 outcomes[i] = answer
         return [o for o in outcomes if o is not None]
+
+    def _choose(self, lm: LocalLM, requests: list[dict[str, Any]]) -> list[Completion]:
+        """Multiple choice: the most likely choice text after the prompt; answers its letter."""
+        prompts = [str(r["prompt"]) for r in requests]
+        choices = [[str(c) for c in r["labels"]] for r in requests]
+        scores = lm.choice_logprobs(prompts, choices, self.batch_size)
+        answers = []
+        for req, row, ids in zip(requests, scores, lm.encode(prompts), strict=True):
+            letters = [str(x) for x in req.get("letters") or []] or [str(c) for c in req["labels"]]
+            best = int(np.argmax(row))
+            logprobs = {letter: float(v) for letter, v in zip(letters, row, strict=True)}
+            answers.append(
+                Completion(
+                    text=letters[best],
+                    prompt_tokens=len(ids),
+                    extra={"choice_logprobs": logprobs},
+                )
+            )
+        return answers
 
     def _run(
         self, lm: LocalLM, mode: str, labels: tuple[str, ...], prompts: list[str]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,6 +78,9 @@ class OpenAIChatBackend:
         return {"type": "openai", "base_url": self.base_url, "model": self.config.model}
 
     def render(self, case: Case) -> dict[str, Any]:
+        if self.mode == "perplexity":
+            # Scored through the completions endpoint: the text's own log-probs (echo).
+            return {"model": self.config.model, "prompt": case.text, "echo_logprobs": True}
         messages = chat_messages(
             case, system=self.config.system, prompt=self.config.prompt, shots=self.shots
         )
@@ -93,6 +97,8 @@ class OpenAIChatBackend:
     async def send(self, request: dict[str, Any]) -> Completion:
         if self._client is None:
             raise RuntimeError("start() was not called")
+        if request.get("echo_logprobs"):
+            return await self._perplexity(request)
         try:
             response = await self._client.chat.completions.create(**request)
         except openai.APITimeoutError:
@@ -141,6 +147,23 @@ class OpenAIChatBackend:
             completion_tokens=getattr(usage, "completion_tokens", None),
             extra={"finish_reason": getattr(choice, "finish_reason", None)},
         )
+
+    async def _perplexity(self, request: dict[str, Any]) -> Completion:
+        from tunegate.models.logprobs import prompt_logprobs
+
+        assert self._client is not None
+        text = str(request["prompt"])
+        values = await prompt_logprobs(self._client, str(request["model"]), text)
+        scored = [v for v in values if v is not None]
+        total = float(sum(scored))
+        value = math.exp(-total / len(scored)) if scored else math.nan
+        output = {
+            "perplexity": value,
+            "n_tokens": len(scored),
+            "logprob_sum": total,
+            "tokenizer": f"{self.config.model} at {self.base_url}",
+        }
+        return Completion(text=f"{value:.6g}", output=output, prompt_tokens=len(values))
 
     async def aclose(self) -> None:
         if self._client is not None:
