@@ -6,7 +6,8 @@ what ``llama_cpp.Llama(logits_all=True)`` computes for the same tokens in this p
 
 Unmarked: endpoints that cannot echo prompt log-probs. The loopback OpenAI server of
 ``servers.py`` answers completions without ``logprobs``; small FastAPI apps refuse
-the request with 400 / 404 / 501 as real servers do.
+the request (400 / 422 / 501, no route: 404) or answer without echoing the prompt,
+as real servers do. Other failures keep the kinds the chat backend gives them.
 """
 
 from __future__ import annotations

@@ -616,19 +616,29 @@ class LocalLM:
                 ctx, cont = encode_label(self.tokenizer, prompt, option)
                 pairs.append(ctx + cont)
                 lengths.append(len(cont))
-        scored = self._sequence_logprobs(pairs, batch_size * 4)
-        sums = [float(lp[-k:].sum()) if k else 0.0 for lp, k in zip(scored, lengths, strict=True)]
+        scored = self._sequence_logprobs(pairs, batch_size * 4, tails=lengths)
+        sums = [float(lp.sum()) for lp in scored]
         out, pos = [], 0
         for options in choices:
             out.append(np.asarray(sums[pos : pos + len(options)], dtype=np.float64))
             pos += len(options)
         return out
 
-    def _sequence_logprobs(self, encoded: list[list[int]], batch_size: int) -> list[np.ndarray]:
+    def _sequence_logprobs(
+        self, encoded: list[list[int]], batch_size: int, tails: Sequence[int] | None = None
+    ) -> list[np.ndarray]:
+        """Per sequence, the log-probs of its tokens after the first, or of only its last
+        ``tails[i]`` tokens (then only those positions' logits are computed)."""
         torch = self._torch
+
+        def need(i: int) -> int:
+            full = len(encoded[i]) - 1
+            return min(full, tails[i]) if tails is not None else full
+
+        keep_tail = tails is not None and self._keep_kwarg
         out: list[np.ndarray] = [np.zeros(0, dtype=np.float64) for _ in encoded]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        order = [i for i in order if len(encoded[i]) > 1]
+        order = [i for i in order if need(i) > 0]
         pos = 0
         with torch.inference_mode():
             while pos < len(order):
@@ -636,7 +646,13 @@ class LocalLM:
                 while (
                     pos + take < len(order)
                     and take < batch_size
-                    and (take + 1) * len(encoded[order[pos + take]]) <= _LOGIT_POSITIONS
+                    and (take + 1)
+                    * (
+                        need(order[pos + take]) + 1
+                        if keep_tail
+                        else len(encoded[order[pos + take]])
+                    )
+                    <= _LOGIT_POSITIONS
                 ):
                     take += 1
                 idx = order[pos : pos + take]
@@ -650,14 +666,17 @@ class LocalLM:
                     ids[b, width - len(seq) :] = torch.tensor(seq)
                     mask[b, width - len(seq) :] = 1
                     positions[b, width - len(seq) :] = torch.arange(len(seq))
+                extra: dict[str, Any] = {}
+                if keep_tail:
+                    extra["logits_to_keep"] = max(need(i) for i in idx) + 1
                 logits = self.model(
-                    input_ids=ids, attention_mask=mask, position_ids=positions
+                    input_ids=ids, attention_mask=mask, position_ids=positions, **extra
                 ).logits.float()
                 logp = torch.log_softmax(logits[:, :-1], dim=-1)
-                targets = torch.gather(logp, 2, ids[:, 1:, None])[..., 0]
+                # The kept logits are those of the last positions; each predicts the next token.
+                targets = torch.gather(logp, 2, ids[:, width - logp.shape[1] :, None])[..., 0]
                 for b, i in enumerate(idx):
-                    n_tok = len(encoded[i]) - 1
-                    out[i] = np.asarray(targets[b, width - 1 - n_tok :].double().numpy())
+                    out[i] = np.asarray(targets[b, targets.shape[1] - need(i) :].double().numpy())
         return out
 
     def perplexity(self, texts: Sequence[str], batch_size: int = 8) -> list[float]:

@@ -7,15 +7,16 @@ them and :func:`endpoint_perplexity` turns them into ``exp(-mean log p)``.
 
 The request is ``echo=True, max_tokens=1, logprobs=0``:
 
-- ``max_tokens=1``, not 0: llama-cpp-python reads ``max_tokens <= 0`` as "generate
-  until the context is full", and servers that accept 0 differ in what they echo. The
-  one generated token is dropped again (see :func:`_prompt_length`).
-- ``logprobs=0``: only the chosen token's log-prob, no alternatives (llama-cpp-python
-  sorts the whole vocabulary per token for each alternative asked for).
+- ``max_tokens=1``, not 0: llama-cpp-python's server accepts 0 but reads it as
+  "generate until the context is full" (a 7-token prompt had no answer after 120 s
+  here). The one generated token is dropped again (see :func:`_prompt_length`).
+- ``logprobs=0``: the chosen token's log-prob only, no alternatives to send back.
 
 Errors are :class:`~tunegate.models.base.TransportError`. An endpoint that cannot echo
-prompt log-probs (HTTP 400/404/405/422/501 on this request, or a reply without
-``logprobs.token_logprobs``) raises one with ``kind="unsupported"``, not retryable.
+prompt log-probs raises one with ``kind="unsupported"``, not retryable: it refuses the
+request (HTTP 400/404/405/422/501), answers without ``logprobs.token_logprobs``, or
+answers without echoing the prompt (llama.cpp's own ``llama-server`` returns the
+generated token's log-prob only). API keys never appear in messages (``redact``).
 """
 
 from __future__ import annotations
