@@ -13,9 +13,11 @@ as real servers do. Other failures keep the kinds the chat backend gives them.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -344,3 +346,74 @@ async def test_empty_text_is_rejected_before_sending() -> None:
             await prompt_logprobs(client, "toy", "")
     finally:
         await client.close()
+
+
+# ---------------------------------------------------------------------------
+# Through a run: a perplexity suite on an `openai` model
+# ---------------------------------------------------------------------------
+
+
+def _perplexity_config(tmp_path: Path, url: str, texts: list[str]) -> Any:
+    from tunegate.config import parse_config
+
+    data = tmp_path / "texts.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "label": "-"}) + "\n" for t in texts))
+    return parse_config(
+        {
+            "suites": [
+                {"name": "ppl", "dataset": {"path": str(data)}, "task": {"type": "perplexity"}}
+            ],
+            "models": {
+                "served": {
+                    "type": "openai",
+                    "model": ALIAS,
+                    "base_url": f"{url}/v1",
+                    "timeout": 300,
+                }
+            },
+            "bootstrap": 500,
+        },
+        source=tmp_path / "tunegate.yaml",
+    )
+
+
+@pytest.mark.llamacpp
+def test_perplexity_suite_on_an_openai_compatible_server(
+    tmp_path: Path, llama_server: LlamaServer, served: Served
+) -> None:
+    from tunegate.pipeline import RunOptions, run
+
+    texts = [FLUENT, SHUFFLED]
+    result = run(
+        _perplexity_config(tmp_path, llama_server.url, texts),
+        RunOptions(store_path=tmp_path / "t.db"),
+    )
+    rows = [r for r in result.main.cases if r.model == "served"]
+    for row, text in zip(rows, texts, strict=True):
+        expected, n = served.perplexity[text]
+        # The server's batching may move a log-prob slightly (see the module docstring).
+        assert row.scores["perplexity"] == pytest.approx(expected, rel=0.05)
+        assert n > 5
+    model = result.main.models["served"]
+    assert model.metrics["perplexity"].value is not None
+    assert rows[0].scores["perplexity"] * 3 < rows[1].scores["perplexity"]
+
+
+def test_perplexity_suite_on_an_endpoint_without_logprobs_says_why(tmp_path: Path) -> None:
+    from tunegate.pipeline import RunOptions, run
+
+    with serve(openai_app()) as url:
+        result = run(
+            _perplexity_config(tmp_path, url, ["one text", "another text", "a third"]),
+            RunOptions(store_path=tmp_path / "t.db"),
+        )
+    model = result.main.models["served"]
+    assert model.errors == 3
+    assert model.metrics["perplexity"].value is None
+    assert model.first_errors[0].startswith(
+        f"{url}/v1 does not return prompt log-probs (completions with echo=true)"
+    )
+    # Every request fails the same way, so the model stops at the first answer.
+    assert set(model.error_kinds) <= {"unsupported", "not_sent"}
+    assert model.error_kinds["unsupported"] >= 1
+    assert any(n.startswith("served: stopped after a fatal error") for n in result.notes)
