@@ -11,6 +11,10 @@ Measures, one case at a time as the runner scores them:
 * tool calls on the BFCL sets in ../shared/data/bfcl (when present): parsing an
   OpenAI ``tool_calls`` output and scoring it against the possible answers.
 
+* the full scoring pass of a generation suite on the text pairs: exact match,
+  ROUGE, BLEU and chrF per case, corpus BLEU/chrF, then every metric's interval
+  (10,000 bootstrap resamples), as ``tunegate run`` does it.
+
 Prints cases per second for the first run and the best of ``--repeat`` runs.
 """
 
@@ -25,9 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.bfcl import load_bfcl
+from tunegate.config import ScorerConfig, TaskConfig, suite_metrics
 from tunegate.data import Case
+from tunegate.evaluate import generic_result, score_generic
+from tunegate.scoring.scorers import build_scorers
 from tunegate.scoring.structured import expected_to_calls, parse_tool_calls, score_tool_calls
 from tunegate.scoring.text import exact_match, rouge_l_score, sentence_bleu, sentence_chrf
+from tunegate.store import Response
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 WMT17 = SHARED / "metric_vectors" / "sacrebleu" / "wmt17_en_de"
@@ -146,6 +154,33 @@ def main() -> None:
         ("sentence chrF (sacrebleu)", run_chrf),
     ):
         report(label, run, args.repeat)
+
+    # The full scoring pass of a generation suite, as `tunegate run` does it: every
+    # scorer on every case, corpus BLEU/chrF, then metrics with intervals per model.
+    task = TaskConfig(
+        type="generation",
+        scorers=[
+            ScorerConfig(type="exact_match"),
+            ScorerConfig(type="rouge"),
+            ScorerConfig(type="bleu"),
+            ScorerConfig(type="chrf"),
+        ],
+    )
+    scorers = build_scorers(task, "bench")
+    cases = [Case(id=str(i), text="", reference=ref) for i, (_, ref) in enumerate(pairs)]
+    responses = [
+        Response(case_id=str(i), model="m", key=str(i), text=hyp)
+        for i, (hyp, _) in enumerate(pairs)
+    ]
+
+    def run_full() -> int:
+        scored = score_generic("m", cases, responses, scorers)
+        generic_result(
+            scored, cases, suite_metrics(task), confidence=0.95, n_resamples=10_000, seed=0
+        )
+        return len(cases)
+
+    report("full pass: EM+ROUGE+BLEU+chrF", run_full, 1)
 
     questions, qa_source = qa_pairs()
 
