@@ -215,7 +215,7 @@ def runs(llama_server: LlamaServer, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def rows_of(report: dict[str, Any], model: str) -> list[dict[str, Any]]:
-    return [r for r in report["cases"] if r["model"] == model]
+    return [r for r in report["suites"][0]["cases"] if r["model"] == model]
 
 
 def test_server_lists_the_model(llama_server: LlamaServer) -> None:
@@ -225,7 +225,7 @@ def test_server_lists_the_model(llama_server: LlamaServer) -> None:
 
 @pytest.mark.parametrize("model", MODELS)
 def test_every_case_answered_with_latency_and_tokens(runs: Runs, model: str) -> None:
-    stats = runs.first["models"][model]
+    stats = runs.first["suites"][0]["models"][model]
     assert stats["n"] == N
     assert stats["errors"] == 0, stats["first_errors"]
     assert stats["cached"] == 0
@@ -249,15 +249,15 @@ def test_three_shot_sends_the_examples(runs: Runs) -> None:
     shots = runs.first["model_meta"]["three-shot"]["shots"]
     assert shots["k"] == 3
     assert len(shots["ids"]) == 3
-    zero = runs.first["models"]["zero-shot"]["tokens"]["prompt"]
-    three = runs.first["models"]["three-shot"]["tokens"]["prompt"]
+    zero = runs.first["suites"][0]["models"]["zero-shot"]["tokens"]["prompt"]
+    three = runs.first["suites"][0]["models"]["three-shot"]["tokens"]["prompt"]
     # Same 12 reviews; the 3-shot prompts also carry three reviews and their labels.
     assert three > zero + N * 3 * 5
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_answers_are_labels_or_unparseable(runs: Runs, model: str) -> None:
-    stats = runs.first["models"][model]
+    stats = runs.first["suites"][0]["models"][model]
     rows = rows_of(runs.first, model)
     for row in rows:
         assert row["prediction"] is None or row["prediction"] in LABELS
@@ -280,13 +280,14 @@ def test_summary_printed(runs: Runs) -> None:
 
 def test_second_run_is_answered_from_the_store(runs: Runs) -> None:
     attempts = sum(
-        runs.first["models"][m]["run"]["sent"] + runs.first["models"][m]["run"]["retries"]
+        runs.first["suites"][0]["models"][m]["run"]["sent"]
+        + runs.first["suites"][0]["models"][m]["run"]["retries"]
         for m in MODELS
     )
     assert runs.served_first == attempts >= 2 * N
     assert runs.served_second == runs.served_first  # nothing reached the server
     for model in MODELS:
-        stats = runs.second["models"][model]
+        stats = runs.second["suites"][0]["models"][model]
         assert (stats["n"], stats["errors"], stats["cached"]) == (N, 0, N)
         assert stats["run"]["sent"] == 0
         first = {r["case_id"]: r["answer"] for r in rows_of(runs.first, model)}
