@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -288,6 +288,19 @@ def runs(
     out.print(table)
 
 
+def _stored_results(store: Path, *refs: str) -> list[dict[str, Any]]:
+    """The stored result of each run reference (an id, a unique prefix, latest, previous)."""
+    if not store.exists():
+        raise _fail(f"{store}: no store here (run `tunegate run` first or pass --store)")
+    from tunegate.diff import load_run_result
+
+    try:
+        with Store(store) as db:
+            return [load_run_result(db, ref) for ref in refs]
+    except TunegateError as exc:
+        raise _fail(str(exc)) from None
+
+
 @app.command("diff")
 def diff_cmd(
     run_a: Annotated[
@@ -302,17 +315,13 @@ def diff_cmd(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the diff here.")] = None,
 ) -> None:
     """What changed between two stored runs: metrics, categories, fixed and broken cases."""
-    if not store.exists():
-        raise _fail(f"{store}: no store here (run `tunegate run` first or pass --store)")
     import json
 
-    from tunegate.diff import diff_results, load_run_result
+    from tunegate.diff import diff_results
     from tunegate.report.diff import print_diff
 
+    result_a, result_b = _stored_results(store, run_a, run_b)
     try:
-        with Store(store) as db:
-            result_a = load_run_result(db, run_a)
-            result_b = load_run_result(db, run_b)
         diff = diff_results(result_a, result_b, models=model or None)
     except TunegateError as exc:
         raise _fail(str(exc)) from None
@@ -332,15 +341,11 @@ def plan(
     power: Annotated[float, typer.Option(help="The power to plan for.")] = 0.8,
 ) -> None:
     """Sample size: each gate criterion's minimum detectable effect and the cases it needs."""
-    if not store.exists():
-        raise _fail(f"{store}: no store here (run `tunegate run` first or pass --store)")
-    from tunegate.diff import load_run_result
     from tunegate.plan import plan_from_result
     from tunegate.report.text import interval, num
 
+    (result,) = _stored_results(store, run)
     try:
-        with Store(store) as db:
-            result = load_run_result(db, run)
         rows = plan_from_result(result, power)
     except (TunegateError, ValueError) as exc:
         raise _fail(str(exc)) from None

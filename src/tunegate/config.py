@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlparse
 
 import yaml
@@ -59,7 +59,7 @@ class DatasetConfig(_Strict):
     limit: Annotated[int, Field(gt=0)] | None = None
 
 
-SCORER_TYPES = (
+ScorerType = Literal[
     "exact_match",
     "rouge",
     "bleu",
@@ -72,27 +72,15 @@ SCORER_TYPES = (
     "equals",
     "max_latency_ms",
     "custom",
-)
+]
+SCORER_TYPES: tuple[str, ...] = get_args(ScorerType)
 TASK_TYPES = ("classification", "multiple_choice", "generation", "tool_call", "perplexity")
 
 
 class ScorerConfig(_Strict):
     """One scorer of a generation suite; options apply to the types that use them."""
 
-    type: Literal[
-        "exact_match",
-        "rouge",
-        "bleu",
-        "chrf",
-        "json",
-        "json_schema",
-        "tool_call",
-        "contains",
-        "regex",
-        "equals",
-        "max_latency_ms",
-        "custom",
-    ]
+    type: ScorerType
     name: str | None = None
     # exact_match (SQuAD-style normalisation options)
     strip: bool = True
@@ -423,8 +411,8 @@ GATE_METRICS = (
     "perplexity",
 )
 
-#: Metrics that are facts of the run or not per case: no paired (min_delta) criteria.
-_NOT_PAIRED = (
+#: Operational limits: facts of the run, judged on the observed value by default.
+OBSERVED_METRICS = (
     "error_rate",
     "unparseable_rate",
     "latency_p50",
@@ -432,8 +420,10 @@ _NOT_PAIRED = (
     "latency_p99",
     "leakage",
     "cost_per_1k",
-    "human_preference",
 )
+
+#: Metrics that are facts of the run or not per case: no paired (min_delta) criteria.
+_NOT_PAIRED = (*OBSERVED_METRICS, "human_preference")
 
 
 class Criterion(_Strict):

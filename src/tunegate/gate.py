@@ -16,8 +16,16 @@ from __future__ import annotations
 
 import math
 
-from tunegate.config import Criterion, GateConfig
-from tunegate.results import CriterionResult, GateResult, RunResult, Status, Verdict
+from tunegate.config import OBSERVED_METRICS, Criterion, GateConfig
+from tunegate.results import (
+    CategoryComparison,
+    Comparison,
+    CriterionResult,
+    GateResult,
+    RunResult,
+    Status,
+    Verdict,
+)
 from tunegate.stats import (
     interval_standard_error,
     minimum_detectable_effect,
@@ -25,15 +33,6 @@ from tunegate.stats import (
     wilson_interval,
 )
 
-OBSERVED_BY_DEFAULT = (
-    "error_rate",
-    "unparseable_rate",
-    "latency_p50",
-    "latency_p95",
-    "latency_p99",
-    "leakage",
-    "cost_per_1k",
-)
 NOT_YET_MEASURED = {
     "human_preference": "no human evaluation results for this run",
 }
@@ -89,7 +88,7 @@ class _Judge:
         )
 
     def judge(self, c: Criterion) -> CriterionResult:
-        judge = c.judge or ("observed" if c.metric in OBSERVED_BY_DEFAULT else "interval")
+        judge = c.judge or ("observed" if c.metric in OBSERVED_METRICS else "interval")
         if c.metric in NOT_YET_MEASURED:
             return self.missing(c, judge, NOT_YET_MEASURED[c.metric])
         suite = self.run.suite(c.suite)
@@ -154,12 +153,19 @@ class _Judge:
             return self.missing(c, judge, f"no paired comparison of {c.metric} with {c.vs}")
         if c.max_ratio is not None:
             return self.missing(c, judge, f"max_ratio applies to latency, not {c.metric}")
+        return self._delta(c, judge, comp)
+
+    def _delta(
+        self, c: Criterion, judge: str, comp: Comparison | CategoryComparison
+    ) -> CriterionResult:
+        """A paired difference against ``min_delta`` (or ``-max_drop``)."""
         threshold = c.min_delta if c.min_delta is not None else -(c.max_drop or 0.0)
         ci = comp.ci if judge == "interval" else None
         status = _status(comp.delta, ci, threshold, True, judge)
+        where = f"{comp.category}: " if isinstance(comp, CategoryComparison) else ""
         reason = (
-            f"{self.candidate} {comp.candidate_value:.3f} vs {c.vs} {comp.baseline_value:.3f}, "
-            f"paired delta {comp.delta:+.3f}"
+            f"{where}{self.candidate} {comp.candidate_value:.3f} vs {c.vs} "
+            f"{comp.baseline_value:.3f}, paired delta {comp.delta:+.3f}"
         )
         return self._finish(c, judge, status, comp.delta, ci, threshold, comp.n, reason)
 
@@ -199,14 +205,7 @@ class _Judge:
             return self.missing(
                 c, judge, f"no paired comparison with {c.vs} in category {c.category!r}"
             )
-        threshold = c.min_delta if c.min_delta is not None else -(c.max_drop or 0.0)
-        ci = comp.ci if judge == "interval" else None
-        status = _status(comp.delta, ci, threshold, True, judge)
-        reason = (
-            f"{comp.category}: {self.candidate} {comp.candidate_value:.3f} vs {c.vs} "
-            f"{comp.baseline_value:.3f}, paired delta {comp.delta:+.3f}"
-        )
-        return self._finish(c, judge, status, comp.delta, ci, threshold, comp.n, reason)
+        return self._delta(c, judge, comp)
 
     def _latency(self, c: Criterion, judge: str) -> CriterionResult:
         key = c.metric.removeprefix("latency_")

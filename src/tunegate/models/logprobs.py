@@ -29,7 +29,7 @@ from typing import Any, TypeGuard
 import openai
 
 from tunegate.models.base import TransportError
-from tunegate.models.openai_chat import _status_error
+from tunegate.models.openai_chat import sdk_error, status_error
 from tunegate.secrets import redact
 
 __all__ = ["endpoint_perplexity", "prompt_logprobs"]
@@ -73,17 +73,6 @@ async def _request(client: openai.AsyncOpenAI, model: str, text: str) -> Any:
         return await client.completions.create(
             model=model, prompt=text, echo=True, max_tokens=1, logprobs=0
         )
-    except openai.APITimeoutError:
-        raise TransportError(
-            f"{_base_url(client)}: timed out", retryable=True, kind="timeout"
-        ) from None
-    except openai.APIConnectionError as exc:
-        cause = exc.__cause__ or exc
-        raise TransportError(
-            redact(f"cannot connect to {_base_url(client)}: {cause}"),
-            retryable=True,
-            kind="connection",
-        ) from None
     except openai.APIStatusError as exc:
         status = exc.status_code
         if status in _UNSUPPORTED_STATUS:
@@ -94,11 +83,9 @@ async def _request(client: openai.AsyncOpenAI, model: str, text: str) -> Any:
                 status=status,
                 fatal=status in _FATAL_UNSUPPORTED,
             ) from None
-        raise _status_error(exc) from None
-    except openai.APIResponseValidationError as exc:
-        raise _malformed(redact(str(exc))) from None
-    except json.JSONDecodeError as exc:  # the SDK lets a non-JSON body through
-        raise _malformed(f"not JSON ({exc})") from None
+        raise status_error(exc) from None
+    except (openai.OpenAIError, json.JSONDecodeError) as exc:
+        raise sdk_error(exc, _base_url(client), None) from None
 
 
 def _prompt_length(values: Sequence[Any], logprobs: Any, usage: Any, text: str) -> int:

@@ -101,27 +101,8 @@ class OpenAIChatBackend:
             return await self._perplexity(request)
         try:
             response = await self._client.chat.completions.create(**request)
-        except openai.APITimeoutError:
-            raise TransportError(
-                f"timed out after {self.config.timeout:g} s", retryable=True, kind="timeout"
-            ) from None
-        except openai.APIConnectionError as exc:
-            cause = exc.__cause__ or exc
-            raise TransportError(
-                redact(f"cannot connect to {self.base_url}: {cause}"),
-                retryable=True,
-                kind="connection",
-            ) from None
-        except openai.APIStatusError as exc:
-            raise _status_error(exc) from None
-        except openai.APIResponseValidationError as exc:
-            raise TransportError(
-                redact(f"malformed response: {exc}"), retryable=True, kind="malformed"
-            ) from None
-        except json.JSONDecodeError as exc:  # the SDK lets a non-JSON body through
-            raise TransportError(
-                f"malformed response: not JSON ({exc})", retryable=True, kind="malformed"
-            ) from None
+        except (openai.OpenAIError, json.JSONDecodeError) as exc:
+            raise sdk_error(exc, self.base_url, self.config.timeout) from None
         try:
             choice = response.choices[0]
             message = choice.message
@@ -171,7 +152,26 @@ class OpenAIChatBackend:
             self._client = None
 
 
-def _status_error(exc: openai.APIStatusError) -> TransportError:
+def sdk_error(exc: Exception, base_url: str, timeout: float | None) -> TransportError:
+    """The :class:`TransportError` for what the openai SDK raised (secrets redacted)."""
+    if isinstance(exc, openai.APITimeoutError):
+        after = f" after {timeout:g} s" if timeout else ""
+        return TransportError(f"{base_url}: timed out{after}", retryable=True, kind="timeout")
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return TransportError(
+            redact(f"cannot connect to {base_url}: {cause}"), retryable=True, kind="connection"
+        )
+    if isinstance(exc, openai.APIStatusError):
+        return status_error(exc)
+    if isinstance(exc, json.JSONDecodeError):  # the SDK lets a non-JSON body through
+        return TransportError(
+            f"malformed response: not JSON ({exc})", retryable=True, kind="malformed"
+        )
+    return TransportError(redact(f"malformed response: {exc}"), retryable=True, kind="malformed")
+
+
+def status_error(exc: openai.APIStatusError) -> TransportError:
     status = exc.status_code
     headers = exc.response.headers
     retry_after = parse_retry_after(headers.get("retry-after"))
