@@ -119,3 +119,24 @@ def test_generation_suite_scores_what_the_model_generates(tmp_path: Path, base_l
     for row, (_, answers) in zip(rows, qa, strict=True):
         folded = " ".join(str(row.answer).split()).casefold()
         assert row.scores["exact_match"] == float(folded in [a.casefold() for a in answers])
+
+
+def test_perplexity_of_the_reference_given_the_input(tmp_path: Path, base_lm: LocalLM) -> None:
+    pairs = [("Q: What is the capital of France?\nA:", "Paris"), ("Q: 2 + 2 =\nA:", "4")]
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(json.dumps({"text": q, "label": a}) + "\n" for q, a in pairs))
+    result = _run(
+        tmp_path,
+        {
+            "name": "ref",
+            "dataset": {"path": str(data)},
+            "task": {"type": "perplexity", "target": "reference"},
+        },
+    )
+    rows = [r for r in result.main.cases if r.model == "base"]
+    for row, (prompt, answer) in zip(rows, pairs, strict=True):
+        # Directly: every token of "prompt answer", keeping those after the prompt's.
+        [full] = base_lm.token_logprobs([f"{prompt} {answer}"])
+        n_prompt = len(base_lm.encode([prompt])[0])
+        tail = full[n_prompt - 1 :]
+        assert row.scores["perplexity"] == pytest.approx(math.exp(-tail.mean()), rel=1e-4)

@@ -4,6 +4,7 @@ per-category metrics, regression against a base model, gate criteria on a suite,
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -386,3 +387,52 @@ def test_a_gate_metric_unknown_to_its_suite_is_a_config_error() -> None:
     }
     with pytest.raises(ConfigError, match=r"gate.criteria\[0\].metric: unknown metric 'rougeX'"):
         parse_config(data, source="tunegate.yaml")
+
+
+def test_perplexities_of_different_tokenizers_are_flagged(tmp_path: Path) -> None:
+    from tunegate.data import Case
+    from tunegate.pipeline import evaluate_run
+    from tunegate.runner import ModelRun, ModelRunStats
+    from tunegate.store import Response
+
+    config = parse_config(
+        {
+            "suites": [
+                {"name": "ppl", "dataset": {"path": "t.jsonl"}, "task": {"type": "perplexity"}}
+            ],
+            "models": {
+                "a": {"type": "python", "function": "m:f"},
+                "b": {"type": "python", "function": "m:g"},
+            },
+        },
+        source=tmp_path / "tunegate.yaml",
+    )
+    cases = [Case(id=f"c{i}", text=f"text {i}", reference="-") for i in range(4)]
+
+    def model_run(name: str, tokenizer: str, scale: float) -> ModelRun:
+        responses = [
+            Response(
+                case_id=c.id,
+                model=name,
+                key=f"{name}{i}",
+                text="x",
+                output={
+                    "perplexity": math.exp(scale * (i + 1)),
+                    "n_tokens": 2,
+                    "logprob_sum": -2 * scale * (i + 1),
+                    "tokenizer": tokenizer,
+                },
+            )
+            for i, c in enumerate(cases)
+        ]
+        return ModelRun(name, responses, ModelRunStats())
+
+    runs = {"a": model_run("a", "tok-A", 1.0), "b": model_run("b", "tok-B", 2.0)}
+    result = evaluate_run(config, "r", cases, runs)
+    [note] = result.main.notes
+    assert "different tokenizers (a: tok-A, b: tok-B)" in note
+    # Corpus perplexity: exp(-sum log p / sum tokens) = exp(mean of 1..4) for model a.
+    assert result.main.models["a"].metrics["perplexity"].value == pytest.approx(math.exp(2.5))
+    [comp] = result.main.comparisons
+    assert comp.delta < 0  # a's perplexity is lower
+    assert (comp.wins, comp.losses) == (4, 0)  # lower wins

@@ -155,6 +155,7 @@ class TaskConfig(_Strict):
     scorers: list[ScorerConfig] = Field(default_factory=list)
     prompt: str | None = None
     system: str | None = None
+    target: Literal["input", "reference"] = "input"
 
     @field_validator("labels", mode="before")
     @classmethod
@@ -208,6 +209,8 @@ class TaskConfig(_Strict):
             raise ValueError(f"labels are for classification tasks, not {self.type}")
         if self.type in ("multiple_choice", "perplexity") and self.scorers:
             raise ValueError(f"a {self.type} task has its own metric; remove scorers")
+        if self.target != "input" and self.type != "perplexity":
+            raise ValueError("target chooses what a perplexity task scores")
         return self
 
     @property

@@ -159,6 +159,20 @@ def evaluate_suite(
                 seed=seed,
                 margin=suite.margin if suite.base is not None else None,
             )
+    notes = []
+    if task.type == "perplexity":
+        tokenizers = {
+            name: next(
+                (r.output["tokenizer"] for r in run.responses if isinstance(r.output, dict)), None
+            )
+            for name, run in runs.items()
+        }
+        if len({t for t in tokenizers.values() if t is not None}) > 1:
+            listed = ", ".join(f"{m}: {t}" for m, t in tokenizers.items())
+            notes.append(
+                f"{suite.name}: the models use different tokenizers ({listed}); their "
+                "perplexities are per token of different vocabularies and not comparable"
+            )
     regression = None
     if suite.base is not None:
         regression = {
@@ -178,6 +192,7 @@ def evaluate_suite(
         metrics=metric_names,
         category_comparisons=categories,
         regression=regression,
+        notes=notes,
     )
 
 

@@ -158,6 +158,7 @@ class SuiteResult:
     metrics: list[str] = field(default_factory=list)
     category_comparisons: list[CategoryComparison] = field(default_factory=list)
     regression: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass

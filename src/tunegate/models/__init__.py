@@ -123,6 +123,7 @@ def _hf_backend(name: str, spec: HFModel, suite: SuiteConfig, shots: Sequence[Ca
         max_new_tokens=spec.max_new_tokens,
         stop=spec.stop,
         trained_prompt_warning=task.type == "classification",
+        perplexity_of=task.target,
     )
     return backend
 
@@ -169,6 +170,11 @@ def build_backends(
             built.meta[name] = {"shots": shots_meta}
         backend: Backend
         if isinstance(spec, OpenAIModel):
+            if suite.task.type == "perplexity" and suite.task.target == "reference":
+                raise ConfigError(
+                    f"{key}: perplexity of the reference given the input (target: reference) "
+                    "needs a local model; openai models score the input text"
+                )
             backend = OpenAIChatBackend(
                 name,
                 _openai_spec(spec, suite),

@@ -599,6 +599,19 @@ class LocalLM:
         """
         return self._sequence_logprobs(self.encode(texts), batch_size)
 
+    def continuation_logprobs(
+        self, prompts: Sequence[str], continuations: Sequence[str], batch_size: int = 8
+    ) -> list[np.ndarray]:
+        """Per pair, ``log P(token | everything before)`` of each continuation token after
+        its prompt (the prompt itself is context, not scored)."""
+        pairs: list[list[int]] = []
+        lengths: list[int] = []
+        for prompt, continuation in zip(prompts, continuations, strict=True):
+            ctx, cont = encode_label(self.tokenizer, prompt, continuation)
+            pairs.append(ctx + cont)
+            lengths.append(len(cont))
+        return self._sequence_logprobs(pairs, batch_size * 4, tails=lengths)
+
     def choice_logprobs(
         self, prompts: Sequence[str], choices: Sequence[Sequence[str]], batch_size: int = 8
     ) -> list[np.ndarray]:
@@ -609,14 +622,9 @@ class LocalLM:
         scored in length-sorted batches, so prompts with different choices share
         forward passes.
         """
-        pairs: list[list[int]] = []
-        lengths: list[int] = []
-        for prompt, options in zip(prompts, choices, strict=True):
-            for option in options:
-                ctx, cont = encode_label(self.tokenizer, prompt, option)
-                pairs.append(ctx + cont)
-                lengths.append(len(cont))
-        scored = self._sequence_logprobs(pairs, batch_size * 4, tails=lengths)
+        flat_prompts = [p for p, options in zip(prompts, choices, strict=True) for _ in options]
+        flat_choices = [c for options in choices for c in options]
+        scored = self.continuation_logprobs(flat_prompts, flat_choices, batch_size)
         sums = [float(lp.sum()) for lp in scored]
         out, pos = [], 0
         for options in choices:
@@ -804,6 +812,7 @@ class HFBackend:
         stop: Sequence[str] = (),
         prefix_cache: bool = True,
         trained_prompt_warning: bool = True,
+        perplexity_of: str = "input",
     ) -> None:
         where = f"models.{name}"
         self.name = name
@@ -817,6 +826,7 @@ class HFBackend:
         self.prefix_cache = prefix_cache
         self.warnings: list[str] = []
         self._warn_prompt = trained_prompt_warning
+        self.perplexity_of = perplexity_of
         if mode not in ("classify", "choice", "generate", "perplexity"):
             raise BackendError(
                 f"{where}.mode: expected 'classify', 'choice', 'generate' or 'perplexity', "
@@ -974,11 +984,14 @@ class HFBackend:
                 "letters": [str(k) for k in choices],
                 "mode": "choice",
             }
-        return {
+        request = {
             "prompt": render_template(self.prompt, case),
             "labels": list(self.labels) if self.mode == "classify" else [],
             "mode": self.mode,
         }
+        if self.mode == "perplexity" and self.perplexity_of == "reference":
+            request["continuation"] = case.reference
+        return request
 
     async def send(self, request: dict[str, Any]) -> Completion:
         (outcome,) = await self.send_batch([request])
@@ -1004,7 +1017,14 @@ class HFBackend:
                     if mode == "choice":
                         answers = self._choose(lm, [requests[i] for i in idx])
                     else:
-                        answers = self._run(lm, mode, labels, prompts)
+                        tails = [requests[i].get("continuation") for i in idx]
+                        answers = self._run(
+                            lm,
+                            mode,
+                            labels,
+                            prompts,
+                            [str(t) for t in tails] if all(t is not None for t in tails) else None,
+                        )
             except Exception as exc:
                 for i in idx:
                     outcomes[i] = TransportError(
@@ -1036,7 +1056,12 @@ class HFBackend:
         return answers
 
     def _run(
-        self, lm: LocalLM, mode: str, labels: tuple[str, ...], prompts: list[str]
+        self,
+        lm: LocalLM,
+        mode: str,
+        labels: tuple[str, ...],
+        prompts: list[str],
+        continuations: list[str] | None = None,
     ) -> list[Completion]:
         n_tokens = [len(ids) for ids in lm.encode(prompts)]
         if mode == "generate":
@@ -1046,7 +1071,11 @@ class HFBackend:
             ]
         if mode == "perplexity":
             out = []
-            for lps, k in zip(lm.token_logprobs(prompts, self.batch_size), n_tokens, strict=True):
+            if continuations is not None:
+                logprobs = lm.continuation_logprobs(prompts, continuations, self.batch_size)
+            else:
+                logprobs = lm.token_logprobs(prompts, self.batch_size)
+            for lps, k in zip(logprobs, n_tokens, strict=True):
                 value = perplexity(lps)
                 scored: dict[str, Any] = {
                     "perplexity": value,

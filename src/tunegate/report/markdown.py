@@ -63,8 +63,9 @@ def to_markdown(result: RunResult) -> str:
     ]
     for suite in result.suites:
         out += _suite_section(suite, result.candidate, result.confidence)
-    if result.notes:
-        out += ["### Notes", ""] + [f"- {n}" for n in result.notes] + [""]
+    notes = list(result.notes) + [n for s in result.suites for n in s.notes]
+    if notes:
+        out += ["### Notes", ""] + [f"- {n}" for n in notes] + [""]
     return "\n".join(out)
 
 

@@ -249,7 +249,7 @@ def summary(result: RunResult) -> RenderableType:
     ]
     for suite in result.suites:
         parts += suite_parts(suite, result.candidate, result.confidence)
-    notes = list(result.notes)
+    notes = list(result.notes) + [n for s in result.suites for n in s.notes]
     for suite in result.suites:
         prefix = "" if suite is result.main else f"{suite.name}/"
         for m in suite.models.values():
