@@ -8,6 +8,7 @@ from tunegate.report.text import (
     conclusion,
     estimate,
     interval,
+    metric_columns,
     metric_name,
     num,
     out_tokens,
@@ -72,10 +73,7 @@ def to_markdown(result: RunResult) -> str:
 def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> list[str]:
     title = "Models" if suite.name == "main" else f"Suite `{suite.name}` ({suite.task})"
     out = [f"### {title} — {suite.n_cases} cases", ""]
-    extra = [m for m in suite.metrics if m != suite.primary_metric][:2]
-    columns = [suite.primary_metric, *extra]
-    if suite.task != "classification":
-        columns.append("pass_rate")
+    columns = metric_columns(suite)
     priced = any(m.cost is not None for m in suite.models.values())
     rows = []
     for name, m in suite.models.items():

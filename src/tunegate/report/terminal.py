@@ -7,23 +7,20 @@ from rich.table import Table
 from rich.text import Text
 
 from tunegate.leakage import LeakageReport
-from tunegate.report.text import conclusion, estimate, metric_name, num, out_tokens, p_value
+from tunegate.report.text import (
+    conclusion,
+    estimate,
+    metric_columns,
+    metric_name,
+    num,
+    out_tokens,
+    p_value,
+)
 from tunegate.results import GateResult, ModelResult, RunResult, SuiteResult
 
 
 def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:.0f}"
-
-
-def _metric_columns(suite: SuiteResult) -> list[str]:
-    """The primary metric first, then up to three more of the suite's metrics."""
-    if suite.task == "classification":
-        rest = [m for m in ("accuracy", "macro_f1") if m != suite.primary_metric]
-    else:
-        rest = [m for m in suite.metrics if m != suite.primary_metric][:2]
-        if suite.primary_metric != "pass_rate" and len(suite.metrics) > 1:
-            rest.append("pass_rate")
-    return [suite.primary_metric, *rest]
 
 
 def _cost(m: ModelResult) -> str:
@@ -38,7 +35,7 @@ def models_table(suite: SuiteResult, candidate: str, confidence: float) -> Table
         title=f"{where}Models ({suite.n_cases} cases, {conf} intervals)", title_justify="left"
     )
     table.add_column("model", style="bold")
-    columns = _metric_columns(suite)
+    columns = metric_columns(suite)
     for metric in columns:
         table.add_column(metric_name(metric), justify="right", no_wrap=True)
     table.add_column("errors", justify="right")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tunegate.results import Comparison, Estimate
+from tunegate.results import Comparison, Estimate, SuiteResult
 
 METRIC_NAMES = {
     "accuracy": "accuracy",
@@ -59,3 +59,14 @@ def conclusion(c: Comparison, confidence: float) -> str:
 def out_tokens(value: int | None) -> str:
     """Completion tokens, or a dash when the backend reports none (local scoring)."""
     return "—" if value is None else str(value)
+
+
+def metric_columns(suite: SuiteResult) -> list[str]:
+    """The metrics a models table shows: the primary one first, then up to three more."""
+    if suite.task == "classification":
+        rest = [m for m in ("accuracy", "macro_f1") if m != suite.primary_metric]
+    else:
+        rest = [m for m in suite.metrics if m != suite.primary_metric][:2]
+        if suite.primary_metric != "pass_rate" and len(suite.metrics) > 1:
+            rest.append("pass_rate")
+    return [suite.primary_metric, *rest]
