@@ -184,11 +184,15 @@ def perplexity(logprobs: np.ndarray) -> float:
 def _import_torch() -> Any:
     try:
         import torch
-        import transformers  # noqa: F401
+        import transformers
     except ImportError as exc:
         raise BackendError(
             f"local models need torch and transformers ({exc.name} is missing): {_LOCAL_DEPS}"
         ) from None
+    # transformers' notices about its own API (deprecated cache arguments) are not the
+    # user's to act on: keep them out of the run's output.
+    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")
     return torch
 
 
