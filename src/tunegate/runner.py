@@ -293,6 +293,8 @@ class ModelJob:
     async def execute(self) -> ModelRun:
         """Send what the store could not answer; the backend must already be started."""
         worker, backend, pending = self.worker, self.backend, self.pending
+        # Timed from here: local models wait for each other, and that wait is not theirs.
+        self.started = time.perf_counter()
         if worker.observer is not None:
             worker.observer.model_started(backend.name, worker.stats.total, worker.stats.cached)
         if pending:
