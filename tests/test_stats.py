@@ -395,3 +395,19 @@ def test_latency_percentiles() -> None:
     assert latency_percentiles([]) == {"p50": None, "p95": None, "p99": None}
     assert latency_percentiles([5.0]) == {"p50": 5.0, "p95": 5.0, "p99": 5.0}
     assert latency_percentiles([1.0, math.nan, 3.0], qs=(50, 99.9)) == {"p50": 2.0, "p99.9": 2.998}
+
+
+def test_perplexity_interval_is_a_ratio_of_sums() -> None:
+    from tunegate.stats import bootstrap_perplexity_ci
+
+    # Every token has log-prob -2, whatever the case length: each resample gives exp(2).
+    counts = np.array([3, 7, 1, 12, 5], dtype=float)
+    lo, hi = bootstrap_perplexity_ci(-2.0 * counts, counts, n_resamples=500)
+    assert lo == pytest.approx(math.exp(2.0))
+    assert hi == pytest.approx(math.exp(2.0))
+    # Two kinds of case: the interval lies between their perplexities.
+    sums = np.array([-1.0] * 20 + [-3.0] * 20)
+    lo, hi = bootstrap_perplexity_ci(sums, np.ones(40), n_resamples=2000)
+    assert math.exp(1.0) < lo < math.exp(2.0) < hi < math.exp(3.0)
+    with pytest.raises(ValueError, match="2 log-prob sums but 3 token counts"):
+        bootstrap_perplexity_ci([-1.0, -2.0], [1, 2, 3])

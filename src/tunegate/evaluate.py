@@ -24,6 +24,7 @@ from tunegate.scoring.text import corpus_bleu, corpus_chrf
 from tunegate.stats import (
     bootstrap_counts_ci,
     bootstrap_mean_ci,
+    bootstrap_perplexity_ci,
     latency_percentiles,
     wilson_interval,
 )
@@ -271,16 +272,9 @@ def _corpus_perplexity_ci(
             counts.append(int(out["n_tokens"]))
     if len(sums) < 2:
         return None
-    lp, nt = np.asarray(sums), np.asarray(counts, dtype=float)
-    rng = np.random.default_rng(seed)
-    draws = np.empty(n_resamples)
-    for start in range(0, n_resamples, 1000):
-        stop = min(n_resamples, start + 1000)
-        idx = rng.integers(0, lp.size, size=(stop - start, lp.size))
-        draws[start:stop] = np.exp(-lp[idx].sum(axis=1) / nt[idx].sum(axis=1))
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(draws, [alpha, 1 - alpha])
-    return float(lo), float(hi)
+    return bootstrap_perplexity_ci(
+        sums, counts, n_resamples=n_resamples, confidence=confidence, seed=seed
+    )
 
 
 def generic_result(

@@ -193,14 +193,7 @@ class _Judge:
         return out
 
     def _category_paired(self, c: Criterion, judge: str) -> CriterionResult:
-        comp = next(
-            (
-                x
-                for x in self.suite.category_comparisons
-                if x.baseline == c.vs and x.category == c.category
-            ),
-            None,
-        )
+        comp = self.suite.category_comparison(c.vs, c.category or "")
         if comp is None:
             return self.missing(
                 c, judge, f"no paired comparison with {c.vs} in category {c.category!r}"

@@ -160,6 +160,27 @@ class SuiteResult:
     regression: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def categories(self) -> list[str]:
+        """Every category any model has cases in, sorted."""
+        return sorted({c for m in self.models.values() for c in m.categories})
+
+    @property
+    def category_baselines(self) -> list[str]:
+        """The baselines the candidate is compared with per category, in order."""
+        return list(dict.fromkeys(c.baseline for c in self.category_comparisons))
+
+    def category_comparison(self, baseline: str | None, category: str) -> CategoryComparison | None:
+        """The candidate against ``baseline`` within ``category``, if computed."""
+        return next(
+            (
+                c
+                for c in self.category_comparisons
+                if c.baseline == baseline and c.category == category
+            ),
+            None,
+        )
+
 
 @dataclass
 class RunResult:

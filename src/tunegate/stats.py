@@ -335,6 +335,37 @@ def paired_bootstrap_mean_delta(
     return delta, lo, hi
 
 
+def bootstrap_perplexity_ci(
+    logprob_sums: npt.ArrayLike,
+    token_counts: npt.ArrayLike,
+    *,
+    n_resamples: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of a corpus perplexity, resampling cases.
+
+    Per resample ``exp(-sum_i s_i / sum_i n_i)`` over the drawn cases, where ``s_i`` is
+    case ``i``'s summed token log-probability and ``n_i`` its number of scored tokens
+    (a ratio of sums, so cases weigh by their length, as in the point estimate).
+    """
+    _check_confidence(confidence)
+    _check_resamples(n_resamples)
+    lp = _as_values(logprob_sums, "logprob_sums")
+    nt = _as_values(token_counts, "token_counts")
+    if lp.size != nt.size:
+        raise ValueError(f"{lp.size} log-prob sums but {nt.size} token counts")
+    if lp.size == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    draws = np.empty(n_resamples)
+    for start in range(0, n_resamples, 1000):
+        stop = min(n_resamples, start + 1000)
+        idx = rng.integers(0, lp.size, size=(stop - start, lp.size))
+        draws[start:stop] = np.exp(-lp[idx].sum(axis=1) / nt[idx].sum(axis=1))
+    return _percentile_interval(draws, confidence)
+
+
 # --------------------------------------------------------------------------- tests
 
 

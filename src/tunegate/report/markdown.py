@@ -100,9 +100,9 @@ def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> lis
     if priced:
         header.append("cost per 1k")
     out += _table(header, rows)
-    categories = sorted({c for m in suite.models.values() for c in m.categories})
+    categories = suite.categories
     if categories:
-        baselines = list(dict.fromkeys(c.baseline for c in suite.category_comparisons))
+        baselines = suite.category_baselines
         title = "Pass rate per category"
         if suite.regression is not None:
             title += f" (regression vs {suite.regression['base']}, margin {suite.regression['margin']:g})"
@@ -118,14 +118,7 @@ def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> lis
                     else f"{info['pass_rate']:.3f} {interval(tuple(info['ci']))} (n={info['n']})"
                 )
             for b in baselines:
-                comp = next(
-                    (
-                        x
-                        for x in suite.category_comparisons
-                        if x.baseline == b and x.category == cat
-                    ),
-                    None,
-                )
+                comp = suite.category_comparison(b, cat)
                 row.append(
                     "—"
                     if comp is None

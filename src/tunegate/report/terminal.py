@@ -135,7 +135,7 @@ def comparison_table(suite: SuiteResult, candidate: str) -> Table:
 
 def category_table(suite: SuiteResult, candidate: str) -> Table | None:
     """Pass rate per category and model (Wilson interval), and the candidate's paired deltas."""
-    cats = sorted({c for m in suite.models.values() for c in m.categories})
+    cats = suite.categories
     if not cats:
         return None
     regression = suite.regression
@@ -147,7 +147,7 @@ def category_table(suite: SuiteResult, candidate: str) -> Table | None:
     table.add_column("n", justify="right")
     for name in suite.models:
         table.add_column(name, justify="right")
-    baselines = list(dict.fromkeys(c.baseline for c in suite.category_comparisons))
+    baselines = suite.category_baselines
     for b in baselines:
         table.add_column(f"delta vs {b} [CI]", justify="right")
     for cat in cats:
@@ -161,10 +161,7 @@ def category_table(suite: SuiteResult, candidate: str) -> Table | None:
                 else f"{info['pass_rate']:.3f} [{info['ci'][0]:.3f}, {info['ci'][1]:.3f}]"
             )
         for b in baselines:
-            comp = next(
-                (x for x in suite.category_comparisons if x.baseline == b and x.category == cat),
-                None,
-            )
+            comp = suite.category_comparison(b, cat)
             if comp is None:
                 cells.append("—")
                 continue
