@@ -1,0 +1,1 @@
+"""Blind pairwise human evaluation: studies, annotation app, exchange formats, agreement, calibration."""

@@ -1,0 +1,217 @@
+"""Inter-annotator agreement, computed once with the field's reference libraries.
+
+- Cohen's kappa per annotator pair: ``sklearn.metrics.cohen_kappa_score`` on the items both
+  annotators rated, ``kappa = (p_o - p_e) / (1 - p_e)``.
+- Fleiss' kappa: ``statsmodels.stats.inter_rater.fleiss_kappa`` on the items rated by every
+  annotator.
+- Krippendorff's alpha (nominal): the ``krippendorff`` package over all ratings
+  (``alpha = 1 - D_o / D_e``; items with a single rating are not pairable and drop out).
+- Percent agreement: agreeing annotator pairs over all annotator pairs, pooled over items.
+
+Intervals come from a bootstrap over items, or over clusters of items (items sharing a
+prompt) when a cluster map is given: whole clusters are resampled with replacement.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class RatingMatrix:
+    """Votes as an items-by-annotators matrix of label codes (-1 = not rated)."""
+
+    items: list[str]
+    annotators: list[str]
+    labels: list[str]
+    codes: IntArray
+
+    @classmethod
+    def from_votes(cls, votes: Iterable[tuple[str, str, str]]) -> RatingMatrix:
+        """Build the matrix; a later vote of the same annotator on the same item wins."""
+        latest: dict[tuple[str, str], str] = {}
+        items: dict[str, None] = {}
+        annotators: dict[str, None] = {}
+        for item, annotator, label in votes:
+            latest[(str(item), str(annotator))] = str(label)
+            items.setdefault(str(item), None)
+            annotators.setdefault(str(annotator), None)
+        labels = sorted(set(latest.values()))
+        label_code = {label: i for i, label in enumerate(labels)}
+        item_list = list(items)
+        ann_list = sorted(annotators)
+        item_row = {item: i for i, item in enumerate(item_list)}
+        ann_col = {ann: j for j, ann in enumerate(ann_list)}
+        codes = np.full((len(item_list), len(ann_list)), -1, dtype=np.int64)
+        for (item, annotator), label in latest.items():
+            codes[item_row[item], ann_col[annotator]] = label_code[label]
+        return cls(item_list, ann_list, labels, codes)
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _cohen(x: IntArray, y: IntArray) -> float | None:
+    from sklearn.metrics import cohen_kappa_score
+
+    both = (x >= 0) & (y >= 0)
+    if int(both.sum()) < 2:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _finite(float(cohen_kappa_score(x[both], y[both])))
+
+
+def _fleiss(codes: IntArray, n_labels: int) -> float | None:
+    from statsmodels.stats.inter_rater import fleiss_kappa
+
+    if codes.shape[1] < 2:
+        return None
+    full = codes[(codes >= 0).all(axis=1)]
+    if full.shape[0] == 0:
+        return None
+    table = np.stack([(full == k).sum(axis=1) for k in range(max(n_labels, 1))], axis=1)
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _finite(float(fleiss_kappa(table, method="fleiss")))
+
+
+def _krippendorff(codes: IntArray) -> float | None:
+    import krippendorff
+
+    rated = (codes >= 0).sum(axis=1)
+    pairable = codes[rated >= 2]
+    if pairable.shape[0] == 0:
+        return None
+    present = np.unique(pairable[pairable >= 0])
+    if present.size < 2:
+        return None
+    data = np.where(pairable >= 0, pairable, np.nan).astype(float).T
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        value = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+    return _finite(float(value))
+
+
+def _percent(codes: IntArray) -> float | None:
+    agree = 0
+    total = 0
+    for j, k in combinations(range(codes.shape[1]), 2):
+        both = (codes[:, j] >= 0) & (codes[:, k] >= 0)
+        total += int(both.sum())
+        agree += int((codes[both, j] == codes[both, k]).sum())
+    return agree / total if total else None
+
+
+def _values(matrix: RatingMatrix, codes: IntArray) -> dict[str, Any]:
+    cohen: dict[str, float | None] = {}
+    for j, k in combinations(range(len(matrix.annotators)), 2):
+        key = f"{matrix.annotators[j]}|{matrix.annotators[k]}"
+        cohen[key] = _cohen(codes[:, j], codes[:, k])
+    return {
+        "cohen_kappa": cohen,
+        "fleiss_kappa": _fleiss(codes, len(matrix.labels)),
+        "krippendorff_alpha": _krippendorff(codes),
+        "percent": _percent(codes),
+        "n_items": int(((codes >= 0).sum(axis=1) >= 1).sum()),
+    }
+
+
+def agreement_values(votes: Iterable[tuple[str, str, str]]) -> dict[str, Any]:
+    """Agreement of (item_id, annotator, label) triples.
+
+    Returns ``{"cohen_kappa": {"a|b": float | None}, "fleiss_kappa": float | None,
+    "krippendorff_alpha": float | None, "percent": float | None, "n_items": int}``.
+    Annotator pairs are keyed ``"<a>|<b>"`` with the names sorted. A statistic is ``None``
+    when it is undefined (no shared items, a single label everywhere, one annotator).
+    """
+    matrix = RatingMatrix.from_votes(votes)
+    return _values(matrix, matrix.codes)
+
+
+def cluster_bootstrap_indices(
+    items: list[str],
+    clusters: Mapping[str, str] | None,
+    n_resamples: int,
+    seed: int,
+) -> list[IntArray]:
+    """Row indices of ``n_resamples`` bootstrap samples, resampling whole clusters.
+
+    Without a cluster map every item is its own cluster (the ordinary bootstrap over items).
+    """
+    groups: dict[str, list[int]] = {}
+    for row, item in enumerate(items):
+        key = clusters.get(item, item) if clusters is not None else item
+        groups.setdefault(key, []).append(row)
+    members = [np.asarray(rows, dtype=np.int64) for rows in groups.values()]
+    rng = np.random.default_rng(seed)
+    samples: list[IntArray] = []
+    for _ in range(n_resamples):
+        picks = rng.integers(0, len(members), size=len(members))
+        samples.append(np.concatenate([members[p] for p in picks]))
+    return samples
+
+
+def _interval(values: list[float | None], level: float) -> list[float] | None:
+    finite = [v for v in values if v is not None]
+    if len(finite) < max(10, len(values) // 2):
+        return None
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.quantile(np.asarray(finite), [tail, 1.0 - tail])
+    return [float(lo), float(hi)]
+
+
+def agreement_with_intervals(
+    votes: Iterable[tuple[str, str, str]],
+    clusters: Mapping[str, str] | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """Agreement values with percentile bootstrap intervals (clusters resampled whole).
+
+    Returns ``{"cohen": {"a|b": {"value", "ci"}}, "fleiss": {...}, "krippendorff_alpha":
+    {...}, "percent": {...}, "n_items": int, "n_clusters": int}``; ``ci`` is ``[lo, hi]`` or
+    ``None`` when most resamples leave the statistic undefined.
+    """
+    matrix = RatingMatrix.from_votes(votes)
+    point = _values(matrix, matrix.codes)
+    boot: list[dict[str, Any]] = [
+        _values(matrix, matrix.codes[rows])
+        for rows in cluster_bootstrap_indices(matrix.items, clusters, n_resamples, seed)
+    ]
+    n_clusters = len({clusters.get(i, i) if clusters is not None else i for i in matrix.items})
+    return {
+        "cohen": {
+            pair: {
+                "value": value,
+                "ci": _interval([b["cohen_kappa"][pair] for b in boot], level),
+            }
+            for pair, value in point["cohen_kappa"].items()
+        },
+        "fleiss": {
+            "value": point["fleiss_kappa"],
+            "ci": _interval([b["fleiss_kappa"] for b in boot], level),
+        },
+        "krippendorff_alpha": {
+            "value": point["krippendorff_alpha"],
+            "ci": _interval([b["krippendorff_alpha"] for b in boot], level),
+        },
+        "percent": {
+            "value": point["percent"],
+            "ci": _interval([b["percent"] for b in boot], level),
+        },
+        "n_items": point["n_items"],
+        "n_clusters": n_clusters,
+    }
