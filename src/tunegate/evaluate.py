@@ -53,6 +53,7 @@ class ScoredModel:
     details: list[str | None] = field(default_factory=list)
     corpus: dict[str, float] = field(default_factory=dict)
     lower_is_better: frozenset[str] = frozenset()
+    failed: list[list[str]] = field(default_factory=list)
 
 
 def score_classification(
@@ -94,8 +95,10 @@ def score_generic(
     values = {m: np.zeros(len(cases), dtype=float) for m in metrics}
     passed = np.ones(len(cases), dtype=bool)
     details: list[str | None] = []
+    failed: list[list[str]] = []
     for i, (case, response) in enumerate(zip(cases, responses, strict=True)):
         failures: list[str] = []
+        failed.append([])
         for scorer in scorers:
             scores = scorer(case, response)
             for metric in scorer.metrics:
@@ -104,6 +107,7 @@ def score_generic(
             main = scores.get(scorer.metrics[0])
             if main is None or not main.passed:
                 passed[i] = False
+                failed[i].append(scorer.label)
                 why = main.detail if main is not None and main.detail else "failed"
                 failures.append(f"{scorer.label}: {why}")
         details.append("; ".join(failures) or None)
@@ -125,6 +129,7 @@ def score_generic(
         values=values,
         details=details,
         corpus=corpus,
+        failed=failed,
     )
 
 
@@ -357,6 +362,7 @@ def case_rows(scored: ScoredModel, cases: Sequence[Case]) -> list[CaseRow]:
             scores={
                 k: float(v[i]) for k, v in scored.values.items() if not math.isnan(float(v[i]))
             },
+            failed=list(scored.failed[i]) if scored.failed else [],
         )
         for i, (case, resp, pred) in enumerate(
             zip(cases, scored.responses, scored.predictions, strict=True)

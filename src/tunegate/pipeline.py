@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from tunegate.evaluate import (
     score_generic,
     score_perplexity,
 )
+from tunegate.facts import run_facts
 from tunegate.gate import evaluate_gate
 from tunegate.models import build_backends
 from tunegate.report.json_report import to_json
@@ -33,6 +35,12 @@ from tunegate.suites import field_map, load_suite_cases
 
 if TYPE_CHECKING:
     from tunegate.leakage import LeakageReport
+
+
+def _now_iso() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def release_local_models() -> None:
@@ -193,6 +201,7 @@ def evaluate_suite(
         category_comparisons=categories,
         regression=regression,
         notes=notes,
+        inputs={c.id: c.text for c in cases},
     )
 
 
@@ -293,6 +302,7 @@ async def arun(
             meta.setdefault(name, {}).update(m)
         warnings += [w for w in b.warnings if w not in warnings]
     all_runs: list[dict[str, ModelRun]] = []
+    started_clock = time.monotonic()
     try:
         with Store(opts.store_path or config.store) as store:
             run_id = store.start_run(
@@ -349,6 +359,10 @@ async def arun(
                 leakage=check_train_leakage(config, suite_cases[0]),
                 extra=extra,
                 base_dir=config_dir,
+            )
+            started_at = store.get_run(run_id).started_at
+            result.facts = run_facts(
+                config, started_at, _now_iso(), time.monotonic() - started_clock
             )
             store.update_run_meta(run_id, {"result": to_json(result)})
             store.finish_run(run_id)

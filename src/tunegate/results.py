@@ -141,6 +141,7 @@ class CaseRow:
     score: float | None = None
     detail: str | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)  # the scorers this case failed
 
 
 @dataclass
@@ -159,6 +160,7 @@ class SuiteResult:
     category_comparisons: list[CategoryComparison] = field(default_factory=list)
     regression: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    inputs: dict[str, str] = field(default_factory=dict)  # case id -> input text
 
     @property
     def categories(self) -> list[str]:
@@ -198,6 +200,7 @@ class RunResult:
     model_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     leakage: dict[str, Any] | None = None
     gate: GateResult | None = None
+    facts: dict[str, Any] = field(default_factory=dict)  # version, config hash, times, models
 
     @property
     def main(self) -> SuiteResult:
