@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from tunegate.report.files import write_atomic
 from tunegate.report.text import conclusion
 from tunegate.results import RunResult
 
@@ -32,7 +33,5 @@ def to_json(result: RunResult) -> dict[str, Any]:
 
 def write_json(result: RunResult, path: str | Path) -> Path:
     """Write the JSON report (creating folders); return the path."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(to_json(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return p
+    text = json.dumps(to_json(result), indent=2, ensure_ascii=False) + "\n"
+    return write_atomic(path, text)

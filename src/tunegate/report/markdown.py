@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tunegate.report.files import write_atomic
 from tunegate.report.text import (
     conclusion,
     estimate,
@@ -155,7 +156,4 @@ def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> lis
 
 def write_markdown(result: RunResult, path: str | Path) -> Path:
     """Write the Markdown report (creating folders); return the path."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(to_markdown(result), encoding="utf-8")
-    return p
+    return write_atomic(path, to_markdown(result))
