@@ -37,6 +37,7 @@ __all__ = [
     "mcnemar_test",
     "paired_bootstrap_counts",
     "paired_bootstrap_mean_delta",
+    "sign_test",
     "wilson_interval",
     "wins_ties_losses",
 ]
@@ -442,6 +443,22 @@ def wins_ties_losses(score_a: npt.ArrayLike, score_b: npt.ArrayLike) -> tuple[in
         int(np.count_nonzero(array_a == array_b)),
         int(np.count_nonzero(array_a < array_b)),
     )
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test of ``wins`` against ``losses`` (ties left out).
+
+    Under the null each decisive case is a win with probability 1/2; the p-value
+    is :func:`scipy.stats.binomtest` ``(wins, wins + losses, 0.5)``. 1.0 with no
+    decisive case.
+    """
+    if wins < 0 or losses < 0:
+        raise ValueError(f"counts must be >= 0, got wins={wins}, losses={losses}")
+    if wins + losses == 0:
+        return 1.0
+    from scipy.stats import binomtest
+
+    return float(binomtest(wins, wins + losses, 0.5, alternative="two-sided").pvalue)
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
