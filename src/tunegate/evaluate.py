@@ -242,6 +242,10 @@ def _model_result(
         error_kinds=dict(kinds),
         first_errors=[e for e in first_errors if e is not None],
         categories=category_pass_rates(scored, cases, confidence),
+        tokens_per_1k={
+            "prompt": sum(prompt) / len(prompt) * 1000.0 if prompt else None,
+            "completion": sum(completion) / len(completion) * 1000.0 if completion else None,
+        },
     )
 
 

@@ -78,6 +78,7 @@ class ModelResult:
     categories: dict[str, dict[str, Any]] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
     cost: dict[str, Any] | None = None
+    tokens_per_1k: dict[str, float | None] = field(default_factory=dict)  # per 1,000 answers
 
 
 @dataclass
