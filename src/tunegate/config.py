@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlparse
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -142,6 +141,55 @@ class ScorerConfig(_Strict):
         }.get(self.type, self.type)
 
 
+JudgeScale = Literal["pass_fail", "1-5", "1-10"]
+
+
+class JudgeScorerConfig(_Strict):
+    """A pointwise judge: a model of ``models:`` grades each output with a rubric.
+
+    The verdict on ``scale`` is normalised to [0, 1] (the ``judge_score`` metric);
+    a case passes when it reaches ``threshold``. ``rubric`` is a template with
+    ``{{ input }}``, ``{{ output }}`` and ``{{ reference }}`` (default: one per scale).
+    """
+
+    type: Literal["judge"]
+    judge: str
+    name: str | None = None
+    rubric: str | None = None
+    scale: JudgeScale = "pass_fail"
+    threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+    @property
+    def label(self) -> str:
+        """The metric's name (``name``, else ``judge_score``)."""
+        return self.name or "judge_score"
+
+
+class PairwiseJudgeConfig(_Strict):
+    """A pairwise judge: the candidate against each baseline, case by case, in both orders.
+
+    ``rubric`` is a template with ``{{ input }}``, ``{{ output_a }}``,
+    ``{{ output_b }}`` and ``{{ reference }}``.
+    """
+
+    type: Literal["pairwise_judge"]
+    judge: str
+    name: str | None = None
+    rubric: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The judge's name in reports (``name``, else ``<judge model>``)."""
+        return self.name or self.judge
+
+
+JUDGE_SCORER_TYPES = ("judge", "pairwise_judge")
+_ALL_SCORER_TYPES = (*SCORER_TYPES, *JUDGE_SCORER_TYPES)
+AnyScorerConfig = Annotated[
+    ScorerConfig | JudgeScorerConfig | PairwiseJudgeConfig, Field(discriminator="type")
+]
+
+
 class TaskConfig(_Strict):
     """What is being measured.
 
@@ -152,7 +200,7 @@ class TaskConfig(_Strict):
 
     type: str = "classification"
     labels: list[str] | None = None
-    scorers: list[ScorerConfig] = Field(default_factory=list)
+    scorers: list[AnyScorerConfig] = Field(default_factory=list)
     prompt: str | None = None
     system: str | None = None
     target: Literal["input", "reference"] = "input"
@@ -214,15 +262,22 @@ class TaskConfig(_Strict):
         return self
 
     @property
-    def scorer_list(self) -> list[ScorerConfig]:
-        """The scorers of a generation/tool_call task (defaults: exact_match / tool_call)."""
-        if self.scorers:
-            return list(self.scorers)
+    def scorer_list(self) -> list[ScorerConfig | JudgeScorerConfig]:
+        """The per-output scorers of a generation/tool_call task (defaults: exact_match /
+        tool_call); pairwise judges compare models and are in :attr:`pairwise_judges`."""
+        own = [s for s in self.scorers if not isinstance(s, PairwiseJudgeConfig)]
+        if own:
+            return own
         if self.type == "generation":
             return [ScorerConfig(type="exact_match")]
         if self.type == "tool_call":
             return [ScorerConfig(type="tool_call")]
         return []
+
+    @property
+    def pairwise_judges(self) -> list[PairwiseJudgeConfig]:
+        """The pairwise judges among the scorers."""
+        return [s for s in self.scorers if isinstance(s, PairwiseJudgeConfig)]
 
     @property
     def label_list(self) -> list[str]:
@@ -275,6 +330,9 @@ class _Transport(_Strict):
     timeout: Annotated[float, Field(gt=0)] = 60.0
     max_retries: Annotated[int, Field(ge=0, le=20)] = 4
     headers: dict[str, str] = Field(default_factory=dict)
+    # Enters the cache identity: change it when the model behind the name changes
+    # (a checkpoint hash, a deployment tag) so that no stored answer is reused.
+    version: str | None = None
 
 
 class OpenAIModel(_Transport):
@@ -287,6 +345,8 @@ class OpenAIModel(_Transport):
     system: str | None = None
     prompt: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    # Sent as they are, for server-specific parameters (vLLM's top_k, ...).
+    extra_body: dict[str, Any] = Field(default_factory=dict)
     shots: ShotsConfig | None = None
 
     _url = field_validator("base_url")(_check_url)
@@ -334,6 +394,9 @@ class PythonModel(_Strict):
     max_retries: Annotated[int, Field(ge=0, le=20)] = 0
     response: str | None = None
     price: PriceConfig | None = None
+    # Enters the cache identity: change it when the model behind the name changes
+    # (a checkpoint hash, a deployment tag) so that no stored answer is reused.
+    version: str | None = None
 
 
 class HFModel(_Strict):
@@ -356,6 +419,9 @@ class HFModel(_Strict):
     max_new_tokens: Annotated[int, Field(ge=1, le=4096)] = 32
     stop: list[str] = Field(default_factory=list)
     price: PriceConfig | None = None
+    # Enters the cache identity: change it when the model behind the name changes
+    # (a checkpoint hash, a deployment tag) so that no stored answer is reused.
+    version: str | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> HFModel:
@@ -366,6 +432,8 @@ class HFModel(_Strict):
             raise ValueError("shots need a prompt template (prompt: ... {{ input }} ...)")
         return self
 
+
+_JUDGE_CLASSES = (JudgeScorerConfig, PairwiseJudgeConfig)
 
 ModelConfig = Annotated[
     OpenAIModel | HTTPModel | PythonModel | HFModel, Field(discriminator="type")
@@ -401,6 +469,10 @@ GATE_METRICS = (
     "leakage",
     "cost_per_1k",
     "human_preference",
+    "judge_preference",
+    "judge_score",
+    "annotator_agreement",
+    "position_bias",
     "exact_match",
     "rouge1",
     "rouge2",
@@ -426,7 +498,19 @@ OBSERVED_METRICS = (
 )
 
 #: Metrics that are facts of the run or not per case: no paired (min_delta) criteria.
-_NOT_PAIRED = (*OBSERVED_METRICS, "human_preference")
+_NOT_PAIRED = (
+    *OBSERVED_METRICS,
+    "human_preference",
+    "judge_preference",
+    "annotator_agreement",
+    "position_bias",
+)
+
+#: Preference criteria: ``min`` on the candidate's win rate against ``vs``.
+PREFERENCE_METRICS = ("human_preference", "judge_preference")
+
+#: Criteria that rest on a judge's verdicts (``gate.trust_judge`` applies to them).
+JUDGE_METRICS = ("judge_preference", "judge_score")
 
 
 class Criterion(_Strict):
@@ -448,6 +532,8 @@ class Criterion(_Strict):
     max_drop: Annotated[float, Field(ge=0)] | None = None
     max_ratio: Annotated[float, Field(gt=0)] | None = None
     judge: Literal["interval", "observed"] | None = None
+    # annotator_agreement: which statistic (Fleiss' kappa by default)
+    agreement: Literal["fleiss", "krippendorff_alpha"] | None = None
 
     @field_validator("metric")
     @classmethod
@@ -477,11 +563,23 @@ class Criterion(_Strict):
             raise ValueError(f"{given[0]} needs a metric compared case by case, not {self.metric}")
         if relative and self.vs is None:
             raise ValueError(f"{given[0]} compares with another model: add vs: <model>")
-        if not relative and self.vs is not None:
+        if self.metric in PREFERENCE_METRICS and self.vs is None:
+            raise ValueError(f"{self.metric} needs vs: <baseline>")
+        if self.agreement is not None and self.metric != "annotator_agreement":
+            raise ValueError("agreement chooses the statistic of annotator_agreement")
+        if not relative and self.vs is not None and self.metric not in PREFERENCE_METRICS:
             raise ValueError(
                 f"vs is only used with min_delta, max_drop or max_ratio, not {given[0]}"
             )
         return self
+
+
+class TrustJudgeConfig(_Strict):
+    """A judge-based criterion counts only when the judge agrees with the human majority:
+    Cohen's kappa at least ``min_kappa`` on at least ``min_items`` items of the study."""
+
+    min_kappa: Annotated[float, Field(ge=-1, le=1)] = 0.6
+    min_items: Annotated[int, Field(ge=1)] = 50
 
 
 class GateConfig(_Strict):
@@ -490,6 +588,30 @@ class GateConfig(_Strict):
     candidate: str | None = None
     criteria: Annotated[list[Criterion], Field(min_length=1)]
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] | None = None
+    trust_judge: TrustJudgeConfig | None = None
+
+
+class JudgeSection(_Strict):
+    """A top-level pairwise judge: ``model`` compares the candidate with its baselines on
+    every case of ``suites`` (default: every generation suite)."""
+
+    model: str
+    suites: list[str] | None = None
+    rubric: str | None = None
+    name: str | None = None
+
+    def as_scorer(self) -> PairwiseJudgeConfig:
+        """The same judge as a suite's ``pairwise_judge`` scorer."""
+        return PairwiseJudgeConfig(
+            type="pairwise_judge", judge=self.model, rubric=self.rubric, name=self.name
+        )
+
+
+class HumanConfig(_Strict):
+    """Where the run's human evaluation is: the study ``study`` in the store (default: the
+    latest study made from this run)."""
+
+    study: str | None = None
 
 
 class Config(_Strict):
@@ -506,6 +628,8 @@ class Config(_Strict):
     gate: GateConfig | None = None
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
     bootstrap: Annotated[int, Field(ge=100, le=1_000_000)] = 10_000
+    judge: JudgeSection | None = None
+    human: HumanConfig | None = None
 
     @model_validator(mode="after")
     def _has_cases(self) -> Config:
@@ -553,10 +677,39 @@ class Config(_Strict):
 
     @property
     def baselines(self) -> list[str]:
-        """The baselines: ``compare.baselines`` or every other model."""
+        """The baselines: ``compare.baselines`` or every other model (judges excepted)."""
         if self.compare and self.compare.baselines:
             return list(self.compare.baselines)
-        return [m for m in self.models if m != self.candidate]
+        judges = self.judge_only_models
+        return [m for m in self.models if m != self.candidate and m not in judges]
+
+    @property
+    def judge_models(self) -> list[str]:
+        """Every model that judges (in a suite's scorers or the ``judge:`` section)."""
+        names = [self.judge.model] if self.judge is not None else []
+        for suite in self.all_suites:
+            names += [s.judge for s in suite.task.scorers if isinstance(s, _JUDGE_CLASSES)]
+        return list(dict.fromkeys(names))
+
+    @property
+    def judge_only_models(self) -> list[str]:
+        """Judges not otherwise listed as candidate or baseline: they only grade, they are
+        not run on the suites (unless a suite's ``models`` names them)."""
+        listed = {self.candidate}
+        if self.compare is not None:
+            listed.update(self.compare.baselines)
+        if self.gate is not None and self.gate.candidate:
+            listed.add(self.gate.candidate)
+        return [m for m in self.judge_models if m not in listed]
+
+    def pairwise_judges(self, suite: SuiteConfig) -> list[PairwiseJudgeConfig]:
+        """The suite's pairwise judges, the top-level ``judge:`` section's included."""
+        judges = list(suite.task.pairwise_judges)
+        section = self.judge
+        if section is not None and suite.task.type == "generation":
+            if section.suites is None or suite.name in section.suites:
+                judges.append(section.as_scorer())
+        return judges
 
 
 def default_metric(task: TaskConfig) -> str:
@@ -591,50 +744,12 @@ def suite_metrics(task: TaskConfig) -> list[str]:
 # --------------------------------------------------------------------------- loading
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that rejects duplicate keys instead of silently keeping the last."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        line = key_node.start_mark.line + 1
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"duplicate key {key!r} (first on line {seen[key]})",
-                key_node.start_mark,
-            )
-        seen[key] = line
-    return loader.construct_mapping(node)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,
-)
-
-
 def load_config(path: str | Path) -> Config:
     """Read, validate and resolve a config file; raise :class:`ConfigError` on any problem."""
+    from tunegate.yamlio import load_yaml_file
+
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read ({exc})") from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
-        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: invalid YAML: {exc}") from None
-    return parse_config(data, source=p)
+    return parse_config(load_yaml_file(p), source=p)
 
 
 def parse_config(data: Any, source: str | Path = "tunegate.yaml") -> Config:
@@ -727,6 +842,7 @@ def _check_references(src: Path, config: Config) -> None:
                 f"{src}: gate.criteria[{i}].metric: unknown metric {c.metric!r}"
                 f"{_suggest(c.metric, known)}"
             )
+    problems += _check_judges(src, config, names, suites)
     for name, model in config.models.items():
         for header, value in getattr(model, "headers", {}).items():
             if not ENV_REF.search(value) and header.lower() in {"authorization", "x-api-key"}:
@@ -736,6 +852,57 @@ def _check_references(src: Path, config: Config) -> None:
                 )
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def _check_judges(
+    src: Path, config: Config, names: list[str], suites: dict[str, SuiteConfig]
+) -> list[str]:
+    """Judges name models, rubrics compile, the ``judge:`` section names generation suites."""
+    from tunegate.scoring.judge import check_rubric
+
+    problems: list[str] = []
+    offset = 1 if config.dataset is not None else 0
+    for i, suite in enumerate(config.all_suites):
+        where = "task" if i < offset else f"suites[{i - offset}].task"
+        for j, sc in enumerate(suite.task.scorers):
+            if not isinstance(sc, _JUDGE_CLASSES):
+                continue
+            key = f"{src}: {where}.scorers[{j}]"
+            if sc.judge not in config.models:
+                problems.append(f"{key}.judge: no model named {sc.judge!r}{_suggest(sc.judge, names)}")
+            if suite.task.type != "generation":
+                problems.append(f"{key}: judges grade generation suites, not {suite.task.type}")
+            kind = "pairwise" if isinstance(sc, PairwiseJudgeConfig) else "pointwise"
+            problem = check_rubric(sc.rubric, kind) if sc.rubric is not None else None
+            if problem:
+                problems.append(f"{key}.rubric: {problem}")
+    section = config.judge
+    if section is not None:
+        if section.model not in config.models:
+            problems.append(
+                f"{src}: judge.model: no model named {section.model!r}"
+                f"{_suggest(section.model, names)}"
+            )
+        for k, name in enumerate(section.suites or []):
+            found = suites.get(name)
+            if found is None:
+                problems.append(
+                    f"{src}: judge.suites[{k}]: no suite named {name!r}"
+                    f"{_suggest(name, list(suites))}"
+                )
+            elif found.task.type != "generation":
+                problems.append(
+                    f"{src}: judge.suites[{k}]: {name} is a {found.task.type} suite; "
+                    "judges grade generation suites"
+                )
+        problem = check_rubric(section.rubric, "pairwise") if section.rubric else None
+        if problem:
+            problems.append(f"{src}: judge.rubric: {problem}")
+        if section.suites is None and not any(
+            s.task.type == "generation" for s in config.all_suites
+        ):
+            problems.append(f"{src}: judge: there is no generation suite to judge")
+    return problems
 
 
 def _resolve_paths(config: Config, base: Path) -> Config:
@@ -766,7 +933,7 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     def fix_task(task: TaskConfig) -> TaskConfig:
         scorers = [
             sc.model_copy(update={"schema_file": fix(sc.schema_file)})
-            if sc.schema_file is not None
+            if isinstance(sc, ScorerConfig) and sc.schema_file is not None
             else sc
             for sc in task.scorers
         ]
@@ -817,6 +984,8 @@ def _format_errors(src: Path, exc: ValidationError) -> str:
         for i, part in enumerate(loc):
             if i == 2 and loc[0] == "models" and part in MODEL_TYPES:
                 continue
+            if i >= 2 and loc[i - 2] == "scorers" and part in _ALL_SCORER_TYPES:
+                continue  # the scorer union's tag
             key += f"[{part}]" if isinstance(part, int) else f".{part}" if key else str(part)
         key = key or "(top level)"
         kind = err["type"]
@@ -825,6 +994,12 @@ def _format_errors(src: Path, exc: ValidationError) -> str:
             message = f"unknown key{_suggest(str(loc[-1]), known)}"
         elif kind == "missing":
             message = "required key is missing"
+        elif kind in {"union_tag_invalid", "union_tag_not_found"} and "scorers" in loc:
+            given = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else None
+            message = (
+                f"unknown scorer type {given!r}" if given is not None else "scorer needs a 'type'"
+            ) + f"{_suggest(str(given), list(_ALL_SCORER_TYPES))}"
+            key = key if key.endswith(".type") else f"{key}.type"
         elif kind in {"union_tag_invalid", "union_tag_not_found"}:
             given = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else None
             message = (
