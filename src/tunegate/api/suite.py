@@ -1,19 +1,18 @@
-"""A small Python API: score answers and run a suite of cases without a YAML file.
+"""A categorised eval suite: :class:`EvalCase` and :func:`run_eval_suite`.
 
 Thin wrappers over the scorers the ``tunegate`` command uses, so the numbers are
 the same ones the CLI reports::
 
     from tunegate import EvalCase, run_eval_suite
 
-    report = run_eval_suite(my_model, [EvalCase("2 + 2 =", "4", category="math")])
-    print(report)
+    results = run_eval_suite(my_model, [EvalCase("2 + 2 =", "4", category="math")])
+    results["math"]["rate"]        # the tutorial's shape
+    print(results)                 # a table with Wilson intervals
 
-* :func:`exact_match_score`, :func:`rouge_l_score` and :func:`calculate_perplexity`
-  are corpus/text metrics on plain strings and numbers.
-* :class:`EvalCase` is one prompt with its expected output, category and scorer;
-  :func:`run_eval_suite` calls a model function on every case, scores the answers
-  and returns a :class:`SuiteReport` with pass rates and Wilson intervals per
-  category and overall.
+:func:`run_eval_suite` calls the model on every case (concurrently, through the
+runner), scores the answers and returns a :class:`SuiteReport`: a mapping from
+category to :class:`PassStats` (``"pass"``, ``"fail"``, ``"rate"``, ``"ci"``,
+``"n"``), with ``overall``, ``cases`` and ``failures`` as attributes.
 
 A failing model call or scorer never aborts the suite: the case is recorded as
 failed, with the reason in its ``detail``.
@@ -21,28 +20,19 @@ failed, with the reason in its ``detail``.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import inspect
 import math
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tunegate.api._run import CallOptions, ModelLike, call_models
 from tunegate.data import Case
 from tunegate.scoring.assertions import contains_any, equals, regex
 from tunegate.scoring.base import DEFAULT_THRESHOLD, NO_ANSWER, Score, safe_score
 from tunegate.scoring.custom import run_custom
 from tunegate.scoring.structured import json_valid
-from tunegate.scoring.text import (
-    calculate_perplexity,
-    exact_match,
-    exact_match_score,
-    rouge,
-    rouge_l_score,
-    sentence_bleu,
-    sentence_chrf,
-)
+from tunegate.scoring.text import exact_match, rouge, sentence_bleu, sentence_chrf
 from tunegate.stats import wilson_interval
 
 __all__ = [
@@ -51,9 +41,6 @@ __all__ = [
     "EvalCase",
     "PassStats",
     "SuiteReport",
-    "calculate_perplexity",
-    "exact_match_score",
-    "rouge_l_score",
     "run_eval_suite",
 ]
 
@@ -74,8 +61,9 @@ SCORERS: dict[str, str] = {
 #: A scorer given as a function: see :class:`EvalCase`.
 ScorerFn = Callable[..., Any]
 
-#: A model under test: prompt in, answer out (a coroutine function works too).
-ModelFn = Callable[[str], str | Awaitable[str | None] | None]
+#: A model under test: prompt in, answer out (a coroutine function works too), or a
+#: model name for an OpenAI-compatible endpoint.
+ModelFn = ModelLike
 
 _DETAIL_CHARS = 70
 
@@ -90,13 +78,23 @@ class EvalCase:
 
     ``expected_output`` is one string or several acceptable ones (a case passes if
     the answer is right for any of them). ``scorer`` is one of the names in
-    :data:`SCORERS` or a function. A function is called as the CLI's custom
-    scorers are (:func:`tunegate.scoring.custom.run_custom`): with ``case`` (a
-    :class:`tunegate.data.Case`: ``case.text`` is the prompt, ``case.reference``
-    the first expected output, ``case.metadata["expected_outputs"]`` all of them)
-    and ``output`` (the answer), e.g. ``def check(case, output)`` or
-    ``def check(output)``; it returns a bool, a number in ``[0, 1]`` (passes at
-    ``>= threshold``) or ``(score, explanation)``.
+    :data:`SCORERS` or a function, called one of two ways:
+
+    * as the tutorial does, ``scorer(prediction, expected_output)`` with two
+      strings (a function of one parameter gets only the prediction), e.g.
+      ``lambda pred, exp: json.loads(pred)["name"] == json.loads(exp)["name"]``;
+      with several expected outputs it is called once per expected output and the
+      best score counts;
+    * when its parameters are named ``case`` and/or ``output`` (or it takes
+      ``**kwargs``), as the CLI's custom scorers are
+      (:func:`tunegate.scoring.custom.run_custom`): ``case`` is a
+      :class:`tunegate.data.Case` (``case.text`` is the prompt, ``case.reference``
+      the first expected output, ``case.metadata["expected_outputs"]`` all of
+      them), ``output`` the answer.
+
+    It returns a bool, a number in ``[0, 1]`` (passes at ``>= threshold``) or
+    ``(score, explanation)``. An exception (a malformed answer that ``json.loads``
+    rejects, say) fails the case and keeps the reason in its ``detail``.
 
     ``id`` defaults to the case's position in the suite. An unknown scorer name or
     an invalid regular expression raises :class:`ValueError` here, before any model
@@ -110,6 +108,12 @@ class EvalCase:
     id: str | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.input_prompt, str):
+            raise TypeError(
+                f"input_prompt must be a string, not {type(self.input_prompt).__name__}"
+            )
+        if not isinstance(self.category, str):
+            raise TypeError(f"category must be a string, not {type(self.category).__name__}")
         if isinstance(self.scorer, str):
             if self.scorer not in SCORERS:
                 raise ValueError(
@@ -125,6 +129,12 @@ class EvalCase:
             # Keep a private copy, so a generator is not consumed twice and later
             # changes to the caller's list do not change the case.
             object.__setattr__(self, "expected_output", tuple(self.expected_output))
+            for item in self.expected_output:
+                if not isinstance(item, str):
+                    raise TypeError(
+                        "expected_output must be a string or a list of strings, "
+                        f"got an item of type {type(item).__name__}"
+                    )
         if self.scorer == "regex":
             for pattern in self.expected_outputs:
                 regex("", pattern)  # raises ValueError naming an invalid pattern
@@ -172,12 +182,18 @@ class CaseResult:
         }
 
 
+_STATS_KEYS = ("pass", "fail", "rate", "ci", "n")
+
+
 @dataclass(frozen=True)
-class PassStats:
+class PassStats(Mapping[str, Any]):
     """Pass counts of a group of cases, with the Wilson interval of the pass rate.
 
     ``pass_rate = passed / n``; ``ci`` is the Wilson score interval at the suite's
     confidence (:func:`tunegate.stats.wilson_interval`).
+
+    Also a read-only mapping in the tutorial's shape: ``stats["pass"]``,
+    ``stats["fail"]``, ``stats["rate"]``, plus ``stats["ci"]`` and ``stats["n"]``.
     """
 
     n: int
@@ -192,6 +208,24 @@ class PassStats:
         passed = sum(result.passed for result in results)
         return cls(n, passed, n - passed, passed / n, wilson_interval(passed, n, confidence))
 
+    def __getitem__(self, key: str) -> Any:
+        values = {
+            "pass": self.passed,
+            "fail": self.failed,
+            "rate": self.pass_rate,
+            "ci": self.ci,
+            "n": self.n,
+        }
+        if key not in values:
+            raise KeyError(f"{key!r}: the keys are {', '.join(map(repr, _STATS_KEYS))}")
+        return values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_STATS_KEYS)
+
+    def __len__(self) -> int:
+        return len(_STATS_KEYS)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``ci`` is a two-item list."""
         return {
@@ -204,12 +238,16 @@ class PassStats:
 
 
 @dataclass(frozen=True)
-class SuiteReport:
+class SuiteReport(Mapping[str, PassStats]):
     """The result of :func:`run_eval_suite`.
 
     ``categories`` maps each category, in order of first appearance, to its
     :class:`PassStats`; ``overall`` is the same over all cases; ``cases`` holds one
     :class:`CaseResult` per case, in input order. ``str(report)`` is a table.
+
+    The report is itself a read-only mapping of ``categories``, so the tutorial's
+    ``results["simple"]["rate"]`` and ``for category, stats in results.items()``
+    work. An unknown category raises :class:`KeyError` naming the known ones.
     """
 
     categories: dict[str, PassStats]
@@ -217,6 +255,21 @@ class SuiteReport:
     cases: list[CaseResult]
     confidence: float
     threshold: float = DEFAULT_THRESHOLD
+
+    def __getitem__(self, category: str) -> PassStats:
+        try:
+            return self.categories[category]
+        except KeyError:
+            known = ", ".join(map(repr, self.categories))
+            raise KeyError(
+                f"no case has category {category!r}; the categories are {known}"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.categories)
+
+    def __len__(self) -> int:
+        return len(self.categories)
 
     @property
     def failures(self) -> list[CaseResult]:
@@ -268,44 +321,6 @@ def _clip(text: str) -> str:
     return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 3] + "..."
 
 
-def _describe(exc: BaseException) -> str:
-    message = str(exc)
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
-async def _await(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
-
-
-def _resolve(awaitable: Awaitable[Any]) -> Any:
-    """Run an awaitable to completion with ``asyncio.run``.
-
-    Inside a running event loop (a Jupyter notebook, an async test) ``asyncio.run``
-    cannot be called, so the awaitable then runs in a new loop on a worker thread.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_await(awaitable))
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tunegate-api") as pool:
-        return pool.submit(asyncio.run, _await(awaitable)).result()
-
-
-def _call_model(model_fn: ModelFn, prompt: str) -> tuple[str | None, str | None]:
-    """``(answer, None)``, or ``(None, reason)`` when the model raised or returned no text."""
-    try:
-        answer: Any = model_fn(prompt)
-        if inspect.isawaitable(answer):
-            answer = _resolve(answer)
-    except Exception as exc:
-        return None, f"model error: {_describe(exc)}"
-    if answer is None:
-        return None, NO_ANSWER
-    if not isinstance(answer, str):
-        return None, f"model error: returned {type(answer).__name__}, not str"
-    return answer, None
-
-
 def _first_pass(verdicts: list[Score]) -> Score:
     """The first passing verdict; else the only one, or a failure summing them up."""
     for verdict in verdicts:
@@ -340,11 +355,48 @@ def _named_score(name: str, output: str, expected: list[str], threshold: float) 
     raise ValueError(f"unknown scorer {name!r}; known scorers: {_known_scorers()}")
 
 
-def _score_case(case: EvalCase, case_id: str, output: str | None, threshold: float) -> Score:
+def _takes_case_or_output(fn: ScorerFn) -> bool:
+    """Whether ``fn`` declares ``case``/``output``/``raw`` or ``**kwargs`` (the CLI convention)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.kind is inspect.Parameter.VAR_KEYWORD or p.name in ("case", "output", "raw")
+        for p in parameters
+    )
+
+
+def _positional_count(fn: ScorerFn) -> int:
+    """1 when ``fn`` takes a single positional argument, else 2."""
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return 2
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters):
+        return 2
+    positional = [
+        p
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    return 1 if len(positional) == 1 else 2
+
+
+def _tutorial_scorer(fn: ScorerFn, expected: str) -> Callable[[str | None], Any]:
+    """``fn`` as a custom scorer of ``output`` that calls ``fn(output, expected)``."""
+    two = _positional_count(fn) == 2
+
+    def score(output: str | None) -> Any:
+        return fn(output, expected) if two else fn(output)
+
+    score.__qualname__ = str(getattr(fn, "__qualname__", None) or repr(fn))
+    return score
+
+
+def _score_case(case: EvalCase, case_id: str, output: str, threshold: float) -> Score:
     expected = case.expected_outputs
     if isinstance(case.scorer, str):
-        if output is None:
-            return Score.failure(NO_ANSWER)
         return safe_score(_named_score, case.scorer, output, expected, threshold)
     record = Case(
         id=case_id,
@@ -353,7 +405,15 @@ def _score_case(case: EvalCase, case_id: str, output: str | None, threshold: flo
         category=case.category,
         metadata={"expected_outputs": expected},
     )
-    return run_custom(case.scorer, record, output, threshold=threshold)
+    if _takes_case_or_output(case.scorer):
+        return run_custom(case.scorer, record, output, threshold=threshold)
+    verdicts = [
+        run_custom(_tutorial_scorer(case.scorer, value), record, output, threshold=threshold)
+        for value in expected or [""]
+    ]
+    if len(verdicts) == 1:
+        return verdicts[0]
+    return max(verdicts, key=lambda v: (v.passed, v.value))
 
 
 def run_eval_suite(
@@ -362,11 +422,16 @@ def run_eval_suite(
     *,
     confidence: float = 0.95,
     threshold: float = DEFAULT_THRESHOLD,
+    concurrency: int = 8,
+    options: CallOptions | None = None,
 ) -> SuiteReport:
     """Run ``model_fn`` on every case, score the answers, and count passes.
 
-    ``model_fn(prompt) -> str`` is called once per case, in order. If it returns an
-    awaitable (an ``async def`` function), that is run with :func:`asyncio.run`.
+    ``model_fn(prompt) -> str`` may be a plain or ``async def`` function, or a
+    model name called on an OpenAI-compatible endpoint (``options`` sets the
+    endpoint; see :class:`tunegate.api.CallOptions`). Cases run concurrently,
+    at most ``concurrency`` at a time (sync functions on as many threads), so a
+    function that is not thread-safe should be run with ``concurrency=1``.
     ``threshold`` is the pass mark of the continuous scorers (``rouge_l``,
     ``bleu``, ``chrf``) and of custom scorers that return a bare number.
 
@@ -392,17 +457,21 @@ def run_eval_suite(
     for position, case in enumerate(case_list):
         if not isinstance(case, EvalCase):
             raise TypeError(f"cases[{position}] is a {type(case).__name__}, not an EvalCase")
+    if options is None:
+        options = CallOptions(concurrency=concurrency)
 
+    answers = call_models({"model": model_fn}, [c.input_prompt for c in case_list], options)
     results: list[CaseResult] = []
-    for position, case in enumerate(case_list):
+    for position, (case, answer) in enumerate(zip(case_list, answers["model"], strict=True)):
         case_id = case.id if case.id is not None else str(position)
-        output, error = _call_model(model_fn, case.input_prompt)
-        if error is not None:
-            score = Score.failure(error)
+        if answer.error is not None:
+            score = Score.failure(answer.error)
+        elif answer.text is None:
+            score = Score.failure(NO_ANSWER)
         else:
-            score = _score_case(case, case_id, output, threshold)
+            score = _score_case(case, case_id, answer.text, threshold)
         results.append(
-            CaseResult(case_id, case.category, output, score.value, score.passed, score.detail)
+            CaseResult(case_id, case.category, answer.text, score.value, score.passed, score.detail)
         )
 
     by_category: dict[str, list[CaseResult]] = {}

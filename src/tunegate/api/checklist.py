@@ -1,0 +1,194 @@
+"""The tutorial's go/no-go checklist, checked in full: :func:`evaluate_go_no_go`.
+
+The tutorial lists seven criteria and checks four. Here all seven are checked,
+and a criterion whose number is absent is reported as missing (a failure), never
+as passed. The numbers come from a dict in the tutorial's keys, or are read from
+a tunegate run result (:func:`go_no_go_numbers`).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["check_go_no_go", "evaluate_go_no_go", "go_no_go_checklist", "go_no_go_numbers"]
+
+#: The seven criteria, keyed by the ``results`` key that carries each number.
+#: ``min``: the number must be at least this; ``max``: at most this.
+go_no_go_checklist: dict[str, dict[str, Any]] = {
+    "target_improvement": {
+        "min": 0.05,
+        "description": "target task improvement >= 5% over baseline",
+    },
+    "general_regression": {
+        "max": 0.05,
+        "description": "general capability regression <= 5% drop",
+    },
+    "exact_match": {"min": 0.85, "description": "exact-match accuracy >= 85%"},
+    "latency_p99_ratio": {"max": 2.0, "description": "p99 latency <= 2x baseline"},
+    "human_preference": {"min": 0.60, "description": "human preference >= 60%"},
+    "adversarial_robustness": {
+        "min": 0.90,
+        "description": "adversarial robustness >= 90% pass rate",
+    },
+    "schema_compliance": {"min": 1.0, "description": "schema compliance 100%"},
+}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, Mapping):
+        value = value.get("value")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def check_go_no_go(
+    results: Mapping[str, Any] | Any, checklist: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Each criterion's ``{"criterion", "description", "value", "threshold", "status",
+    "message"}``; ``status`` is ``"PASS"``, ``"FAIL"`` or ``"MISSING"``."""
+    numbers_ = go_no_go_numbers(results) if _is_run_result(results) else results
+    if not isinstance(numbers_, Mapping):
+        raise TypeError(
+            f"results must be a dict of numbers or a tunegate run result, not {type(results).__name__}"
+        )
+    rows = []
+    for key, criterion in (checklist or go_no_go_checklist).items():
+        at_least = "min" in criterion
+        threshold = float(criterion["min"] if at_least else criterion["max"])
+        description = str(criterion.get("description", key))
+        raw = numbers_.get(key)
+        value = _number(raw)
+        if value is None:
+            status = "MISSING"
+            given = "absent" if raw is None else f"not a number ({raw!r})"
+            message = f"{key}: missing ({given}); needed for {description}"
+        else:
+            ok = value >= threshold if at_least else value <= threshold
+            status = "PASS" if ok else "FAIL"
+            sign = (">=" if ok else "<") if at_least else ("<=" if ok else ">")
+            message = f"{key}: {value:.4g} {sign} {threshold:g} ({description})"
+        rows.append(
+            {
+                "criterion": key,
+                "description": description,
+                "value": value,
+                "threshold": threshold,
+                "status": status,
+                "message": message,
+            }
+        )
+    return rows
+
+
+def evaluate_go_no_go(
+    results: Mapping[str, Any] | Any, checklist: Mapping[str, Mapping[str, Any]] | None = None
+) -> tuple[bool, list[str]]:
+    """``(passed, failures)``: all seven criteria of :data:`go_no_go_checklist`.
+
+    ``results`` maps the tutorial's keys ``target_improvement``,
+    ``general_regression`` (a drop, positive), ``exact_match``,
+    ``schema_compliance``, plus ``latency_p99_ratio``, ``human_preference`` and
+    ``adversarial_robustness`` to numbers (fractions: 0.05 is 5%). It may also be
+    a tunegate run result (:class:`tunegate.results.RunResult` or its JSON report),
+    read by :func:`go_no_go_numbers`. ``failures`` has one message per criterion
+    that failed or whose number is missing; ``passed`` is true only when every
+    criterion passed.
+    """
+    rows = check_go_no_go(results, checklist)
+    failures = [row["message"] for row in rows if row["status"] != "PASS"]
+    return not failures, failures
+
+
+def _is_run_result(results: Any) -> bool:
+    if hasattr(results, "suites") and hasattr(results, "to_dict"):
+        return True
+    return isinstance(results, Mapping) and "suites" in results and "candidate" in results
+
+
+def _value(metrics: Mapping[str, Any], name: str) -> float | None:
+    return _number(metrics.get(name)) if isinstance(metrics, Mapping) else None
+
+
+def go_no_go_numbers(run: Mapping[str, Any] | Any) -> dict[str, float | None]:
+    """The seven numbers, read from a tunegate run result (object or JSON report).
+
+    With ``candidate`` the run's candidate and ``baseline`` its first baseline:
+
+    * ``target_improvement``: the main suite's comparison of candidate against
+      baseline on the primary metric (its ``delta``);
+    * ``general_regression``: in the first regression suite, ``base - candidate``
+      on that suite's primary metric (a drop is positive);
+    * ``exact_match``: the candidate's ``exact_match`` metric (main suite first),
+      else its ``accuracy`` on the main suite (a label's exact match);
+    * ``latency_p99_ratio``: candidate p99 latency / baseline p99 latency, main suite;
+    * ``human_preference``: the run's human study preference, when it has one;
+    * ``adversarial_robustness``: the candidate's pass rate in an ``adversarial``
+      category of any suite;
+    * ``schema_compliance``: the candidate's ``json_schema`` metric, else ``json``.
+
+    A number the run does not have is ``None`` (reported as missing).
+    """
+    doc: Mapping[str, Any] = run.to_dict() if hasattr(run, "to_dict") else run
+    candidate = doc.get("candidate")
+    baselines = doc.get("baselines") or []
+    baseline = baselines[0] if baselines else None
+    suites = [s for s in doc.get("suites") or [] if isinstance(s, Mapping)]
+    out: dict[str, float | None] = dict.fromkeys(go_no_go_checklist)
+    if not suites or candidate is None:
+        return out
+    main = suites[0]
+
+    def model(suite: Mapping[str, Any], name: str | None) -> Mapping[str, Any]:
+        found = (suite.get("models") or {}).get(name) if name is not None else None
+        return found if isinstance(found, Mapping) else {}
+
+    primary = main.get("primary_metric")
+    for comp in main.get("comparisons") or []:
+        if (comp.get("candidate"), comp.get("baseline"), comp.get("metric")) == (
+            candidate,
+            baseline,
+            primary,
+        ):
+            out["target_improvement"] = _number(comp.get("delta"))
+            break
+    for suite in suites:
+        regression = suite.get("regression")
+        if isinstance(regression, Mapping) and regression.get("base"):
+            metric = suite.get("primary_metric", "")
+            base_value = _value(model(suite, regression["base"]).get("metrics", {}), metric)
+            cand_value = _value(model(suite, candidate).get("metrics", {}), metric)
+            if base_value is not None and cand_value is not None:
+                out["general_regression"] = base_value - cand_value
+            break
+    for suite in suites:
+        em = _value(model(suite, candidate).get("metrics", {}), "exact_match")
+        if em is not None:
+            out["exact_match"] = em
+            break
+    else:
+        out["exact_match"] = _value(model(main, candidate).get("metrics", {}), "accuracy")
+    mine = _number((model(main, candidate).get("latency_ms") or {}).get("p99"))
+    theirs = _number((model(main, baseline).get("latency_ms") or {}).get("p99"))
+    if mine is not None and theirs:
+        out["latency_p99_ratio"] = mine / theirs
+    human = doc.get("human")
+    if isinstance(human, Mapping):
+        out["human_preference"] = _number(human.get("preference"))
+    for suite in suites:
+        adversarial = (model(suite, candidate).get("categories") or {}).get("adversarial")
+        if isinstance(adversarial, Mapping):
+            out["adversarial_robustness"] = _number(adversarial.get("pass_rate"))
+            break
+    for suite in suites:
+        metrics = model(suite, candidate).get("metrics", {})
+        value = _value(metrics, "json_schema")
+        value = value if value is not None else _value(metrics, "json")
+        if value is not None:
+            out["schema_compliance"] = value
+            break
+    return out
