@@ -38,6 +38,10 @@ app = typer.Typer(
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
+from tunegate.human.cli import human_app  # noqa: E402  (light: heavy imports inside commands)
+
+app.add_typer(human_app, name="human")
+
 EXIT_OK = 0
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130

@@ -69,7 +69,7 @@ def _cohen(x: IntArray, y: IntArray) -> float | None:
     if int(both.sum()) < 2:
         return None
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore")
         return _finite(float(cohen_kappa_score(x[both], y[both])))
 
 

@@ -1,0 +1,285 @@
+"""``tunegate human ...``: blind pairwise human evaluation from the command line."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from tunegate.errors import TunegateError
+
+human_app = typer.Typer(
+    no_args_is_help=True,
+    help="Blind pairwise human evaluation: create a study, serve it, import / export votes, report.",
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+StoreOpt = Annotated[Path, typer.Option(help="The SQLite store.")]
+DEFAULT_STORE = Path(".tunegate/tunegate.db")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Print a :class:`TunegateError` without a traceback and exit 2."""
+    try:
+        yield
+    except TunegateError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _need_store(store: Path) -> None:
+    if not store.exists():
+        raise TunegateError(f"{store}: no store here (pass --store)")
+
+
+def _print_links(tokens: dict[str, str]) -> None:
+    width = max(len(n) for n in tokens)
+    for name, token in tokens.items():
+        out.print(f"{name:<{width}}  /a/{token}/", soft_wrap=True)
+
+
+@human_app.command("create")
+def create(
+    annotators: Annotated[str, typer.Option(help="Annotator names, comma-separated.")],
+    run: Annotated[str | None, typer.Option(help="A stored run (id, prefix or `latest`).")] = None,
+    pairs: Annotated[
+        Path | None, typer.Option(help="External pairs (JSONL) instead of --run.")
+    ] = None,
+    candidate: Annotated[str | None, typer.Option(help="With --run: the candidate model.")] = None,
+    baseline: Annotated[str | None, typer.Option(help="With --run: the baseline model.")] = None,
+    suite: Annotated[str | None, typer.Option(help="With --run: the suite (default main).")] = None,
+    n: Annotated[int | None, typer.Option("--n", help="Items to draw (default all).")] = None,
+    overlap: Annotated[
+        int | None, typer.Option(help="Annotators per item (default 2, or 1 with one annotator).")
+    ] = None,
+    criteria: Annotated[
+        str | None, typer.Option(help="Criteria besides `overall`, comma-separated.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Study name (default from the run).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the run's, else 0).")] = None,
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Create a study: draw items, record the left/right order, assign annotators."""
+    from tunegate.human.store import HumanStore
+    from tunegate.human.study import (
+        assign,
+        items_from_pairs,
+        items_from_run,
+        left_sides,
+        parse_annotators,
+        parse_criteria,
+        stratified_sample,
+    )
+
+    with _errors():
+        names = parse_annotators(annotators)
+        crit = parse_criteria(criteria)
+        source: dict[str, Any]
+        if (run is None) == (pairs is None):
+            raise TunegateError("pass exactly one of --run RUN and --pairs FILE.jsonl")
+        if run is not None:
+            from tunegate.diff import load_run_result
+            from tunegate.store import Store
+
+            if candidate is None or baseline is None:
+                raise TunegateError("--run needs --candidate and --baseline")
+            _need_store(store)
+            with Store(store) as db:
+                result = load_run_result(db, run)
+            items = items_from_run(result, candidate, baseline, suite)
+            run_id = str(result["run_id"])
+            seed = int(result.get("seed") or 0) if seed is None else seed
+            source = {
+                "kind": "run",
+                "run_id": run_id,
+                "candidate": candidate,
+                "baseline": baseline,
+                "suite": suite,
+            }
+            default_name = f"{run_id[:12]}-{candidate}-vs-{baseline}"
+        else:
+            assert pairs is not None
+            items = items_from_pairs(pairs)
+            seed = 0 if seed is None else seed
+            source = {"kind": "pairs", "file": pairs.name}
+            if candidate is not None:
+                source["candidate"] = candidate
+            default_name = pairs.stem
+        study = name or re.sub(r"[^A-Za-z0-9_.-]", "-", default_name)[:80]
+        if not _NAME.match(study):
+            raise TunegateError(f"--name {study!r}: use letters, digits, '_', '.', '-'")
+        drawn = stratified_sample(items, n, seed)
+        ids = [i.item_id for i in drawn]
+        lists = assign(ids, names, overlap if overlap is not None else min(2, len(names)), seed)
+        with HumanStore(store) as hs:
+            tokens = hs.create_study(study, seed, crit, source, drawn, left_sides(ids, seed), lists)
+    out.print(
+        f"Study [bold]{study}[/bold]: {len(drawn)} items, {len(names)} annotators, "
+        f"criteria {', '.join(crit)}, seed {seed}"
+    )
+    out.print("Annotator links (shown only now; `tunegate human links --rotate` issues new ones):")
+    _print_links(tokens)
+
+
+@human_app.command("links")
+def links(
+    study: str,
+    rotate: Annotated[bool, typer.Option(help="Issue and print new tokens.")] = False,
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Annotators and their progress; with --rotate, new links (old ones stop working)."""
+    from tunegate.human.store import HumanStore
+
+    with _errors():
+        _need_store(store)
+        with HumanStore(store) as hs:
+            hs.study(study)
+            if rotate:
+                tokens = hs.rotate_tokens(study)
+            else:
+                for ann in hs.annotators(study):
+                    total = len(hs.assigned(study, ann))
+                    done = len(
+                        {v.item_id for v in hs.votes(study, ann) if v.criterion == "overall"}
+                    )
+                    out.print(f"{ann}: {done} of {total} items voted")
+                out.print("Tokens are stored hashed: pass --rotate to issue new links.")
+                return
+    _print_links(tokens)
+
+
+@human_app.command("serve")
+def serve(
+    study: str,
+    host: Annotated[str, typer.Option(help="Address to bind (default loopback).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8765,
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Serve the annotation pages of a study."""
+    import uvicorn
+
+    from tunegate.human.app import create_app
+
+    with _errors():
+        _need_store(store)
+        app = create_app(store, study)
+    if host not in _LOOPBACK:
+        err.print(
+            f"[bold yellow]warning:[/] binding to {host}: anyone who can reach this address "
+            "and holds a link can vote; the links are the only protection (no TLS here)",
+            markup=True,
+        )
+    shown = f"[{host}]" if ":" in host else host
+    out.print(
+        f"Serving study {study} at http://{shown}:{port} (append each annotator's /a/... path)"
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@human_app.command("import")
+def import_cmd(
+    study: str,
+    path: Path,
+    format: Annotated[str, typer.Option("--format", help="csv, labelstudio or argilla.")] = "csv",
+    judge: Annotated[
+        str | None, typer.Option(help="Import CSV `item_id, verdict` as this judge's verdicts.")
+    ] = None,
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Import votes (or, with --judge, a judge's verdicts)."""
+    from tunegate.human import exchange
+    from tunegate.human.store import HumanStore
+
+    with _errors():
+        _need_store(store)
+        if format not in exchange.FORMATS:
+            raise TunegateError(f"--format {format!r}: use one of {', '.join(exchange.FORMATS)}")
+        with HumanStore(store) as hs:
+            info = hs.study(study)
+            items = hs.items(study)
+            if judge is not None:
+                if format != "csv":
+                    raise TunegateError("--judge reads CSV `item_id, verdict` (use --format csv)")
+                verdicts = exchange.import_csv_verdicts(path, items)
+                hs.set_judge_verdicts(study, judge, verdicts, source=f"csv:{path.name}")
+                errors = sum(v is None for v in verdicts.values())
+                out.print(
+                    f"Imported {len(verdicts)} verdicts of judge {judge} ({errors} judge errors)"
+                )
+                return
+            importer: Callable[..., Any] = exchange.IMPORTERS[format]
+            votes = importer(path, items, hs.annotators(study), info.criteria)
+            hs.record_votes(study, votes)
+    out.print(f"Imported {len(votes)} votes into study {study}")
+
+
+@human_app.command("export")
+def export_cmd(
+    study: str,
+    format: Annotated[str, typer.Option("--format", help="csv, labelstudio or argilla.")] = "csv",
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")] = Path(
+        "export.json"
+    ),
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Export the items (Label Studio tasks, Argilla records) or the votes (CSV)."""
+    from tunegate.human import exchange
+    from tunegate.human.store import HumanStore
+
+    with _errors():
+        _need_store(store)
+        if format not in exchange.FORMATS:
+            raise TunegateError(f"--format {format!r}: use one of {', '.join(exchange.FORMATS)}")
+        with HumanStore(store) as hs:
+            info = hs.study(study)
+            items = hs.items(study)
+            if format == "csv":
+                text = exchange.export_csv(items, hs.votes(study))
+            elif format == "labelstudio":
+                text = json.dumps(exchange.export_labelstudio(items, info.criteria), indent=2)
+            else:
+                text = json.dumps(exchange.export_argilla(items, info.criteria), indent=2)
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise TunegateError(f"{output}: cannot write ({exc.strerror})") from None
+    out.print(f"Wrote {output}")
+
+
+@human_app.command("report")
+def report_cmd(
+    study: str,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON here.")] = None,
+    candidate: Annotated[
+        str | None, typer.Option(help="Model whose preference to report (pairs studies).")
+    ] = None,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Preference, position bias, agreement and judge calibration of a study."""
+    from tunegate.human.report import analyze_study, render_report
+
+    with _errors():
+        _need_store(store)
+        if resamples < 10:
+            raise TunegateError("--resamples must be at least 10")
+        result = analyze_study(store, study, candidate=candidate, n_resamples=resamples)
+        render_report(result, out)
+        if json_path is not None:
+            try:
+                json_path.parent.mkdir(parents=True, exist_ok=True)
+                json_path.write_text(json.dumps(result, indent=2), encoding="utf-8")
+            except OSError as exc:
+                raise TunegateError(f"{json_path}: cannot write ({exc.strerror})") from None
+            out.print(f"JSON: {json_path}")

@@ -1,0 +1,281 @@
+"""The analysis of a study (preference, position bias, agreement, judges) and its terminal
+rendering. The numbers come from :mod:`agreement`, :mod:`calibration` and
+:func:`tunegate.stats.sign_test`; rendering only formats them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tunegate.human.agreement import agreement_with_intervals, cluster_bootstrap_indices
+from tunegate.human.calibration import calibrate, human_majority
+from tunegate.human.store import HumanStore, StudyItem, Vote
+from tunegate.human.study import OVERALL
+from tunegate.stats import sign_test
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["analyze_study", "latest_study_for_run", "render_report"]
+
+
+def _rate_block(
+    rows: Sequence[tuple[str, float]],
+    clusters: Mapping[str, str],
+    n_resamples: int,
+    seed: int,
+    level: float,
+) -> dict[str, Any]:
+    """Win rate (ties as half) with a cluster-bootstrap interval, counts, decisive rate and
+    sign test, from (item_id, score) rows with score 1 win / 0.5 tie / 0 loss."""
+    scores = np.array([s for _, s in rows], dtype=float)
+    wins = int((scores == 1.0).sum())
+    ties = int((scores == 0.5).sum())
+    losses = int((scores == 0.0).sum())
+    items = list(dict.fromkeys(i for i, _ in rows))
+    ci: list[float] | None = None
+    if len(items) >= 2:
+        index = {item: k for k, item in enumerate(items)}
+        sums = np.zeros(len(items))
+        counts = np.zeros(len(items))
+        for item, score in rows:
+            sums[index[item]] += score
+            counts[index[item]] += 1
+        boots = [
+            sums[r].sum() / counts[r].sum()
+            for r in cluster_bootstrap_indices(items, clusters, n_resamples, seed)
+        ]
+        tail = (1.0 - level) / 2.0
+        lo, hi = np.quantile(boots, [tail, 1.0 - tail])
+        ci = [float(lo), float(hi)]
+    decisive = wins + losses
+    return {
+        "win_rate": {"value": float(scores.mean()) if rows else None, "ci": ci},
+        "wins": wins,
+        "ties": ties,
+        "losses": losses,
+        "n_votes": len(rows),
+        "n_items": len(items),
+        "decisive_rate": wins / decisive if decisive else None,
+        "sign_test_p": sign_test(wins, losses),
+    }
+
+
+def _candidate_sides(
+    items: Sequence[StudyItem], candidate: str | None
+) -> tuple[dict[str, str], str, str]:
+    """The side holding the candidate on each item; the candidate's and baseline's names."""
+    models_a = {i.item.model_a for i in items}
+    models_b = {i.item.model_b for i in items}
+    if candidate is None:
+        if len(models_a) == 1 and len(models_b) == 1:
+            return {i.item.item_id: "a" for i in items}, models_a.pop(), models_b.pop()
+        return {i.item.item_id: "a" for i in items}, "output a", "output b"
+    sides: dict[str, str] = {}
+    baselines: set[str] = set()
+    for i in items:
+        if i.item.model_a == candidate:
+            sides[i.item.item_id] = "a"
+            baselines.add(i.item.model_b)
+        elif i.item.model_b == candidate:
+            sides[i.item.item_id] = "b"
+            baselines.add(i.item.model_a)
+    baseline = baselines.pop() if len(baselines) == 1 else "others"
+    return sides, candidate, baseline
+
+
+def _score(choice: str, side: str) -> float:
+    return 0.5 if choice == "tie" else (1.0 if choice == side else 0.0)
+
+
+def analyze_study(
+    store_path: str | Path,
+    study: str,
+    candidate: str | None = None,
+    n_resamples: int = 1000,
+    seed: int | None = None,
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """Everything ``tunegate human report`` shows, as a JSON-ready dict.
+
+    ``preference`` is the candidate's (side ``a`` for studies made from a run) win rate
+    with ties as half over the votes, with a bootstrap interval over items (clusters of
+    items sharing a prompt are resampled whole), the decisive-only rate and a sign test,
+    overall (criterion ``overall``), per criterion and per category. ``position_bias`` is
+    the share of decisive overall votes won by the left output. ``agreement`` is computed
+    on the overall votes; ``judges`` holds one calibration per judge.
+    """
+    with HumanStore(store_path) as store:
+        info = store.study(study)
+        items = store.items(study)
+        votes = store.votes(study)
+        annotators = store.annotators(study)
+        verdicts = store.judge_verdicts(study)
+    seed = info.seed if seed is None else seed
+    candidate = candidate or info.source.get("candidate")
+    clusters = {i.item.item_id: i.cluster for i in items}
+    by_id = {i.item.item_id: i for i in items}
+    sides, cand_name, base_name = _candidate_sides(items, candidate)
+
+    def block(selected: Sequence[Vote]) -> dict[str, Any]:
+        rows = [
+            (v.item_id, _score(v.choice, sides[v.item_id])) for v in selected if v.item_id in sides
+        ]
+        return _rate_block(rows, clusters, n_resamples, seed, level)
+
+    overall_votes = [v for v in votes if v.criterion == OVERALL]
+    preference = block(overall_votes)
+    preference["candidate"] = cand_name
+    preference["baseline"] = base_name
+    preference["by_criterion"] = {
+        c: block([v for v in votes if v.criterion == c]) for c in info.criteria
+    }
+    categories = sorted({i.item.category for i in items if i.item.category is not None})
+    preference["by_category"] = {
+        cat: block([v for v in overall_votes if by_id[v.item_id].item.category == cat])
+        for cat in categories
+    }
+    left_rows = [
+        (v.item_id, 1.0 if v.choice == v.left_side else 0.0)
+        for v in overall_votes
+        if v.choice != "tie"
+    ]
+    position = _rate_block(left_rows, clusters, n_resamples, seed, level)
+    position_bias = {
+        "left_win_rate": position["win_rate"],
+        "left_wins": position["wins"],
+        "right_wins": position["losses"],
+        "n_decisive": position["n_votes"],
+        "sign_test_p": position["sign_test_p"],
+    }
+    triples = [(v.item_id, v.annotator, v.choice) for v in overall_votes]
+    agreement = agreement_with_intervals(triples, clusters, n_resamples, seed, level)
+    majority = human_majority(triples)
+    judges = [
+        calibrate(judge, judged, majority, clusters, n_resamples, seed, level)
+        for judge, judged in sorted(verdicts.items())
+    ]
+    return {
+        "study": study,
+        "source": info.source,
+        "criteria": info.criteria,
+        "annotators": annotators,
+        "n_items": len(items),
+        "n_items_voted": len({v.item_id for v in overall_votes}),
+        "n_votes": len(votes),
+        "n_resamples": n_resamples,
+        "seed": seed,
+        "confidence": level,
+        "preference": preference,
+        "position_bias": position_bias,
+        "agreement": agreement,
+        "judges": judges,
+    }
+
+
+def latest_study_for_run(store_path: str | Path, run_id: str) -> str | None:
+    """The newest study made from run ``run_id`` (None when there is none)."""
+    with HumanStore(store_path) as store:
+        for info in store.studies():
+            if info.source.get("run_id") == run_id:
+                return info.name
+    return None
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _with_ci(block: Mapping[str, Any], digits: int = 3) -> str:
+    value = block.get("value")
+    ci = block.get("ci")
+    text = _num(value, digits)
+    if ci:
+        text += f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+    return text
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def render_report(result: Mapping[str, Any], console: Console) -> None:
+    """Print a study's analysis as rich tables."""
+    from rich.table import Table
+
+    pref = result["preference"]
+    level = round(100 * result["confidence"])
+    console.print(
+        f"[bold]Study {result['study']}[/bold]: {result['n_items']} items "
+        f"({result['n_items_voted']} with votes), {result['n_votes']} votes, "
+        f"{len(result['annotators'])} annotators; {pref['candidate']} vs {pref['baseline']}"
+    )
+    table = Table(
+        title=f"Human preference for {pref['candidate']} (win rate, ties as half, {level}% CI)",
+        title_justify="left",
+    )
+    for col in ("", "win rate", "W / T / L", "decisive", "sign test p", "votes"):
+        table.add_column(col, justify="left" if not col else "right")
+
+    def row(name: str, b: Mapping[str, Any]) -> None:
+        table.add_row(
+            name,
+            _with_ci(b["win_rate"]),
+            f"{b['wins']} / {b['ties']} / {b['losses']}",
+            _pct(b["decisive_rate"]),
+            f"{b['sign_test_p']:.3g}",
+            str(b["n_votes"]),
+        )
+
+    row("overall", pref)
+    for crit, b in pref["by_criterion"].items():
+        if crit != OVERALL:
+            row(f"criterion {crit}", b)
+    for cat, b in pref["by_category"].items():
+        row(f"category {cat}", b)
+    console.print(table)
+    pos = result["position_bias"]
+    console.print(
+        f"Position bias: the left output wins {_with_ci(pos['left_win_rate'])} of "
+        f"{pos['n_decisive']} decisive votes (sign test p {pos['sign_test_p']:.3g})"
+    )
+    agr = result["agreement"]
+    table = Table(
+        title=f"Agreement on the overall preference ({agr['n_items']} items, "
+        f"intervals over {agr['n_clusters']} prompt clusters)",
+        title_justify="left",
+    )
+    table.add_column("statistic")
+    table.add_column(f"value [{level}% CI]", justify="right")
+    for pair, b in agr["cohen"].items():
+        table.add_row(f"Cohen's kappa {pair}", _with_ci(b, 4))
+    table.add_row("Fleiss' kappa", _with_ci(agr["fleiss"], 4))
+    table.add_row("Krippendorff's alpha (nominal)", _with_ci(agr["krippendorff_alpha"], 4))
+    table.add_row("percent agreement", _with_ci(agr["percent"], 4))
+    console.print(table)
+    if result["judges"]:
+        table = Table(title="Judges against the human majority", title_justify="left")
+        for col in ("judge", "items", "errors", "agree", "agree w/o ties", "Cohen's kappa"):
+            table.add_column(col, justify="left" if col == "judge" else "right")
+        for j in result["judges"]:
+            table.add_row(
+                j["judge"],
+                str(j["n_items"]),
+                str(j["errors"]),
+                _with_ci(j["percent"]),
+                f"{_num(j['percent_without_ties']['value'])} (n={j['percent_without_ties']['n']})",
+                _with_ci(j["cohen_kappa"]),
+            )
+        console.print(table)
+        for j in result["judges"]:
+            m = j["confusion"]["matrix"]
+            console.print(
+                f"  {j['judge']} confusion (rows human a/b/tie, cols judge a/b/tie): "
+                + "  ".join("/".join(str(x) for x in r) for r in m)
+            )
