@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,6 @@ _STRIP = [
     re.compile(r"<!--.*?-->\s*", re.S),
     re.compile(r"<metadata>.*?</metadata>\s*", re.S),
 ]
-_SIZE = re.compile(r'<svg([^>]*?) width="[^"]*" height="[^"]*"')
 
 
 @dataclass
@@ -86,8 +85,8 @@ def _svg(fig: Figure, title: str) -> str:
         text = pattern.sub("", text)
     from html import escape
 
-    # Responsive: keep the viewBox, let CSS size it; a title for screen readers.
-    text = _SIZE.sub(r'<svg\1 class="plot" role="img"', text, count=1)
+    # Natural size (CSS caps it at the page width); a title for screen readers.
+    text = text.replace("<svg ", '<svg class="plot" role="img" ', 1)
     return text.replace(">", f"><title>{escape(title)}</title>", 1).strip()
 
 
@@ -176,12 +175,14 @@ def category_bars(
         fig = _figure(7.5, 0.8 + (height + 0.12) * len(categories))
         ax = fig.add_subplot()
         for j, name in enumerate(names):
-            ys, rates, errs = [], [], [[], []]
+            ys: list[float] = []
+            rates: list[float] = []
+            errs: list[list[float]] = [[], []]
             for i, cat in enumerate(categories):
                 info = models[name].get(cat)
                 if info is None or info.get("pass_rate") is None:
                     continue
-                y = (len(categories) - 1 - i) * (height + 0.12) + j * 0.22
+                y = (len(categories) - 1 - i) * (height + 0.12) + (len(names) - 1 - j) * 0.22
                 lo, hi = info["ci"]
                 ys.append(y)
                 rates.append(info["pass_rate"])
@@ -207,7 +208,9 @@ def category_bars(
                 tick.set_fontweight("bold")
         ax.set_xlim(0, 1.05)
         ax.set_xlabel("pass rate (Wilson interval)")
-        ax.legend(loc="lower right", fontsize=8, frameon=False)
+        ax.legend(
+            loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, reverse=False
+        )
         ax.grid(axis="x", color="#d0d7de", linewidth=0.5)
         ax.set_axisbelow(True)
         ax.set_title(title, loc="left")
@@ -215,7 +218,7 @@ def category_bars(
 
 
 def latency(
-    samples: dict[str, Sequence[float]], percentiles: dict[str, dict[str, Any]], title: str
+    samples: Mapping[str, Sequence[float]], percentiles: dict[str, dict[str, Any]], title: str
 ) -> str:
     """Latency distribution per model (one row of histogram each) with the stored
     p50 / p95 / p99 marked."""

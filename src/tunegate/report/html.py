@@ -1,0 +1,391 @@
+"""The HTML report: one self-contained file, verdict first, every case explorable offline.
+
+It renders the stored result (the dict of ``tunegate run --json``, also kept with the
+run in the store) and, optionally, a ``tunegate diff`` of an earlier run. Every value
+goes through Jinja2 with autoescaping on; the drill-down's data sits in one
+``<script type="application/json">`` block (see :mod:`tunegate.report.html_data`);
+the only script is the template's own file, allowed by its SHA-256 in the page's
+Content-Security-Policy. Plots are inline SVG (:mod:`tunegate.report.plots`).
+Nothing is computed here: every number comes from the result.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from tunegate.report.files import write_atomic
+from tunegate.report.html_data import page_data, script_json
+from tunegate.report.text import interval, metric_name, num
+
+TEMPLATES = Path(__file__).parent / "templates"
+CSP = (
+    "default-src 'none'; script-src '{hash}'; style-src 'unsafe-inline'; img-src data:; "
+    "connect-src 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+def _f(value: Any, digits: int = 3) -> str:
+    return num(float(value), digits) if isinstance(value, int | float) else "—"
+
+
+def _ci(value: Any, digits: int = 3) -> str:
+    if isinstance(value, list | tuple) and len(value) == 2 and None not in value:
+        return interval((float(value[0]), float(value[1])), digits)
+    return ""
+
+
+def _g(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else "—"
+
+
+def _criteria(gate: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for c in gate.get("criteria") or []:
+        status = str(c.get("status", "?"))
+        decide = c.get("required_n") if status == "INCONCLUSIVE" else None
+        rows.append(
+            {
+                "status": status,
+                "description": c.get("description", ""),
+                "estimate": _f(c.get("estimate")),
+                "ci": _ci(c.get("ci")),
+                "threshold": _g(c.get("threshold")),
+                "judge": c.get("judge", ""),
+                "n": c.get("n"),
+                "decide": "—" if decide is None else f"≈ {decide}",
+                "reason": c.get("reason", ""),
+            }
+        )
+    return rows
+
+
+def _threshold(gate: dict[str, Any] | None, suite: str, main: str, comp: dict[str, Any]) -> Any:
+    """The threshold of a gate criterion on exactly this paired delta, if any."""
+    for c in (gate or {}).get("criteria") or []:
+        spec = c.get("criterion") or {}
+        if (
+            spec.get("vs") == comp.get("baseline")
+            and spec.get("metric") == comp.get("metric")
+            and spec.get("category") is None
+            and (spec.get("suite") or main) == suite
+            and (spec.get("min_delta") is not None or spec.get("max_drop") is not None)
+        ):
+            return c.get("threshold")
+    return None
+
+
+def _forest(result: dict[str, Any]) -> tuple[str | None, int]:
+    from tunegate.report.plots import ForestRow, forest
+
+    suites = result.get("suites") or []
+    main = suites[0].get("name") if suites else ""
+    rows = []
+    for suite in suites:
+        for comp in suite.get("comparisons") or []:
+            ci = comp.get("ci")
+            if not isinstance(comp.get("delta"), int | float) or not isinstance(ci, list):
+                continue
+            label = f"{metric_name(str(comp.get('metric')))} vs {comp.get('baseline')}"
+            if len(suites) > 1:
+                label = f"{suite.get('name')} · {label}"
+            rows.append(
+                ForestRow(
+                    label,
+                    float(comp["delta"]),
+                    float(ci[0]),
+                    float(ci[1]),
+                    _threshold(result.get("gate"), str(suite.get("name")), str(main), comp),
+                )
+            )
+    if not rows:
+        return None, 0
+    return forest(rows, f"{result.get('candidate')}: paired deltas against each baseline"), len(
+        rows
+    )
+
+
+def _columns(suite: dict[str, Any]) -> list[str]:
+    primary = str(suite.get("primary_metric"))
+    if suite.get("task") == "classification":
+        rest = [m for m in ("accuracy", "macro_f1") if m != primary]
+    else:
+        metrics = [str(m) for m in suite.get("metrics") or []]
+        rest = [m for m in metrics if m != primary][:3]
+        if primary != "pass_rate" and "pass_rate" not in rest:
+            rest.append("pass_rate")
+    return [primary, *rest]
+
+
+def _model_rows(suite: dict[str, Any], candidate: str, columns: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for name, m in (suite.get("models") or {}).items():
+        metrics = m.get("metrics") or {}
+        lat = m.get("latency_ms") or {}
+        per_1k = m.get("tokens_per_1k") or {}
+        cost = m.get("cost")
+        rows.append(
+            {
+                "name": name,
+                "candidate": name == candidate,
+                "cells": [
+                    (_f((metrics.get(c) or {}).get("value")), _ci((metrics.get(c) or {}).get("ci")))
+                    for c in columns
+                ],
+                "errors": m.get("errors"),
+                "unparseable": m.get("unparseable"),
+                "n": m.get("n"),
+                "latency": [_f(lat.get(k), 0) for k in ("p50", "p95", "p99")],
+                "tokens": [_f(per_1k.get(k), 0) for k in ("prompt", "completion")],
+                "cost": _f(cost.get("per_1k"), 4) if isinstance(cost, dict) else "—",
+                "cost_basis": cost.get("basis", "") if isinstance(cost, dict) else "",
+            }
+        )
+    return rows
+
+
+def _suite(result: dict[str, Any], suite: dict[str, Any], index: int) -> dict[str, Any]:
+    from tunegate.report import plots
+
+    candidate = str(result.get("candidate"))
+    name = str(suite.get("name"))
+    models: dict[str, Any] = suite.get("models") or {}
+    labels = [str(x) for x in suite.get("labels") or []]
+    columns = _columns(suite)
+    confusions = []
+    if suite.get("task") == "classification" and labels:
+        for model, m in models.items():
+            if m.get("confusion"):
+                confusions.append(plots.confusion(labels, m["confusion"], f"{name}: {model}"))
+    categories = sorted({c for m in models.values() for c in m.get("categories") or {}})
+    regression = suite.get("regression") or {}
+    flagged = set(regression.get("flagged") or [])
+    bars = None
+    if categories:
+        bars = plots.category_bars(
+            categories,
+            {n: m.get("categories") or {} for n, m in models.items()},
+            flagged,
+            f"{name}: pass rate per category",
+        )
+    samples: dict[str, list[float]] = {n: [] for n in models}
+    for row in suite.get("cases") or []:
+        lat = row.get("latency_ms")
+        if (
+            row.get("error") is None
+            and isinstance(lat, int | float)
+            and row.get("model") in samples
+        ):
+            samples[row["model"]].append(float(lat))
+    latency = None
+    if any(samples.values()):
+        latency = plots.latency(
+            samples,
+            {n: m.get("latency_ms") or {} for n, m in models.items()},
+            f"{name}: latency per model",
+        )
+    return {
+        "anchor": f"suite-{index}",
+        "name": name,
+        "task": suite.get("task"),
+        "n_cases": suite.get("n_cases"),
+        "primary": metric_name(str(suite.get("primary_metric"))),
+        "columns": [metric_name(c) for c in columns],
+        "models": _model_rows(suite, candidate, columns),
+        "priced": any(isinstance(m.get("cost"), dict) for m in models.values()),
+        "confusions": confusions,
+        "bars": bars,
+        "categories": _category_rows(suite, categories, models),
+        "category_baselines": list(
+            dict.fromkeys(str(c.get("baseline")) for c in suite.get("category_comparisons") or [])
+        ),
+        "regression": regression or None,
+        "latency": latency,
+        "comparisons": [
+            {
+                "baseline": c.get("baseline"),
+                "metric": metric_name(str(c.get("metric"))),
+                "delta": f"{c['delta']:+.3f}" if isinstance(c.get("delta"), int | float) else "—",
+                "ci": _ci(c.get("ci")),
+                "p": _f(c.get("p_value"), 4),
+                "test": c.get("test", ""),
+                "wtl": f"{c.get('wins')} / {c.get('ties')} / {c.get('losses')}",
+                "direction": c.get("direction", "none"),
+                "conclusion": c.get("conclusion", ""),
+            }
+            for c in suite.get("comparisons") or []
+        ],
+        "notes": suite.get("notes") or [],
+    }
+
+
+def _category_rows(
+    suite: dict[str, Any], categories: list[str], models: dict[str, Any]
+) -> list[dict[str, Any]]:
+    comps = suite.get("category_comparisons") or []
+    baselines = list(dict.fromkeys(str(c.get("baseline")) for c in comps))
+    rows = []
+    for cat in categories:
+        cells = []
+        for m in models.values():
+            info = (m.get("categories") or {}).get(cat)
+            cells.append(
+                "—"
+                if info is None
+                else f"{_f(info.get('pass_rate'))} {_ci(info.get('ci'))} (n={info.get('n')})"
+            )
+        deltas = []
+        for b in baselines:
+            comp = next(
+                (c for c in comps if c.get("baseline") == b and c.get("category") == cat), None
+            )
+            deltas.append(
+                None
+                if comp is None
+                else {
+                    "text": f"{comp['delta']:+.3f} {_ci(comp.get('ci'))}",
+                    "flagged": bool(comp.get("flagged")),
+                }
+            )
+        rows.append({"name": cat, "cells": cells, "deltas": deltas})
+    return rows
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if value is None:
+        return "—"
+    return str(value)
+
+
+def _blocks(value: Any, title: str, out: list[dict[str, Any]], depth: int = 0) -> None:
+    """Whatever a section (``human``, ``judges``) holds, as key/value tables and tables."""
+    if isinstance(value, dict):
+        scalars = [(k, _scalar(v)) for k, v in value.items() if not isinstance(v, dict | list)]
+        if scalars:
+            out.append({"title": title, "kind": "kv", "rows": scalars})
+        for k, v in value.items():
+            if isinstance(v, dict | list) and depth < 4:
+                _blocks(v, f"{title} · {k}", out, depth + 1)
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        columns = list(dict.fromkeys(k for v in value for k in v))
+        rows = [[_scalar(v.get(c)) for c in columns] for v in value[:200]]
+        out.append({"title": title, "kind": "table", "columns": columns, "rows": rows})
+    elif isinstance(value, list) and value:
+        out.append(
+            {"title": title, "kind": "kv", "rows": [("values", ", ".join(map(_scalar, value)))]}
+        )
+
+
+def _facts(result: dict[str, Any]) -> dict[str, Any]:
+    facts = result.get("facts") or {}
+    meta = result.get("model_meta") or {}
+    models = []
+    for name, identity in (facts.get("models") or {}).items():
+        shots = (meta.get(name) or {}).get("shots")
+        models.append(
+            {
+                "name": name,
+                "identity": ", ".join(
+                    f"{k}={v}" for k, v in identity.items() if not isinstance(v, dict)
+                ),
+                "params": identity.get("params") or {},
+                "shots": shots,
+            }
+        )
+    return {
+        "rows": [
+            ("run", result.get("run_id")),
+            ("name", result.get("name")),
+            ("config SHA-256", facts.get("config_sha256")),
+            ("seed", result.get("seed")),
+            (
+                "intervals",
+                f"{_g(result.get('confidence'))} ({result.get('n_resamples')} resamples)",
+            ),
+            ("tunegate", facts.get("tunegate_version")),
+            ("started", facts.get("started_at")),
+            ("finished", facts.get("finished_at")),
+            ("duration", f"{facts['duration_s']:.1f} s" if "duration_s" in facts else None),
+        ],
+        "models": models,
+    }
+
+
+def _context(result: dict[str, Any], diff: dict[str, Any] | None) -> dict[str, Any]:
+    gate = result.get("gate")
+    forest_svg, forest_n = _forest(result)
+    sections = []
+    for key, title in (("human", "Human evaluation"), ("judges", "Judges")):
+        if result.get(key):
+            blocks: list[dict[str, Any]] = []
+            _blocks(result[key], title, blocks)
+            sections.extend(blocks)
+    notes = list(result.get("notes") or [])
+    notes += [n for s in result.get("suites") or [] for n in s.get("notes") or []]
+    return {
+        "r": result,
+        "gate": gate,
+        "criteria": _criteria(gate) if gate else [],
+        "forest": forest_svg,
+        "forest_n": forest_n,
+        "suites": [_suite(result, s, i) for i, s in enumerate(result.get("suites") or [])],
+        "judgment": sections,
+        "facts": _facts(result),
+        "notes": notes,
+        "diff": diff,
+        "f": _f,
+        "ci": _ci,
+        "metric_name": metric_name,
+    }
+
+
+def _environment() -> Any:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    # autoescape=True explicitly: select_autoescape would not cover the .html.j2 name.
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def script_source() -> str:
+    """The page's one script, exactly as inlined."""
+    return (TEMPLATES / "report.js").read_text(encoding="utf-8")
+
+
+def script_hash(source: str) -> str:
+    """The CSP source expression (``'sha256-…'``) allowing ``source`` as an inline script."""
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
+    return "sha256-" + base64.b64encode(digest).decode("ascii")
+
+
+def render_html(result: dict[str, Any], diff: dict[str, Any] | None = None) -> str:
+    """The report page for a stored result (``tunegate run --json``'s dict) and, with
+    ``diff`` (a ``RunDiff.to_dict()``), what changed since the earlier run."""
+    from markupsafe import Markup
+
+    script = script_source()
+    context = _context(result, diff)
+    template = _environment().get_template("report.html.j2")
+    page: str = template.render(
+        **context,
+        csp=CSP.format(hash=script_hash(script)),
+        script=Markup(script),  # our own file, never data: its hash is in the CSP
+        data=Markup(script_json(page_data(result))),  # JSON with <, >, & escaped
+    )
+    return page
+
+
+def write_html(
+    result: dict[str, Any], path: str | Path, diff: dict[str, Any] | None = None
+) -> Path:
+    """Render and write the report atomically; return the path."""
+    return write_atomic(path, render_html(result, diff))

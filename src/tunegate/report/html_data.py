@@ -1,0 +1,107 @@
+"""The drill-down's data: every case of every suite packed for the page's one JSON block.
+
+Packing only regroups what the stored result holds (rows per model become one
+entry per case with each model's outcome); nothing is scored or counted here.
+The JSON is made safe to sit inside ``<script type="application/json">``: ``<``,
+``>`` and ``&`` are written as ``\\u003c``-style escapes, so no output can close the
+element or open a comment, and ``JSON.parse`` restores them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+#: Per-model outcome fields, in the order they are packed (the page's script reads them so).
+OUTCOME_FIELDS = (
+    "answer",
+    "prediction",
+    "correct",
+    "error",
+    "latency_ms",
+    "detail",
+    "failed",
+    "scores",
+)
+_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def _outcome(row: dict[str, Any], parsed: bool) -> list[Any]:
+    answer = row.get("answer")
+    prediction = row.get("prediction")
+    return [
+        answer,
+        # Classification keeps the parsed label (None: unparseable or error); other tasks'
+        # prediction is the answer itself, so it is not repeated.
+        prediction if parsed or prediction != answer else None,
+        1 if row.get("correct") else 0,
+        row.get("error"),
+        row.get("latency_ms"),
+        row.get("detail"),
+        list(row.get("failed") or []),
+        dict(row.get("scores") or {}),
+    ]
+
+
+def suite_cases(suite: dict[str, Any], models: list[str]) -> list[list[Any]]:
+    """``[id, input, reference, category, [outcome per model in models order]]`` per case,
+    in the suite's case order (a model without a row for a case gets None)."""
+    inputs: dict[str, str] = suite.get("inputs") or {}
+    parsed = suite.get("task") in ("classification", "multiple_choice")
+    by_case: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in suite.get("cases") or []:
+        by_case.setdefault(str(row.get("case_id")), {})[str(row.get("model"))] = row
+    packed = []
+    for case_id, rows in by_case.items():
+        first = next(iter(rows.values()))
+        packed.append(
+            [
+                case_id,
+                inputs.get(case_id),
+                first.get("reference"),
+                first.get("category"),
+                [_outcome(rows[m], parsed) if m in rows else None for m in models],
+            ]
+        )
+    return packed
+
+
+def scorer_labels(suite: dict[str, Any]) -> list[str]:
+    """The scorers any case of the suite failed, in first-seen order (for the filter)."""
+    seen: dict[str, None] = {}
+    for row in suite.get("cases") or []:
+        for label in row.get("failed") or []:
+            seen.setdefault(str(label), None)
+    return list(seen)
+
+
+def page_data(result: dict[str, Any]) -> dict[str, Any]:
+    """Everything the drill-down script needs, per suite."""
+    candidate = result.get("candidate")
+    suites = []
+    for suite in result.get("suites") or []:
+        models = list(suite.get("models") or {})
+        if candidate in models:  # the candidate first, as in every table
+            models.remove(candidate)
+            models.insert(0, candidate)
+        suites.append(
+            {
+                "name": suite.get("name"),
+                "task": suite.get("task"),
+                "labels": suite.get("labels") or [],
+                "models": models,
+                "candidate": candidate if candidate in models else None,
+                "scorers": scorer_labels(suite),
+                "categories": sorted(
+                    {str(r["category"]) for r in suite.get("cases") or [] if r.get("category")}
+                ),
+                "cases": suite_cases(suite, models),
+            }
+        )
+    return {"fields": list(OUTCOME_FIELDS), "suites": suites}
+
+
+def script_json(data: Any) -> str:
+    """``data`` as JSON that is safe inside a ``<script type="application/json">`` element."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.translate(_SAFE)
