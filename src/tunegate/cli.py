@@ -103,6 +103,7 @@ def _execute(
     quiet: bool,
     gate_exit: bool,
     markdown_path: Path | None = None,
+    html_path: Path | None = None,
 ) -> None:
     progress = Progress(
         TextColumn("{task.description}", style="bold"),
@@ -139,6 +140,11 @@ def _execute(
         from tunegate.report.markdown import write_markdown
 
         out.print(f"Markdown report: {write_markdown(result, markdown_path)}")
+    if html_path is not None:
+        from tunegate.report.html import write_html
+        from tunegate.report.json_report import to_json
+
+        out.print(f"HTML report: {write_html(to_json(result), html_path)}")
     if gate_exit and result.gate is not None and result.gate.exit_code:
         raise typer.Exit(result.gate.exit_code)
 
@@ -151,6 +157,9 @@ def run_cmd(
     ] = None,
     markdown: Annotated[
         Path | None, typer.Option(help="Write a Markdown report (for a pull request) here.")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Write the self-contained HTML report here.")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Send every request again.")] = False,
     limit: Annotated[int | None, typer.Option(help="Only the first N cases.", min=1)] = None,
@@ -174,7 +183,7 @@ def run_cmd(
 
     options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store)
     gate_exit = gate if gate is not None else cfg.gate is not None
-    _execute(cfg, options, config.resolve().parent, json_path, quiet, gate_exit, markdown)
+    _execute(cfg, options, config.resolve().parent, json_path, quiet, gate_exit, markdown, html)
 
 
 @app.command()
@@ -184,6 +193,10 @@ def demo(
     ),
     markdown: Annotated[
         Path | None, typer.Option(help="Write a Markdown report (for a pull request) here.")
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(help="Write the HTML report here (default: next to the JSON report)."),
     ] = None,
     store: Annotated[Path, typer.Option(help="The SQLite store.")] = Path(".tunegate/demo.db"),
     limit: Annotated[int | None, typer.Option(help="Only the first N cases.", min=1)] = None,
@@ -200,10 +213,12 @@ def demo(
     from tunegate.pipeline import RunOptions
 
     cfg = _load(config_path)
+    if html is None:
+        html = json_path.with_suffix(".html")
     if os.environ.get("OPENAI_API_KEY"):
         cfg = with_openai_baseline(cfg)
     options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store)
-    _execute(cfg, options, config_path.parent, json_path, quiet, False, markdown)
+    _execute(cfg, options, config_path.parent, json_path, quiet, False, markdown, html)
 
 
 @app.command()
@@ -374,6 +389,47 @@ def plan(
             r.note,
         )
     out.print(table)
+
+
+@app.command()
+def report(
+    run: Annotated[
+        str, typer.Argument(help="A stored run: an id, a unique id prefix, latest or previous.")
+    ] = "latest",
+    html: Annotated[
+        Path | None, typer.Option(help="Write the self-contained HTML report here.")
+    ] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(help="An earlier run: the report adds what changed since it (tunegate diff)."),
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the stored JSON result here.")
+    ] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write the Markdown report here (rendered from the run).")
+    ] = None,
+    store: Annotated[Path, typer.Option(help="The SQLite store.")] = Path(".tunegate/tunegate.db"),
+) -> None:
+    """Reports of a stored run (default: the latest), rendered from the result kept with it."""
+    from tunegate.report.stored import write_stored_reports
+
+    if html is None and json_path is None and markdown is None:
+        raise _fail("nothing to write: pass --html PATH, --json PATH and/or --markdown PATH")
+    refs = [run] if against is None else [run, against]
+    results = _stored_results(store, *refs)
+    try:
+        written = write_stored_reports(
+            results[0],
+            against=results[1] if against is not None else None,
+            html=html,
+            json_path=json_path,
+            markdown=markdown,
+        )
+    except TunegateError as exc:
+        raise _fail(str(exc)) from None
+    for kind, path in written:
+        out.print(f"{kind} report: {path}")
 
 
 def main() -> None:
