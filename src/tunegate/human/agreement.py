@@ -73,6 +73,23 @@ def _cohen(x: IntArray, y: IntArray) -> float | None:
         return _finite(float(cohen_kappa_score(x[both], y[both])))
 
 
+def kappa_from_codes(x: IntArray, y: IntArray, n_labels: int) -> float | None:
+    """Cohen's kappa of two equal-length code arrays, the formula of scikit-learn's
+    ``cohen_kappa_score`` in numpy (for bootstrap resamples; tests hold the two equal):
+    ``1 - sum(W * C) / sum(W * E)`` with ``C`` the confusion matrix, ``E`` the outer
+    product of its marginals over ``n`` and ``W = 1 - I``."""
+    n = max(n_labels, 1)
+    if x.size < 2:
+        return None
+    confusion = np.bincount(x * n + y, minlength=n * n).reshape(n, n).astype(float)
+    expected = np.outer(confusion.sum(axis=1), confusion.sum(axis=0)) / confusion.sum()
+    off = 1.0 - np.eye(n)
+    denominator = float((off * expected).sum())
+    if denominator == 0.0:
+        return None
+    return 1.0 - float((off * confusion).sum()) / denominator
+
+
 def _fleiss(codes: IntArray, n_labels: int) -> float | None:
     from statsmodels.stats.inter_rater import fleiss_kappa
 
@@ -114,11 +131,16 @@ def _percent(codes: IntArray) -> float | None:
     return agree / total if total else None
 
 
-def _values(matrix: RatingMatrix, codes: IntArray) -> dict[str, Any]:
+def _values(matrix: RatingMatrix, codes: IntArray, fast: bool = False) -> dict[str, Any]:
     cohen: dict[str, float | None] = {}
     for j, k in combinations(range(len(matrix.annotators)), 2):
         key = f"{matrix.annotators[j]}|{matrix.annotators[k]}"
-        cohen[key] = _cohen(codes[:, j], codes[:, k])
+        if fast:
+            both = (codes[:, j] >= 0) & (codes[:, k] >= 0)
+            x, y = codes[both, j], codes[both, k]
+            cohen[key] = kappa_from_codes(x, y, len(matrix.labels))
+        else:
+            cohen[key] = _cohen(codes[:, j], codes[:, k])
     return {
         "cohen_kappa": cohen,
         "fleiss_kappa": _fleiss(codes, len(matrix.labels)),
@@ -188,7 +210,7 @@ def agreement_with_intervals(
     matrix = RatingMatrix.from_votes(votes)
     point = _values(matrix, matrix.codes)
     boot: list[dict[str, Any]] = [
-        _values(matrix, matrix.codes[rows])
+        _values(matrix, matrix.codes[rows], fast=True)
         for rows in cluster_bootstrap_indices(matrix.items, clusters, n_resamples, seed)
     ]
     n_clusters = len({clusters.get(i, i) if clusters is not None else i for i in matrix.items})

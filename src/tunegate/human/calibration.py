@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tunegate.human.agreement import cluster_bootstrap_indices
+from tunegate.human.agreement import cluster_bootstrap_indices, kappa_from_codes
 
 LABELS = ("a", "b", "tie")
 
@@ -82,8 +82,11 @@ def calibrate(
     if len(items) >= 2:
         kappas: list[float] = []
         percents: list[float] = []
+        code = {label: i for i, label in enumerate(LABELS)}
+        human_codes = np.array([code[h] for h in human], dtype=np.int64)
+        machine_codes = np.array([code[m] for m in machine], dtype=np.int64)
         for rows in cluster_bootstrap_indices(items, clusters, n_resamples, seed):
-            k = _kappa([human[r] for r in rows], [machine[r] for r in rows])
+            k = kappa_from_codes(human_codes[rows], machine_codes[rows], len(LABELS))
             if k is not None:
                 kappas.append(k)
             percents.append(float(same[rows].mean()))

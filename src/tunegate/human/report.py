@@ -188,6 +188,9 @@ def latest_study_for_run(store_path: str | Path, run_id: str) -> str | None:
 # --------------------------------------------------------------------------- rendering
 
 
+_MAX_CATEGORIES = 8
+
+
 def _num(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -237,9 +240,15 @@ def render_report(result: Mapping[str, Any], console: Console) -> None:
     for crit, b in pref["by_criterion"].items():
         if crit != OVERALL:
             row(f"criterion {crit}", b)
-    for cat, b in pref["by_category"].items():
+    categories = sorted(pref["by_category"].items(), key=lambda kv: -kv[1]["n_votes"])
+    for cat, b in categories[:_MAX_CATEGORIES]:
         row(f"category {cat}", b)
     console.print(table)
+    if len(categories) > _MAX_CATEGORIES:
+        console.print(
+            f"({len(categories) - _MAX_CATEGORIES} smaller categories of {len(categories)} "
+            "left out here; the JSON has them all)"
+        )
     pos = result["position_bias"]
     console.print(
         f"Position bias: the left output wins {_with_ci(pos['left_win_rate'])} of "
