@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tunegate.api._run import CallOptions, ModelLike, call_models
+from tunegate.api._run import CallOptions, ModelLike, call_models, check_model
 from tunegate.data import Case
 from tunegate.scoring.assertions import contains_any, equals, regex
 from tunegate.scoring.base import DEFAULT_THRESHOLD, NO_ANSWER, Score, safe_score
@@ -447,6 +447,7 @@ def run_eval_suite(
     Raises :class:`ValueError` for no cases or a ``confidence`` outside ``(0, 1)``,
     and :class:`TypeError` for an item of ``cases`` that is not an :class:`EvalCase`.
     """
+    check_model(model_fn, "model_fn")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     if math.isnan(threshold):
