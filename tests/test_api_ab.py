@@ -1,0 +1,174 @@
+"""ab_test_models and compare_results in the tutorial's shapes, checked against scipy,
+statsmodels and numpy."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+from servers import FaultPlan, openai_app, serve
+from statsmodels.stats.proportion import proportion_confint
+
+from tunegate import ab_test_models, compare_results
+from tunegate.api import CallOptions
+
+
+def fine_tuned(prompt: str) -> str:
+    return f"answer to {prompt}"
+
+
+async def frontier(prompt: str) -> str:
+    await asyncio.sleep(0)
+    return prompt.upper()
+
+
+def test_tutorial_call_returns_outputs_and_latencies_in_case_order() -> None:
+    eval_cases = [{"prompt": f"question {i}", "category": "simple"} for i in range(5)]
+    results = ab_test_models(eval_cases, fine_tuned, frontier)
+    assert results["model_a"] == [f"answer to question {i}" for i in range(5)]
+    assert results["model_b"] == [f"QUESTION {i}" for i in range(5)]
+    assert len(results["latency_a"]) == len(results["latency_b"]) == 5
+    assert all(isinstance(x, float) and 0 <= x < 1.0 for x in results["latency_a"])
+    assert results["errors_a"] == [None] * 5
+    assert results["prompts"] == [c["prompt"] for c in eval_cases]
+
+
+def test_cases_run_concurrently_not_one_by_one() -> None:
+    def slow_a(prompt: str) -> str:
+        time.sleep(0.25)
+        return "a"
+
+    async def slow_b(prompt: str) -> str:
+        await asyncio.sleep(0.25)
+        return "b"
+
+    cases = [{"prompt": str(i)} for i in range(12)]
+    started = time.perf_counter()
+    results = ab_test_models(cases, slow_a, slow_b, concurrency=6)
+    elapsed = time.perf_counter() - started
+    # One by one: 24 x 0.25 s = 6 s. Six at a time, both models at once: about 0.5 s.
+    assert elapsed < 2.0, elapsed
+    assert results["model_a"] == ["a"] * 12
+    assert all(0.2 <= x < 1.5 for x in results["latency_b"])
+
+
+def test_model_names_go_through_the_openai_backend_with_retries() -> None:
+    app_a = openai_app(lambda m: "tuned: " + m[-1]["content"], latency_ms=150)
+    app_b = openai_app(
+        lambda m: "big: " + m[-1]["content"],
+        latency_ms=150,
+        faults=FaultPlan({"p3": ["429", "ok"]}, retry_after=0),
+    )
+    with serve(app_a) as url_a, serve(app_b) as url_b:
+        from tunegate.config import OpenAIModel
+
+        model_a = OpenAIModel(type="openai", model="ft:tiny", base_url=f"{url_a}/v1")
+        cases = [{"prompt": f"p{i}"} for i in range(8)]
+        started = time.perf_counter()
+        results = ab_test_models(
+            cases, model_a, "gpt-big", options=CallOptions(base_url=f"{url_b}/v1", concurrency=8)
+        )
+        elapsed = time.perf_counter() - started
+    assert results["model_a"] == [f"tuned: p{i}" for i in range(8)]
+    assert results["model_b"] == [f"big: p{i}" for i in range(8)]
+    assert elapsed < 1.5, elapsed  # 8 x 150 ms per model, concurrently
+    # The 429 was retried: the server saw "p3" twice and the answer arrived.
+    assert [e["action"] for e in app_b.state.log if e["text"] == "p3"] == ["429", "ok"]
+    assert {e["json"]["model"] for e in app_b.state.log} == {"gpt-big"}
+
+
+def test_a_failed_call_is_kept_apart_from_an_answer() -> None:
+    def flaky(prompt: str) -> str:
+        if prompt == "bad":
+            raise ConnectionError("went away")
+        return prompt
+
+    results = ab_test_models([{"prompt": "ok"}, {"prompt": "bad"}], flaky, fine_tuned)
+    assert results["model_a"] == ["ok", None]
+    assert results["latency_a"][1] is None
+    assert results["errors_a"] == [None, "model error: ConnectionError: went away"]
+    compared = compare_results(results, len)
+    assert compared["n"] == 1
+    assert compared["excluded"] == 1
+
+
+async def test_the_result_can_be_awaited_as_in_the_tutorial() -> None:
+    results = await ab_test_models([{"prompt": "x"}], fine_tuned, frontier)
+    assert results["model_b"] == ["X"]
+
+
+def test_bad_cases_name_the_position() -> None:
+    with pytest.raises(ValueError, match=r"eval_cases\[1\] has no 'prompt' key \(keys: 'text'\)"):
+        ab_test_models([{"prompt": "a"}, {"text": "b"}], fine_tuned, frontier)
+    with pytest.raises(TypeError, match=r"eval_cases\[0\]\['prompt'\] is a int"):
+        ab_test_models([{"prompt": 1}], fine_tuned, frontier)
+    with pytest.raises(TypeError, match="model_b must be a function of the prompt"):
+        ab_test_models([{"prompt": "a"}], fine_tuned, None)  # type: ignore[arg-type]
+
+
+def test_compare_results_numbers() -> None:
+    # The tutorial's dict, built by hand: scores are the outputs' lengths.
+    outputs_a = ["aaaa", "aa", "aaa", "aaaaa", "a", "aaaa", "aaa", "aaaaaa", "aa", "aaaa"]
+    outputs_b = ["aa", "aa", "aaaa", "aaa", "aa", "aa", "aaa", "aaa", "a", "aaa"]
+    latency_a = [0.10, 0.12, 0.11, 0.30, 0.09, 0.10, 0.13, 0.12, 0.50, 0.11]
+    latency_b = [0.80, 0.70, 0.75, 0.90, 0.85, 0.60, 0.72, 0.74, 2.00, 0.81]
+    results = {
+        "model_a": outputs_a,
+        "model_b": outputs_b,
+        "latency_a": latency_a,
+        "latency_b": latency_b,
+    }
+    compared = compare_results(results, scorer=len)
+
+    wins_a = sum(len(a) > len(b) for a, b in zip(outputs_a, outputs_b, strict=True))
+    wins_b = sum(len(a) < len(b) for a, b in zip(outputs_a, outputs_b, strict=True))
+    assert (wins_a, wins_b) == (6, 2)
+    assert compared["model_a_win_rate"] == 0.6
+    assert compared["model_b_win_rate"] == 0.2
+    assert compared["tie_rate"] == 0.2
+    assert compared["avg_latency_a_ms"] == pytest.approx(np.mean(latency_a) * 1000, rel=1e-12)
+    assert compared["avg_latency_b_ms"] == pytest.approx(np.mean(latency_b) * 1000, rel=1e-12)
+    assert compared["model_a_win_rate_ci"] == pytest.approx(
+        proportion_confint(6, 10, alpha=0.05, method="wilson"), abs=1e-12
+    )
+    assert compared["sign_test_p_value"] == pytest.approx(binomtest(6, 8, 0.5).pvalue, rel=1e-12)
+    assert compared["sign_test_p_value"] == pytest.approx(0.2890625, rel=1e-12)  # 74/256
+    for q in (50, 95, 99):
+        expected = float(np.percentile(np.array(latency_b) * 1000, q))
+        assert compared["latency_b_ms"][f"p{q}"] == pytest.approx(expected, rel=1e-12)
+    assert "no significant difference" in compared["conclusion"]
+
+
+def test_a_clear_winner_and_a_scorer_that_raises() -> None:
+    outputs_a = ['{"ok": 1}'] * 12
+    outputs_b = ["not json"] * 11 + ['{"ok": 1}']
+
+    def valid(output: str) -> float:
+        import json
+
+        return float(json.loads(output)["ok"])
+
+    compared = compare_results({"model_a": outputs_a, "model_b": outputs_b}, valid)
+    # B's scorer raised 11 times: those answers lose; the last case is a tie.
+    assert (compared["wins_a"], compared["wins_b"], compared["ties"]) == (11, 0, 1)
+    assert compared["scorer_errors_b"] == 11
+    assert compared["sign_test_p_value"] == pytest.approx(2 * 0.5**11, rel=1e-12)
+    assert "model_a is better" in compared["conclusion"]
+    assert compared["avg_latency_a_ms"] is None
+    assert compared["latency_a_ms"] == {"p50": None, "p95": None, "p99": None}
+
+
+def test_compare_results_rejects_what_it_cannot_read() -> None:
+    with pytest.raises(ValueError, match="results has no 'model_b' key"):
+        compare_results({"model_a": []}, len)
+    with pytest.raises(ValueError, match="2 outputs of model_a but 1 of model_b"):
+        compare_results({"model_a": ["a", "b"], "model_b": ["a"]}, len)
+    with pytest.raises(TypeError, match="scorer returned str"):
+        compare_results({"model_a": ["a"], "model_b": ["b"]}, lambda o: o)
+    empty = compare_results({"model_a": [], "model_b": []}, len)
+    assert math.isnan(empty["model_a_win_rate"])
+    assert empty["sign_test_p_value"] == 1.0
