@@ -468,6 +468,7 @@ GATE_METRICS = (
     "latency_p99",
     "leakage",
     "cost_per_1k",
+    "stopped_models",
     "human_preference",
     "judge_preference",
     "judge_score",
@@ -495,6 +496,7 @@ OBSERVED_METRICS = (
     "latency_p99",
     "leakage",
     "cost_per_1k",
+    "stopped_models",
 )
 
 #: Metrics that are facts of the run or not per case: no paired (min_delta) criteria.
@@ -706,9 +708,12 @@ class Config(_Strict):
         """The suite's pairwise judges, the top-level ``judge:`` section's included."""
         judges = list(suite.task.pairwise_judges)
         section = self.judge
-        if section is not None and suite.task.type == "generation":
-            if section.suites is None or suite.name in section.suites:
-                judges.append(section.as_scorer())
+        if (
+            section is not None
+            and suite.task.type == "generation"
+            and (section.suites is None or suite.name in section.suites)
+        ):
+            judges.append(section.as_scorer())
         return judges
 
 
@@ -872,7 +877,9 @@ def _check_judges(
                 problems.append(f"{key}.judge: no model named {sc.judge!r}{_suggest(sc.judge, names)}")
             if suite.task.type != "generation":
                 problems.append(f"{key}: judges grade generation suites, not {suite.task.type}")
-            kind = "pairwise" if isinstance(sc, PairwiseJudgeConfig) else "pointwise"
+            kind: Literal["pointwise", "pairwise"] = (
+                "pairwise" if isinstance(sc, PairwiseJudgeConfig) else "pointwise"
+            )
             problem = check_rubric(sc.rubric, kind) if sc.rubric is not None else None
             if problem:
                 problems.append(f"{key}.rubric: {problem}")
@@ -955,6 +962,11 @@ def _resolve_paths(config: Config, base: Path) -> Config:
 def _suggest(word: str, options: list[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1)
     return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(options)})"
+
+
+def suggest(word: str, options: list[str]) -> str:
+    """`` (did you mean 'x'?)``, or `` (known: a, b)`` when nothing is close."""
+    return _suggest(word, options)
 
 
 def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:

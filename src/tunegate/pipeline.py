@@ -25,6 +25,7 @@ from tunegate.evaluate import (
 )
 from tunegate.facts import run_facts
 from tunegate.gate import evaluate_gate
+from tunegate.judging import SuiteJudging, judge_scorers, run_judges
 from tunegate.models import build_backends
 from tunegate.report.json_report import to_json
 from tunegate.results import CategoryComparison, Comparison, ModelResult, RunResult, SuiteResult
@@ -61,6 +62,8 @@ class RunOptions:
     store_path: Path | None = None
     observer: Observer | None = None
     policy: RetryPolicy | None = None
+    gate: bool = True  # False (--no-gate): no verdict is judged or reported
+    fresh: tuple[str, ...] = ()  # models asked again even when the store has their answers
 
 
 def load_test_cases(config: Config, limit: int | None = None) -> list[Case]:
@@ -102,8 +105,12 @@ def evaluate_suite(
     cases: Sequence[Case],
     runs: dict[str, ModelRun],
     base_dir: Path | None = None,
+    judged: SuiteJudging | None = None,
 ) -> SuiteResult:
-    """Score every model of one suite, compare the candidate with its baselines."""
+    """Score every model of one suite, compare the candidate with its baselines.
+
+    ``judged`` holds the verdicts of the suite's judges (see :func:`run_judges`).
+    """
     task = suite.task
     main = suite.name == config.all_suites[0].name
     primary = config.primary_metric if main else default_metric(task)
@@ -121,6 +128,7 @@ def evaluate_suite(
     else:
         scorers = (
             build_scorers(task, f"suites.{suite.name}.task", base_dir)
+            + judge_scorers(suite, judged)
             if task.type != "perplexity"
             else []
         )
@@ -200,8 +208,9 @@ def evaluate_suite(
         metrics=metric_names,
         category_comparisons=categories,
         regression=regression,
-        notes=notes,
+        notes=[*notes, *(judged.warnings if judged is not None else [])],
         inputs={c.id: c.text for c in cases},
+        judges=judged.summary if judged is not None else None,
     )
 
 
@@ -215,9 +224,10 @@ def evaluate_run(
     leakage: LeakageReport | None = None,
     extra: Sequence[SuiteResult] = (),
     base_dir: Path | None = None,
+    judged: SuiteJudging | None = None,
 ) -> RunResult:
     """Score the main suite (and take ``extra`` suites as they are), judge the gate."""
-    main = evaluate_suite(config, config.all_suites[0], cases, runs, base_dir)
+    main = evaluate_suite(config, config.all_suites[0], cases, runs, base_dir, judged)
     all_notes = list(notes)
     for name, run in runs.items():
         if run.stats.stopped:
@@ -239,6 +249,31 @@ def evaluate_run(
         result, config.gate, leakage=leakage.leakage_rate if leakage is not None else None
     )
     return result
+
+
+def attach_provenance(
+    result: RunResult, all_runs: Sequence[dict[str, ModelRun]], store: Store
+) -> None:
+    """Each model's ``cache`` (answers reused, from which runs, how long ago); a note when a
+    model stopped in a suite beyond the main one, or its endpoint changed what it serves."""
+    from datetime import UTC, datetime
+
+    from tunegate.provenance import cache_summary, served_by_change
+
+    now = datetime.now(UTC)
+    for i, (suite, runs) in enumerate(zip(result.suites, all_runs, strict=False)):
+        prefix = "" if i == 0 else f"{suite.name}/"
+        for name, run in runs.items():
+            if name in suite.models:
+                stats = run.stats
+                suite.models[name].cache = cache_summary(
+                    stats.cached, stats.sent, stats.from_runs, store, now
+                )
+            if i > 0 and run.stats.stopped:
+                result.notes.append(f"{prefix}{name}: {run.stats.stopped}")
+            change = served_by_change(name, run.responses)
+            if change is not None and prefix + change not in result.notes:
+                result.notes.append(prefix + change)
 
 
 class _SuiteObserver:
@@ -328,8 +363,25 @@ async def arun(
                         use_cache=opts.use_cache,
                         policy=opts.policy,
                         observer=observer,
+                        fresh=opts.fresh,
                     )
                     all_runs.append(runs)
+                judged = [
+                    await run_judges(
+                        config,
+                        suite,
+                        cases,
+                        runs,
+                        _suite_baselines(config, suite, list(runs)),
+                        store,
+                        run_id,
+                        use_cache=opts.use_cache,
+                        policy=opts.policy,
+                        observer=opts.observer,
+                        config_dir=config_dir,
+                    )
+                    for suite, cases, runs in zip(suites, suite_cases, all_runs, strict=True)
+                ]
             except BaseException as exc:
                 store.finish_run(run_id, "failed" if isinstance(exc, Exception) else "interrupted")
                 raise
@@ -344,9 +396,9 @@ async def arun(
                 },
             )
             extra = [
-                evaluate_suite(config, suite, cases, runs, config_dir)
-                for suite, cases, runs in zip(
-                    suites[1:], suite_cases[1:], all_runs[1:], strict=True
+                evaluate_suite(config, suite, cases, runs, config_dir, judging)
+                for suite, cases, runs, judging in zip(
+                    suites[1:], suite_cases[1:], all_runs[1:], judged[1:], strict=True
                 )
             ]
             result = evaluate_run(
@@ -359,7 +411,11 @@ async def arun(
                 leakage=check_train_leakage(config, suite_cases[0]),
                 extra=extra,
                 base_dir=config_dir,
+                judged=judged[0],
             )
+            attach_provenance(result, all_runs, store)
+            if not opts.gate:
+                result.gate = None
             started_at = store.get_run(run_id).started_at
             result.facts = run_facts(
                 config, started_at, _now_iso(), time.monotonic() - started_clock

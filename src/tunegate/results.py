@@ -79,6 +79,8 @@ class ModelResult:
     run: dict[str, Any] = field(default_factory=dict)
     cost: dict[str, Any] | None = None
     tokens_per_1k: dict[str, float | None] = field(default_factory=dict)  # per 1,000 answers
+    # Where the answers came from: {reused, fresh, from_runs: [{run_id, started_at, ...}]}
+    cache: dict[str, Any] | None = None
 
 
 @dataclass
@@ -162,6 +164,7 @@ class SuiteResult:
     regression: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)  # case id -> input text
+    judges: dict[str, Any] | None = None  # what the suite's judges said (docs/judges.md)
 
     @property
     def categories(self) -> list[str]:
@@ -202,6 +205,7 @@ class RunResult:
     leakage: dict[str, Any] | None = None
     gate: GateResult | None = None
     facts: dict[str, Any] = field(default_factory=dict)  # version, config hash, times, models
+    human: dict[str, Any] | None = None  # the run's human study: preference, agreement, judges
 
     @property
     def main(self) -> SuiteResult:

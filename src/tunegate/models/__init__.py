@@ -63,12 +63,14 @@ TOOL_CALL_PROMPT = (
 
 
 def suite_models(config: Config, suite: SuiteConfig) -> list[str]:
-    """The models a suite runs on: ``models``, else candidate and ``base``, else all."""
+    """The models a suite runs on: ``models``, else candidate and ``base``, else all
+    (models that only judge excepted)."""
     if suite.models:
         return list(suite.models)
     if suite.base is not None:
         return list(dict.fromkeys([config.candidate, suite.base]))
-    return list(config.models)
+    judges = config.judge_only_models
+    return [m for m in config.models if m not in judges]
 
 
 def _draw(
@@ -195,5 +197,10 @@ def build_backends(
             tokenizer = getattr(backend, "tokenizer_name", None)
             if tokenizer:
                 built.meta.setdefault(name, {})["tokenizer"] = tokenizer
+        if spec.version is not None:
+            # The runner adds it to the cache identity (see runner.model_identity).
+            setattr(backend, "version", spec.version)  # noqa: B010
+        if isinstance(backend, OpenAIChatBackend):
+            built.warnings += [w for w in backend.warnings if w not in built.warnings]
         built.backends[name] = backend
     return built

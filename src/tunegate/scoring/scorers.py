@@ -190,5 +190,12 @@ def _build(sc: ScorerConfig, where: str, base_dir: Path | None) -> BuiltScorer:
 
 
 def build_scorers(task: TaskConfig, where: str, base_dir: Path | None = None) -> list[BuiltScorer]:
-    """The task's scorers, ready to call; configuration problems raise ConfigError."""
-    return [_build(sc, f"{where}.scorers[{i}]", base_dir) for i, sc in enumerate(task.scorer_list)]
+    """The task's scorers, ready to call; configuration problems raise ConfigError.
+
+    Judges are left out: their verdicts come from model calls (see :mod:`tunegate.judging`).
+    """
+    return [
+        _build(sc, f"{where}.scorers[{i}]", base_dir)
+        for i, sc in enumerate(task.scorer_list)
+        if isinstance(sc, ScorerConfig)
+    ]

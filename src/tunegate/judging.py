@@ -1,0 +1,495 @@
+"""Judge calls: build the judge prompts of a suite, run them through the runner, collect verdicts.
+
+A judge is any model of ``models:``. Its calls are model calls: they go through
+:func:`tunegate.runner.run_models` (concurrency, retries, ``Retry-After``,
+timeouts, progress), are stored as they arrive and are cached by (judge model
+identity, rendered judge prompt), so a re-run costs nothing. An answer without a
+valid verdict is retried once (as a malformed answer), then stored and counted as
+a judge error, never as a score. A local (``hf``) judge does not generate: the
+verdict tokens are scored by log-likelihood after the prompt.
+
+Judge calls are stored under the model name ``judge:<model>`` with case ids
+``<scorer>|<case id>|<model>`` (pointwise) or ``<judge>|<case id>|<candidate>|<baseline>|AB``
+and ``...|BA`` (pairwise: candidate shown first, baseline shown first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tunegate.config import (
+    Config,
+    HFModel,
+    HTTPModel,
+    JudgeScorerConfig,
+    OpenAIModel,
+    PairwiseJudgeConfig,
+    PythonModel,
+    SuiteConfig,
+)
+from tunegate.data import Case
+from tunegate.models.base import Backend, Completion, TransportError
+from tunegate.runner import ModelRun, ModelRunStats, Observer, RetryPolicy, run_models
+from tunegate.scoring.base import NO_ANSWER, Score
+from tunegate.scoring.judge import (
+    DEFAULT_PAIRWISE_RUBRIC,
+    DEFAULT_RUBRICS,
+    LOCAL_SUFFIX,
+    Verdict,
+    parse_pairwise,
+    parse_pointwise,
+    render_rubric,
+    verdict_labels,
+)
+from tunegate.scoring.pairwise import PairJudgment, outcome, summarise, summarise_by_category
+from tunegate.scoring.scorers import BuiltScorer
+from tunegate.store import Response, Store
+
+__all__ = [
+    "SuiteJudging",
+    "judge_backend",
+    "judge_scorers",
+    "run_judges",
+    "self_preference_warnings",
+]
+
+Parse = Callable[[str | None], Verdict]
+
+
+# --------------------------------------------------------------------------- backends
+
+
+class _VerdictCheck:
+    """Wraps a generating judge: an answer without a valid verdict raises a malformed-answer
+    :class:`TransportError`, which the runner retries once, then stores as an error."""
+
+    def __init__(self, inner: Backend, parse: Parse) -> None:
+        self.inner = inner
+        self.parse = parse
+        self.name = inner.name
+        self.concurrency = inner.concurrency
+        self.timeout: float | None = getattr(inner, "timeout", None)
+        self.max_retries = max(1, int(getattr(inner, "max_retries", 0)))
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    def identity(self) -> dict[str, Any]:
+        return self.inner.identity()
+
+    def render(self, case: Case) -> dict[str, Any]:
+        return self.inner.render(case)
+
+    async def send(self, request: dict[str, Any]) -> Completion:
+        completion = await self.inner.send(request)
+        verdict = self.parse(completion.text)
+        if not verdict.ok:
+            raise TransportError(f"judge error: {verdict.error}", retryable=True, kind="malformed")
+        return completion
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _openai(name: str, spec: Any, labels: list[str], search: Path | None) -> Backend:
+    from tunegate.models.openai_chat import OpenAIChatBackend
+
+    # The judge prompt is the whole user turn: the model's own prompt template and shots
+    # belong to its role as a contestant.
+    plain = spec.model_copy(update={"prompt": None, "shots": None})
+    return OpenAIChatBackend(name, plain)
+
+
+def _http(name: str, spec: Any, labels: list[str], search: Path | None) -> Backend:
+    from tunegate.models.http import HTTPBackend
+
+    return HTTPBackend(name, spec)
+
+
+def _python(name: str, spec: Any, labels: list[str], search: Path | None) -> Backend:
+    from tunegate.models.python_fn import PythonBackend
+
+    return PythonBackend(name, spec, search_path=search)
+
+
+def _hf(name: str, spec: Any, labels: list[str], search: Path | None) -> Backend:
+    from tunegate.models.hf import HFBackend
+
+    return HFBackend(
+        name,
+        path=spec.path,
+        gguf_file=spec.gguf_file,
+        gguf=spec.gguf,
+        adapter=spec.adapter,
+        prompt="{{ input }}",
+        labels=labels,
+        mode="classify",
+        batch_size=spec.batch_size,
+        threads=spec.threads,
+        dtype=spec.dtype,
+        trained_prompt_warning=False,
+    )
+
+
+#: How each kind of model becomes a judge backend (one entry per ``models:`` type).
+_JUDGE_BUILDERS: dict[type, Callable[[str, Any, list[str], Path | None], Backend]] = {
+    OpenAIModel: _openai,
+    HTTPModel: _http,
+    PythonModel: _python,
+    HFModel: _hf,
+}
+
+
+def judge_backend(
+    config: Config, judge: str, labels: list[str], parse: Parse, config_dir: Path | None = None
+) -> Backend:
+    """The backend that asks model ``judge`` for verdicts (local models score ``labels``)."""
+    spec = config.models[judge]
+    backend = _JUDGE_BUILDERS[type(spec)](f"judge:{judge}", spec, labels, config_dir)
+    return backend if isinstance(spec, HFModel) else _VerdictCheck(backend, parse)
+
+
+# --------------------------------------------------------------------------- prompts
+
+
+def _is_local(config: Config, judge: str) -> bool:
+    return isinstance(config.models[judge], HFModel)
+
+
+def _judge_case(case_id: str, prompt: str, source: Case, metadata: dict[str, Any]) -> Case:
+    return Case(
+        id=case_id,
+        text=prompt,
+        reference="",
+        messages=({"role": "user", "content": prompt},),
+        category=source.category,
+        metadata=metadata,
+    )
+
+
+def _answer(response: Response) -> str | None:
+    return response.text if response.error is None and response.text is not None else None
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class SuiteJudging:
+    """What the judges of one suite said.
+
+    ``pointwise[label][(case id, model)]`` is the verdict of a pointwise judge
+    (``Verdict.error`` set for judge errors; absent when the model gave no answer);
+    ``summary`` is the suite's ``judges`` entry of the JSON report.
+    """
+
+    pointwise: dict[str, dict[tuple[str, str], Verdict]] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _verdict_of(response: Response, parse: Parse) -> Verdict:
+    if response.error is not None:
+        return Verdict(None, "", response.error.removeprefix("judge error: "))
+    return parse(response.text)
+
+
+def _pointwise_summary(
+    sc: JudgeScorerConfig,
+    verdicts: dict[tuple[str, str], Verdict],
+    models: Sequence[str],
+    n_cases: int,
+    run: ModelRun,
+) -> dict[str, Any]:
+    per_model: dict[str, Any] = {}
+    for model in models:
+        mine = [v for (_, m), v in verdicts.items() if m == model]
+        ok = [v for v in mine if v.ok and v.score is not None]
+        scores = [float(v.score) for v in ok if v.score is not None]
+        per_model[model] = {
+            "n": n_cases,
+            "judged": len(ok),
+            "errors": len(mine) - len(ok),
+            "no_answer": n_cases - len(mine),
+            "mean_score": sum(scores) / len(scores) if scores else None,
+            "pass_rate": (
+                sum(1 for s in scores if s >= sc.threshold) / len(scores) if scores else None
+            ),
+            "first_errors": list(dict.fromkeys(v.error for v in mine if v.error))[:3],
+        }
+    cases = [
+        {
+            "case_id": cid,
+            "model": m,
+            "verdict": v.verdict,
+            "score": v.score,
+            "reasoning": v.reasoning or None,
+            "error": v.error,
+        }
+        for (cid, m), v in verdicts.items()
+    ]
+    return {
+        "kind": "pointwise",
+        "name": sc.label,
+        "judge": sc.judge,
+        "scale": sc.scale,
+        "threshold": sc.threshold,
+        "models": per_model,
+        "calls": run.stats.as_dict(),
+        "cases": cases,
+    }
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass
+class _Job:
+    judge: str
+    label: str
+    parse: Parse
+    labels: list[str]
+    cases: list[Case] = field(default_factory=list)
+    keys: list[tuple[str, str]] = field(default_factory=list)  # (case id, model) per case
+
+
+def _pointwise_job(
+    config: Config, sc: JudgeScorerConfig, cases: Sequence[Case], runs: dict[str, ModelRun]
+) -> _Job:
+    scale = sc.scale
+    template = sc.rubric or DEFAULT_RUBRICS[scale]
+    local = _is_local(config, sc.judge)
+    job = _Job(sc.judge, sc.label, lambda t: parse_pointwise(t, scale), verdict_labels(scale))
+    for model, run in runs.items():
+        for case, response in zip(cases, run.responses, strict=True):
+            output = _answer(response)
+            if output is None:
+                continue
+            values = {"input": case.text, "output": output, "reference": case.reference}
+            prompt = render_rubric(template, **values) + (LOCAL_SUFFIX if local else "")
+            job.cases.append(
+                _judge_case(f"{sc.label}|{case.id}|{model}", prompt, case, {"judged": values})
+            )
+            job.keys.append((case.id, model))
+    return job
+
+
+def _pairwise_job(
+    config: Config,
+    pj: PairwiseJudgeConfig,
+    cases: Sequence[Case],
+    runs: dict[str, ModelRun],
+    baselines: Sequence[str],
+) -> _Job:
+    template = pj.rubric or DEFAULT_PAIRWISE_RUBRIC
+    local = _is_local(config, pj.judge)
+    job = _Job(pj.judge, pj.label, parse_pairwise, verdict_labels("pairwise"))
+    candidate = runs[config.candidate]
+    for baseline in baselines:
+        for i, case in enumerate(cases):
+            mine, theirs = _answer(candidate.responses[i]), _answer(runs[baseline].responses[i])
+            if mine is None or theirs is None:
+                continue
+            for order, (a, b) in (("AB", (mine, theirs)), ("BA", (theirs, mine))):
+                values = {
+                    "input": case.text,
+                    "output_a": a,
+                    "output_b": b,
+                    "reference": case.reference,
+                }
+                prompt = render_rubric(template, **values) + (LOCAL_SUFFIX if local else "")
+                cid = f"{pj.label}|{case.id}|{config.candidate}|{baseline}|{order}"
+                job.cases.append(_judge_case(cid, prompt, case, {"judged": values}))
+    return job
+
+
+def _pairwise_summary(
+    config: Config,
+    pj: PairwiseJudgeConfig,
+    cases: Sequence[Case],
+    runs: dict[str, ModelRun],
+    baselines: Sequence[str],
+    run: ModelRun,
+) -> dict[str, Any]:
+    by_id = {r.case_id: r for r in run.responses}
+    per_baseline: dict[str, Any] = {}
+    records: list[dict[str, Any]] = []
+    for baseline in baselines:
+        judgments: list[PairJudgment] = []
+        skipped = 0
+        for i, case in enumerate(cases):
+            mine = _answer(runs[config.candidate].responses[i])
+            theirs = _answer(runs[baseline].responses[i])
+            stem = f"{pj.label}|{case.id}|{config.candidate}|{baseline}"
+            if mine is None or theirs is None:
+                skipped += 1
+                continue
+            ab = _verdict_of(by_id[f"{stem}|AB"], parse_pairwise)
+            ba = _verdict_of(by_id[f"{stem}|BA"], parse_pairwise)
+            j = PairJudgment(case.id, case.category, ab.verdict, ba.verdict, len(mine), len(theirs))
+            judgments.append(j)
+            records.append(
+                {
+                    "case_id": case.id,
+                    "baseline": baseline,
+                    "candidate_first": ab.verdict,
+                    "baseline_first": ba.verdict,
+                    "outcome": outcome(j),
+                    "reasoning": [ab.reasoning or None, ba.reasoning or None],
+                    "errors": [e for e in (ab.error, ba.error) if e],
+                }
+            )
+        level, resamples, seed = config.level, config.bootstrap, config.seed
+        summary = summarise(judgments, confidence=level, n_resamples=resamples, seed=seed)
+        by_category = summarise_by_category(
+            judgments, confidence=level, n_resamples=resamples, seed=seed
+        )
+        summary["no_answer"] = skipped
+        summary["categories"] = by_category
+        per_baseline[baseline] = summary
+    return {
+        "kind": "pairwise",
+        "name": pj.label,
+        "judge": pj.judge,
+        "candidate": config.candidate,
+        "baselines": per_baseline,
+        "calls": run.stats.as_dict(),
+        "cases": records,
+    }
+
+
+def self_preference_warnings(
+    config: Config, suite: SuiteConfig, models: Sequence[str]
+) -> list[str]:
+    """A warning for each judge that also answers in ``suite`` (it may prefer its own outputs)."""
+    judges = [s.judge for s in suite.task.scorer_list if isinstance(s, JudgeScorerConfig)]
+    judges += [p.judge for p in config.pairwise_judges(suite)]
+    out = []
+    for judge in dict.fromkeys(judges):
+        if judge in models:
+            role = "the candidate" if judge == config.candidate else "a compared model"
+            out.append(
+                f"{suite.name}: judge {judge!r} is also {role}: a model tends to prefer its "
+                "own outputs (self-preference); prefer a judge that is not compared"
+            )
+    return out
+
+
+async def run_judges(
+    config: Config,
+    suite: SuiteConfig,
+    cases: Sequence[Case],
+    runs: dict[str, ModelRun],
+    baselines: Sequence[str],
+    store: Store,
+    run_id: str,
+    *,
+    use_cache: bool = True,
+    policy: RetryPolicy | None = None,
+    observer: Observer | None = None,
+    config_dir: Path | None = None,
+) -> SuiteJudging | None:
+    """Run every judge of ``suite`` on the models' stored answers; None when it has none."""
+    pointwise = [s for s in suite.task.scorer_list if isinstance(s, JudgeScorerConfig)]
+    pairwise = [p for p in config.pairwise_judges(suite) if config.candidate in runs]
+    if not pointwise and not pairwise:
+        return None
+    jobs: list[tuple[Any, _Job]] = [
+        (sc, _pointwise_job(config, sc, cases, runs)) for sc in pointwise
+    ]
+    jobs += [(pj, _pairwise_job(config, pj, cases, runs, baselines)) for pj in pairwise]
+
+    async def one(job: _Job) -> ModelRun:
+        backend = judge_backend(config, job.judge, job.labels, job.parse, config_dir)
+        watcher = _Prefixed(observer, f"{suite.name}/{job.label}/") if observer else None
+        done = await run_models(
+            {backend.name: backend},
+            job.cases,
+            store,
+            run_id,
+            use_cache=use_cache,
+            policy=policy,
+            observer=watcher,
+        )
+        return done[backend.name]
+
+    finished = await asyncio.gather(*(one(job) for _, job in jobs))
+    result = SuiteJudging(warnings=self_preference_warnings(config, suite, list(runs)))
+    entries: list[dict[str, Any]] = []
+    for (sc, job), run in zip(jobs, finished, strict=True):
+        if isinstance(sc, JudgeScorerConfig):
+            verdicts: dict[tuple[str, str], Verdict] = {}
+            for key, response in zip(job.keys, run.responses, strict=True):
+                verdicts[key] = _verdict_of(response, job.parse)
+            result.pointwise[sc.label] = verdicts
+            entries.append(_pointwise_summary(sc, verdicts, list(runs), len(cases), run))
+        else:
+            entries.append(_pairwise_summary(config, sc, cases, runs, baselines, run))
+    result.summary = {"judges": entries, "warnings": list(result.warnings)}
+    return result
+
+
+class _Prefixed:
+    """Progress events of a judge, named ``suite/judge/judge:<model>``."""
+
+    def __init__(self, observer: Observer, prefix: str) -> None:
+        self.observer = observer
+        self.prefix = prefix
+
+    def model_loading(self, model: str) -> None:
+        loading = getattr(self.observer, "model_loading", None)
+        if loading is not None:
+            loading(self.prefix + model)
+
+    def model_started(self, model: str, total: int, cached: int) -> None:
+        self.observer.model_started(self.prefix + model, total, cached)
+
+    def response(self, model: str, response: Response) -> None:
+        self.observer.response(self.prefix + model, response)
+
+    def model_finished(self, model: str, stats: ModelRunStats) -> None:
+        self.observer.model_finished(self.prefix + model, stats)
+
+
+# --------------------------------------------------------------------------- scorers
+
+
+def judge_scorers(suite: SuiteConfig, judging: SuiteJudging | None) -> list[BuiltScorer]:
+    """The suite's pointwise judges as scorers: each case's normalised verdict.
+
+    A model that gave no answer fails (value 0, like every scorer); a judge error
+    fails the case with the reason and has no value (NaN: left out of the mean).
+    """
+    out = []
+    for sc in suite.task.scorer_list:
+        if not isinstance(sc, JudgeScorerConfig):
+            continue
+        verdicts = judging.pointwise.get(sc.label, {}) if judging is not None else {}
+        out.append(
+            BuiltScorer(sc.label, "judge", (sc.label,), _judge_fn(sc.label, sc.threshold, verdicts))
+        )
+    return out
+
+
+def _judge_fn(
+    label: str, threshold: float, verdicts: dict[tuple[str, str], Verdict]
+) -> Callable[[Case, Response], dict[str, Score]]:
+    def fn(case: Case, response: Response) -> dict[str, Score]:
+        if response.error is not None or response.text is None:
+            return {label: Score.failure(NO_ANSWER)}
+        verdict = verdicts.get((case.id, response.model))
+        if verdict is None:
+            return {label: Score(math.nan, False, "judge error: not judged")}
+        if not verdict.ok or verdict.score is None:
+            return {label: Score(math.nan, False, f"judge error: {verdict.error}")}
+        detail = f"verdict {verdict.verdict}" + (
+            f": {verdict.reasoning}" if verdict.reasoning else ""
+        )
+        return {label: Score(verdict.score, verdict.score >= threshold, detail)}
+
+    return fn
