@@ -1,5 +1,6 @@
 """The annotation web app: FastAPI, server-rendered Jinja2 pages (autoescaped), a little
-vanilla JS.
+vanilla JS. (This module imports FastAPI at the top: only ``tunegate human serve`` and the
+tests import it.)
 
 Every URL carries the annotator's secret token (``/a/<token>/...``); a request without a
 valid one gets 403, whatever the path. An annotator sees only their own items, in their
@@ -12,20 +13,21 @@ from __future__ import annotations
 
 import hmac
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-from tunegate.human.store import HumanStore, StudyItem, Vote
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-if TYPE_CHECKING:
-    from fastapi import FastAPI
+from tunegate.human.store import HumanStore, StudyItem, Vote
 
 _HERE = Path(__file__).parent
 _STATIC = {"app.js": "text/javascript", "app.css": "text/css"}
 _HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        "img-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+        "img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
@@ -41,10 +43,6 @@ class _Denied(Exception):
 
 def create_app(store_path: str | Path, study: str) -> FastAPI:
     """The app serving ``study`` from the store at ``store_path``."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
     store = HumanStore(store_path)
     info = store.study(study)
     env = Environment(
