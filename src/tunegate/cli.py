@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -45,6 +46,40 @@ app.add_typer(human_app, name="human")
 EXIT_OK = 0
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what CI cancellation and `docker stop` expect
+
+
+class _Sigterm:
+    """SIGTERM is handled like Ctrl-C (stop sending, keep every answer, mark the run
+    interrupted); this remembers that it was SIGTERM, for the exit code."""
+
+    received = False
+
+    @classmethod
+    def handle(cls, signum: int, frame: object) -> None:
+        cls.received = True
+        # asyncio.run turns SIGINT into a cancellation of the run; elsewhere it raises
+        # KeyboardInterrupt. Either way the pipeline marks the run interrupted.
+        signal.raise_signal(signal.SIGINT)
+
+    @classmethod
+    def install(cls) -> None:
+        try:
+            signal.signal(signal.SIGTERM, cls.handle)
+        except ValueError:  # not the main thread (embedded use): leave the default
+            pass
+
+    @classmethod
+    def exit_code(cls) -> int:
+        return EXIT_TERMINATED if cls.received else EXIT_INTERRUPTED
+
+    @classmethod
+    def message(cls) -> str:
+        what = "terminated (SIGTERM)" if cls.received else "interrupted"
+        return (
+            f"{what}; the run is marked interrupted and every answer received so far is "
+            "stored; run the same command again to resume"
+        )
 
 
 class ProgressBars:
@@ -121,17 +156,15 @@ def _execute(
     from tunegate.report.terminal import print_summary
 
     options.observer = ProgressBars(progress)
+    options.gate = gate_exit
+    _Sigterm.install()
     try:
         with progress:
             result = run(cfg, options, config_dir=config_dir)
     except TunegateError as exc:
         raise _fail(str(exc), exc.exit_code) from None
     except KeyboardInterrupt:
-        raise _fail(
-            "interrupted; every answer received so far is stored; run the same command "
-            "again to resume",
-            EXIT_INTERRUPTED,
-        ) from None
+        raise _fail(_Sigterm.message(), _Sigterm.exit_code()) from None
     print_summary(result, out)
     if json_path is not None:
         path = write_json(result, json_path)
@@ -145,7 +178,8 @@ def _execute(
         from tunegate.report.json_report import to_json
 
         out.print(f"HTML report: {write_html(to_json(result), html_path)}")
-    if gate_exit and result.gate is not None and result.gate.exit_code:
+    # The exit code follows the printed verdict (--no-gate: no verdict, 0).
+    if result.gate is not None and result.gate.exit_code:
         raise typer.Exit(result.gate.exit_code)
 
 
@@ -161,7 +195,16 @@ def run_cmd(
     html: Annotated[
         Path | None, typer.Option(help="Write the self-contained HTML report here.")
     ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Send every request again.")] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Send every request again; --no-cache MODEL asks only MODEL again (repeatable).",
+        ),
+    ] = False,
+    no_cache_model: Annotated[
+        list[str] | None, typer.Option("--no-cache-model", hidden=True)
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N cases.", min=1)] = None,
     store: Annotated[
         Path | None, typer.Option(help="The SQLite store (default from the config).")
@@ -171,19 +214,26 @@ def run_cmd(
         bool,
         typer.Option(
             "--gate/--no-gate",
-            help="Exit with the verdict's code (0 SHIP, 1 ITERATE, 3 INCONCLUSIVE). "
-            "On by default when the config has a gate: section.",
+            help="Judge the gate (the config's, or the default one) and exit with the "
+            "verdict's code: 0 SHIP, 1 ITERATE, 3 INCONCLUSIVE. --no-gate: no verdict, exit 0.",
         ),
-    ]
-    | None = None,
+    ] = True,
 ) -> None:
     """Run every model on the test set, score, compare, judge the gate, print the summary."""
     cfg = _load(config)  # before importing the pipeline: config errors should not wait
     from tunegate.pipeline import RunOptions
 
-    options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store)
-    gate_exit = gate if gate is not None else cfg.gate is not None
-    _execute(cfg, options, config.resolve().parent, json_path, quiet, gate_exit, markdown, html)
+    fresh = tuple(no_cache_model or ())
+    unknown = [m for m in fresh if m not in cfg.models]
+    if unknown:
+        from tunegate.config import suggest
+
+        raise _fail(
+            f"--no-cache {unknown[0]}: no model named {unknown[0]!r} in {config}"
+            f"{suggest(unknown[0], list(cfg.models))}"
+        )
+    options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store, fresh=fresh)
+    _execute(cfg, options, config.resolve().parent, json_path, quiet, gate, markdown, html)
 
 
 @app.command()
@@ -218,7 +268,7 @@ def demo(
     if os.environ.get("OPENAI_API_KEY"):
         cfg = with_openai_baseline(cfg)
     options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store)
-    _execute(cfg, options, config_path.parent, json_path, quiet, False, markdown, html)
+    _execute(cfg, options, config_path.parent, json_path, quiet, True, markdown, html)
 
 
 @app.command()
@@ -283,15 +333,34 @@ def check_data(
 @app.command()
 def runs(
     store: Annotated[Path, typer.Option(help="The SQLite store.")] = Path(".tunegate/tunegate.db"),
+    delete: Annotated[
+        str | None,
+        typer.Option(
+            "--delete", help="Delete this run (an id or a unique id prefix) and its answers."
+        ),
+    ] = None,
 ) -> None:
-    """List the stored runs."""
+    """List the stored runs (or delete one with --delete)."""
     if not store.exists():
         raise _fail(f"{store}: no store here (run `tunegate run` first or pass --store)")
+    if delete is not None:
+        _delete_run(store, delete)
+        return
     try:
         with Store(store) as db:
             infos = db.runs()
     except TunegateError as exc:
         raise _fail(str(exc)) from None
+    if not out.is_terminal:  # piped: whole ids, one run per tab-separated line
+        for info in infos:
+            models = ", ".join(info.config.get("models", {}))
+            n = info.meta.get("n_cases", "")
+            out.print(
+                f"{info.id}\t{info.name}\t{info.started_at}\t{info.status}\t{n}\t{models}",
+                markup=False,
+                soft_wrap=True,
+            )
+        return
     table = Table(title=str(store), title_justify="left")
     for col in ("run", "name", "started", "status", "cases", "models"):
         table.add_column(col)
@@ -305,6 +374,51 @@ def runs(
             ", ".join(info.config.get("models", {})),
         )
     out.print(table)
+
+
+def _delete_run(store: Path, ref: str) -> None:
+    from tunegate.diff import resolve_run
+
+    try:
+        with Store(store) as db:
+            info = resolve_run(db, ref)
+            removed = db.delete_run(info.id)
+            db.vacuum()
+    except TunegateError as exc:
+        raise _fail(str(exc)) from None
+    out.print(
+        f"deleted run {info.id} ({info.name}, started {info.started_at}, {info.status})"
+        f" and its {removed} stored responses from {store}"
+    )
+
+
+cache_app = typer.Typer(no_args_is_help=True, help="The store's cache of model answers.")
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("clear")
+def cache_clear(
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Only this model's stored answers.")
+    ] = None,
+    store: Annotated[Path, typer.Option(help="The SQLite store.")] = Path(".tunegate/tunegate.db"),
+) -> None:
+    """Delete stored answers so the next run asks the models again (runs and results stay)."""
+    if not store.exists():
+        raise _fail(f"{store}: no store here (run `tunegate run` first or pass --store)")
+    try:
+        with Store(store) as db:
+            known = db.cache_counts()
+            if model is not None and model not in known:
+                names = ", ".join(sorted(known)) or "none"
+                raise _fail(f"{store}: no stored answers of model {model!r} (models: {names})")
+            counts = db.clear_cache(model)
+            db.vacuum()
+    except TunegateError as exc:
+        raise _fail(str(exc)) from None
+    total = sum(counts.values())
+    detail = ", ".join(f"{name}: {n}" for name, n in sorted(counts.items()))
+    out.print(f"removed {total} stored responses from {store}" + (f" ({detail})" if detail else ""))
 
 
 def _stored_results(store: Path, *refs: str) -> list[dict[str, Any]]:
@@ -432,14 +546,59 @@ def report(
         out.print(f"{kind} report: {path}")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from tunegate import __version__
+
+        out.print(f"tunegate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Decide, with evidence, whether a fine-tuned model should ship."""
+
+
+def split_no_cache(argv: list[str]) -> list[str]:
+    """``--no-cache MODEL`` (or ``--no-cache=MODEL``) becomes ``--no-cache-model MODEL``.
+
+    ``--no-cache`` alone stays the flag: a following word counts as a model only when
+    it is not an option and not an existing file (the config).
+    """
+    out_args: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("--no-cache="):
+            out_args += ["--no-cache-model", arg.split("=", 1)[1]]
+        elif arg == "--no-cache" and i + 1 < len(argv):
+            nxt = argv[i + 1]
+            if not nxt.startswith("-") and not Path(nxt).exists():
+                out_args += ["--no-cache-model", nxt]
+                i += 1
+            else:
+                out_args.append(arg)
+        else:
+            out_args.append(arg)
+        i += 1
+    return out_args
+
+
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
-        app()
+        app(args=split_no_cache(sys.argv[1:]), prog_name="tunegate")
     except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
+        err.print(_Sigterm.message())
+        sys.exit(_Sigterm.exit_code())
 
 
 if __name__ == "__main__":

@@ -9,11 +9,13 @@ errors are never reused as answers, so they are retried.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,9 @@ from typing import Any
 from tunegate.errors import TunegateError
 
 SCHEMA_VERSION = 1
+MAX_ANSWER_CHARS = 10_000_000
+"""A stored answer text longer than this is cut here; ``extra["truncated_from"]`` keeps the length."""
+_LOCK_RETRIES = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,6 +56,8 @@ CREATE TABLE IF NOT EXISTS responses (
     attempts INTEGER NOT NULL DEFAULT 1,
     cached INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
+    origin_run TEXT,
+    origin_at REAL,
     PRIMARY KEY (run_id, model, case_id)
 );
 CREATE INDEX IF NOT EXISTS responses_answers ON responses(key, created_at) WHERE error IS NULL;
@@ -74,6 +81,9 @@ class Response:
     completion_tokens: int | None = None
     attempts: int = 1
     cached: bool = False
+    # Where a reused answer was first received: that run's id and the time (epoch seconds).
+    origin_run: str | None = None
+    origin_at: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -118,19 +128,34 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._add_missing_columns()
             row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if row is None:
                 self._db.execute(
                     "INSERT INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
                 )
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise TunegateError(
-                    f"{self.path}: store schema {row[0]} is not supported (expected {SCHEMA_VERSION})"
-                )
+            elif not str(row[0]).isdigit() or int(row[0]) != SCHEMA_VERSION:
+                raise TunegateError(_schema_message(self.path, str(row[0])))
         except sqlite3.DatabaseError as exc:
-            raise TunegateError(f"{self.path}: cannot open the store ({exc})") from None
+            raise _store_error(self.path, exc, "cannot open the store") from None
         except OSError as exc:
             raise TunegateError(f"{self.path}: cannot create the store ({exc.strerror})") from None
+
+    def _add_missing_columns(self) -> None:
+        """Stores written before answers carried their origin get the two columns (NULL)."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(responses)")}
+        for column, kind in (("origin_run", "TEXT"), ("origin_at", "REAL")):
+            if column not in have:
+                self._db.execute(f"ALTER TABLE responses ADD COLUMN {column} {kind}")
+
+    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """Run one writing statement: retried while another process holds the lock, and
+        a read-only, full or broken store becomes a :class:`TunegateError`."""
+        try:
+            cursor: sqlite3.Cursor = _retry_locked(lambda: self._db.execute(sql, args))
+        except sqlite3.DatabaseError as exc:
+            raise _store_error(self.path, exc, "cannot write to the store") from None
+        return cursor
 
     def __enter__(self) -> Store:
         return self
@@ -153,10 +178,12 @@ class Store:
     ) -> str:
         """Create a run and return its id (time-ordered, unique)."""
         run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
-        self._db.execute(
+        # Who runs it: a run left 'running' by a process that is gone was interrupted.
+        meta = {**(meta or {}), "process": {"pid": os.getpid(), "host": socket.gethostname()}}
+        self._write(
             "INSERT INTO runs(id, name, started_at, status, seed, config, meta)"
             " VALUES (?, ?, ?, 'running', ?, ?, ?)",
-            (run_id, name, _now(), seed, _dump(config), _dump(meta or {})),
+            (run_id, name, _now(), seed, _dump(config), _dump(meta)),
         )
         return run_id
 
@@ -164,11 +191,11 @@ class Store:
         """Merge ``meta`` into the run's metadata."""
         current = self.get_run(run_id).meta
         current.update(meta)
-        self._db.execute("UPDATE runs SET meta=? WHERE id=?", (_dump(current), run_id))
+        self._write("UPDATE runs SET meta=? WHERE id=?", (_dump(current), run_id))
 
     def finish_run(self, run_id: str, status: str = "completed") -> None:
         """Mark a run finished."""
-        self._db.execute(
+        self._write(
             "UPDATE runs SET status=?, finished_at=? WHERE id=?", (status, _now(), run_id)
         )
 
@@ -181,7 +208,9 @@ class Store:
         ).fetchone()
         if row is None:
             raise TunegateError(f"{self.path}: no run {run_id!r}")
-        return RunInfo(row[0], row[1], row[2], row[3], row[4], row[5], _load(row[6]), _load(row[7]))
+        meta = _load(row[7])
+        status = "interrupted" if row[4] == "running" and _process_gone(meta) else row[4]
+        return RunInfo(row[0], row[1], row[2], row[3], status, row[5], _load(row[6]), meta)
 
     def runs(self) -> list[RunInfo]:
         """All runs, newest first."""
@@ -193,11 +222,15 @@ class Store:
     # ------------------------------------------------------------- responses
 
     def record(self, run_id: str, response: Response, request: dict[str, Any]) -> None:
-        """Write one response now (autocommit), replacing an earlier one for the same case."""
-        self._db.execute(
+        """Write one response now (autocommit), replacing an earlier one for the same case.
+
+        An answer longer than :data:`MAX_ANSWER_CHARS` is stored cut, with a note."""
+        response = _truncated(response)
+        self._write(
             "INSERT OR REPLACE INTO responses(run_id, model, case_id, key, request, text, output,"
             " extra, error, error_kind, latency_ms, prompt_tokens, completion_tokens, attempts,"
-            " cached, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " cached, created_at, origin_run, origin_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 response.model,
@@ -215,12 +248,14 @@ class Store:
                 response.attempts,
                 int(response.cached),
                 time.time(),
+                response.origin_run,
+                response.origin_at,
             ),
         )
 
     def record_many(self, run_id: str, items: Iterable[tuple[Response, dict[str, Any]]]) -> None:
         """Write several responses in one transaction."""
-        self._db.execute("BEGIN")
+        self._write("BEGIN IMMEDIATE")
         try:
             for response, request in items:
                 self.record(run_id, response, request)
@@ -230,19 +265,25 @@ class Store:
         self._db.execute("COMMIT")
 
     def cached_answers(self, keys: Iterable[str]) -> dict[str, Response]:
-        """The newest stored answer (never an error) for each of ``keys`` that has one."""
+        """The newest stored answer (never an error) for each of ``keys`` that has one.
+
+        Each carries its origin: the run that first received it and when (a reused
+        answer keeps the origin of the answer it copies).
+        """
         found: dict[str, Response] = {}
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM responses"
+                f"SELECT {_COLUMNS}, run_id, created_at FROM responses"
                 f" WHERE error IS NULL AND key IN ({marks}) ORDER BY created_at",
                 chunk,
             )
             for row in rows:
                 response = _response(row)
+                if response.origin_run is None:  # received in that run, not reused there
+                    response.origin_run, response.origin_at = row[-2], row[-1]
                 response.cached = True
                 found[response.key] = response
         return found
@@ -258,9 +299,138 @@ class Store:
             yield _response(row)
 
 
+    # ---------------------------------------------------------- housekeeping
+
+    def delete_run(self, run_id: str) -> int:
+        """Delete a run and its responses; return how many responses went with it."""
+        self.get_run(run_id)
+        self._write("BEGIN IMMEDIATE")
+        try:
+            removed = self._db.execute("DELETE FROM responses WHERE run_id=?", (run_id,)).rowcount
+            self._db.execute("DELETE FROM runs WHERE id=?", (run_id,))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._write("COMMIT")
+        return int(removed)
+
+    def cache_counts(self, model: str | None = None) -> dict[str, int]:
+        """Stored responses per model (only ``model``'s when given)."""
+        sql = "SELECT model, COUNT(*) FROM responses"
+        args: tuple[str, ...] = ()
+        if model is not None:
+            sql += " WHERE model=?"
+            args = (model,)
+        return {row[0]: int(row[1]) for row in self._db.execute(sql + " GROUP BY model", args)}
+
+    def clear_cache(self, model: str | None = None) -> dict[str, int]:
+        """Delete the stored responses (of every model, or of ``model``) so that the next
+        run asks again; runs and their stored results stay. Returns the count per model."""
+        self._write("BEGIN IMMEDIATE")
+        try:
+            counts = self.cache_counts(model)
+            if model is None:
+                self._db.execute("DELETE FROM responses")
+            else:
+                self._db.execute("DELETE FROM responses WHERE model=?", (model,))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._write("COMMIT")
+        return counts
+
+    def vacuum(self) -> None:
+        """Give the space of deleted rows back to the file system (``VACUUM``)."""
+        self._write("VACUUM")
+        self._write("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+def _retry_locked(action: Callable[[], Any]) -> Any:
+    """``action()``, tried again when SQLite still says "database is locked" after its own
+    busy timeout (another process writing for long, or a lock upgrade that cannot wait)."""
+    for attempt in range(_LOCK_RETRIES):
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if not _locked(exc) or attempt == _LOCK_RETRIES - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _schema_message(path: Path, found: str) -> str:
+    if found.isdigit() and int(found) > SCHEMA_VERSION:
+        return (
+            f"{path}: this store was written by a newer tunegate (store schema {found}; this"
+            f" version reads schema {SCHEMA_VERSION}): upgrade tunegate or pass another --store"
+        )
+    return f"{path}: store schema {found!r} is not supported (expected {SCHEMA_VERSION})"
+
+
+def _store_error(path: Path, exc: sqlite3.DatabaseError, doing: str) -> TunegateError:
+    """A clear message for what SQLite reports about the file or its folder."""
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        why = "the file is not a tunegate store (not an SQLite database, or damaged)"
+    elif "readonly" in text or "read-only" in text:
+        why = "the file or its folder is read-only"
+    elif "disk is full" in text or "disk I/O" in text:
+        why = f"no space left on the device or a disk error ({text})"
+    elif "unable to open" in text:
+        why = "cannot open the file (is its folder writable?)"
+    elif _locked(exc):
+        why = "another process kept the store locked for too long; try again"
+    else:
+        why = text
+    return TunegateError(f"{path}: {doing}: {why}")
+
+
+def _truncated(response: Response) -> Response:
+    """``response`` with an answer over :data:`MAX_ANSWER_CHARS` cut, noting the length."""
+    text = response.text
+    if text is None or len(text) <= MAX_ANSWER_CHARS:
+        return response
+    extra = dict(response.extra or {})
+    extra["truncated_from"] = len(text)
+    output = response.output
+    if isinstance(output, str) and len(output) > MAX_ANSWER_CHARS:
+        output = output[:MAX_ANSWER_CHARS]
+    return replace(response, text=text[:MAX_ANSWER_CHARS], output=output, extra=extra)
+
+
+def _process_gone(meta: dict[str, Any]) -> bool:
+    """True when the run's process (on this host) no longer exists."""
+    process = meta.get("process") if isinstance(meta, dict) else None
+    if not isinstance(process, dict) or process.get("host") != socket.gethostname():
+        return False
+    pid = process.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, but another user's
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed child its parent has not reaped yet (Linux /proc; False elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
 _COLUMNS = (
     "case_id, model, key, text, output, extra, error, error_kind, latency_ms,"
-    " prompt_tokens, completion_tokens, attempts, cached"
+    " prompt_tokens, completion_tokens, attempts, cached, origin_run, origin_at"
 )
 
 
@@ -280,4 +450,6 @@ def _response(row: tuple[Any, ...]) -> Response:
         completion_tokens=row[10],
         attempts=row[11],
         cached=bool(row[12]),
+        origin_run=row[13],
+        origin_at=row[14],
     )
