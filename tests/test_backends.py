@@ -61,7 +61,8 @@ async def test_openai_zero_shot_replaces_system_and_forwards_params() -> None:
         backend = openai_backend(
             url,
             system="You are a sentiment classifier.",
-            params={"temperature": 0, "max_tokens": 3, "seed": 7, "top_k": 5, "repetition": 1.1},
+            params={"temperature": 0, "max_tokens": 3, "seed": 7},
+            extra_body={"top_k": 5, "repetition": 1.1},
         )
         completion = await send_one(backend)
     assert completion.text == "positive"
@@ -73,7 +74,7 @@ async def test_openai_zero_shot_replaces_system_and_forwards_params() -> None:
     ]
     assert body["model"] == "toy-model"
     assert (body["temperature"], body["max_tokens"], body["seed"]) == (0, 3, 7)
-    # Parameters the SDK does not know travel in extra_body and reach the server as-is.
+    # Server-specific parameters listed under extra_body reach the server as-is.
     assert (body["top_k"], body["repetition"]) == (5, 1.1)
     assert "extra_body" not in body
     request = backend.render(CASE)

@@ -586,10 +586,11 @@ def test_default_gate_without_a_gate_section() -> None:
         "macro_f1 - zs >= -0.02",
         "macro_f1 - fs >= -0.02",
         "error_rate <= 0.01",
+        "no model stopped (unreachable, fatal error)",
     ]
-    assert [c.judge for c in gate.criteria] == ["interval", "interval", "observed"]
-    assert [c.threshold for c in gate.criteria] == [-0.02, -0.02, 0.01]
-    assert statuses(result) == ["PASS", "FAIL", "PASS"]
+    assert [c.judge for c in gate.criteria] == ["interval", "interval", "observed", "observed"]
+    assert [c.threshold for c in gate.criteria] == [-0.02, -0.02, 0.01, 0]
+    assert statuses(result) == ["PASS", "FAIL", "PASS", "PASS"]
     deltas = [macro_f1(cases, runs[0]) - macro_f1(cases, r) for r in runs[1:]]
     assert [c.estimate for c in gate.criteria[:2]] == pytest.approx(deltas, abs=1e-12)
     assert (gate.verdict, gate.exit_code) == ("ITERATE", 1)
@@ -605,6 +606,7 @@ def test_default_gate_without_a_gate_section() -> None:
     assert [c.description for c in shipped.gate.criteria] == [
         "accuracy - zs >= -0.02",
         "error_rate <= 0.01",
+        "no model stopped (unreachable, fatal error)",
     ]
     assert shipped.gate.criteria[0].estimate == pytest.approx(0.8 - 0.5)
     assert (shipped.gate.verdict, shipped.gate.exit_code) == ("SHIP", 0)
@@ -950,11 +952,12 @@ def test_cli_iterate_exits_1(cli_runs: dict[str, CliRun]) -> None:
     assert "Traceback" not in run.proc.stderr
 
 
-def test_cli_no_gate_exits_0_even_when_the_verdict_is_iterate(cli_runs: dict[str, CliRun]) -> None:
+def test_cli_no_gate_exits_0_and_prints_no_verdict(cli_runs: dict[str, CliRun]) -> None:
     run = cli_runs["no-gate"]
     assert run.proc.returncode == 0, run.proc.stderr
-    assert "VERDICT: ITERATE" in run.proc.stdout
-    assert gate_of(run)["verdict"] == "ITERATE"
+    assert "VERDICT" not in run.proc.stdout
+    assert run.report is not None
+    assert run.report["gate"] is None
 
 
 def test_cli_inconclusive_exits_3(cli_runs: dict[str, CliRun]) -> None:

@@ -398,7 +398,7 @@ async def test_latency_and_tokens_are_recorded(
         expected_prompt = sum(len(m["content"].split()) for m in messages) + len(text.split())
         assert response.prompt_tokens == expected_prompt
         assert response.completion_tokens == 1
-        assert response.extra == {"finish_reason": "stop"}
+        assert response.extra == {"finish_reason": "stop", "served_model": "toy"}
 
 
 async def test_observer_sees_every_response(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -64,10 +65,8 @@ class _Sigterm:
 
     @classmethod
     def install(cls) -> None:
-        try:
+        with contextlib.suppress(ValueError):  # not the main thread: leave the default
             signal.signal(signal.SIGTERM, cls.handle)
-        except ValueError:  # not the main thread (embedded use): leave the default
-            pass
 
     @classmethod
     def exit_code(cls) -> int:

@@ -12,7 +12,7 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -65,10 +65,11 @@ class ModelRunStats:
     retries: int = 0
     wall_s: float = 0.0
     stopped: str | None = None
+    from_runs: dict[str, int] = field(default_factory=dict)  # run id -> answers reused from it
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return dict(self.__dict__)
+        return {**self.__dict__, "from_runs": dict(self.from_runs)}
 
 
 @dataclass
@@ -252,6 +253,13 @@ class _ModelWorker:
                 self._finish(item, response)
 
 
+def model_identity(backend: Backend) -> dict[str, Any]:
+    """The backend's identity, with the model's ``version:`` when the config gives one."""
+    identity = backend.identity()
+    version = getattr(backend, "version", None)
+    return identity if version is None else {**identity, "version": str(version)}
+
+
 class ModelJob:
     """One model's share of a run: rendered requests, answers reused from the store, the rest."""
 
@@ -270,7 +278,7 @@ class ModelJob:
         self.cases = cases
         self.worker = _ModelWorker(backend, store, run_id, policy, observer)
         self.started = time.perf_counter()
-        identity = backend.identity()
+        identity = model_identity(backend)
         items = []
         for case in cases:
             request = backend.render(case)
@@ -284,6 +292,9 @@ class ModelJob:
                 self.pending.append(item)
                 continue
             hit.case_id, hit.model, hit.attempts = item.case.id, backend.name, 0
+            if hit.origin_run is not None:
+                runs = self.worker.stats.from_runs
+                runs[hit.origin_run] = runs.get(hit.origin_run, 0) + 1
             self.worker.results[item.case.id] = hit
             reused.append((hit, item.request))
         store.record_many(run_id, reused)
@@ -330,16 +341,26 @@ async def run_models(
     use_cache: bool = True,
     policy: RetryPolicy | None = None,
     observer: Observer | None = None,
+    fresh: Collection[str] = (),
 ) -> dict[str, ModelRun]:
     """Run every model on every case, all models at once.
 
     Every backend with something to send is started before anything is sent,
     so a missing API key or an unloadable model fails the run up front. Local
-    (batch) models run one after another, next to the remote ones.
+    (batch) models run one after another, next to the remote ones. The models
+    named in ``fresh`` are asked again even when the store has their answers.
     """
     policy = policy or RetryPolicy()
     jobs = [
-        ModelJob(b, cases, store, run_id, use_cache=use_cache, policy=policy, observer=observer)
+        ModelJob(
+            b,
+            cases,
+            store,
+            run_id,
+            use_cache=use_cache and b.name not in fresh,
+            policy=policy,
+            observer=observer,
+        )
         for b in backends.values()
     ]
     needed = [job.backend for job in jobs if job.pending]

@@ -53,9 +53,14 @@ class OpenAIChatBackend:
         self.shots = list(shots)
         self.base_url = config.base_url or OPENAI_URL
         self._client: openai.AsyncOpenAI | None = None
-        known = _known_params()
+        known = _known_params() - {"extra_body", "extra_headers", "extra_query", "timeout"}
         self._params = {k: v for k, v in config.params.items() if k in known}
-        self._extra = {k: v for k, v in config.params.items() if k not in known}
+        self._extra = dict(config.extra_body)
+        self.warnings = [
+            unknown_param_warning(name, k, known)
+            for k in config.params
+            if k not in known and k not in config.extra_body
+        ]
 
     async def start(self) -> None:
         key_var = self.config.api_key_env
@@ -126,7 +131,7 @@ class OpenAIChatBackend:
             output={"tool_calls": tool_calls} if tool_calls else None,
             prompt_tokens=getattr(usage, "prompt_tokens", None),
             completion_tokens=getattr(usage, "completion_tokens", None),
-            extra={"finish_reason": getattr(choice, "finish_reason", None)},
+            extra=_served_by(response, getattr(choice, "finish_reason", None)),
         )
 
     async def _perplexity(self, request: dict[str, Any]) -> Completion:
@@ -150,6 +155,31 @@ class OpenAIChatBackend:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+def _served_by(response: Any, finish_reason: Any) -> dict[str, Any]:
+    """What the endpoint says about itself per answer: the model that answered and its
+    ``system_fingerprint`` (when sent), and why the answer ended."""
+    extra: dict[str, Any] = {"finish_reason": finish_reason}
+    served = getattr(response, "model", None)
+    fingerprint = getattr(response, "system_fingerprint", None)
+    if isinstance(served, str):
+        extra["served_model"] = served
+    if isinstance(fingerprint, str):
+        extra["system_fingerprint"] = fingerprint
+    return extra
+
+
+def unknown_param_warning(model: str, param: str, known: set[str]) -> str:
+    """The warning for a ``params`` key that is no chat-completions parameter (not sent)."""
+    import difflib
+
+    close = difflib.get_close_matches(param, sorted(known), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f"models.{model}.params.{param}: not a chat-completions parameter{hint}; not sent "
+        f"(put server-specific parameters under models.{model}.extra_body)"
+    )
 
 
 def sdk_error(exc: Exception, base_url: str, timeout: float | None) -> TransportError:

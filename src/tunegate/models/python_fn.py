@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib
 import inspect
@@ -38,6 +39,70 @@ def import_function(spec: str, key: str, search_path: Path | None = None) -> Cal
     return fn  # type: ignore[no-any-return]
 
 
+def source_hash(fn: Callable[..., Any]) -> str:
+    """A hash of the function's whole module file and of the files it imports from its own
+    folder (a rule table next to the function, a helper module of the same package),
+    following those imports in turn; the function's own source when it has no file."""
+    module = inspect.getmodule(fn)
+    path = getattr(module, "__file__", None)
+    digest = hashlib.sha256()
+    if path is None or not Path(path).is_file():
+        with contextlib.suppress(OSError, TypeError):
+            digest.update(inspect.getsource(fn).encode())
+        return digest.hexdigest()[:16]
+    for file in local_sources(Path(path)):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def local_sources(start: Path) -> list[Path]:
+    """``start`` and every Python file of its folder (or package) it imports, transitively."""
+    import ast
+
+    if {"site-packages", "dist-packages"} & set(start.parts):
+        return [start]  # an installed package: its version is its identity
+    seen: set[Path] = set()
+    todo = [start.resolve()]
+    while todo:
+        file = todo.pop()
+        if file in seen:
+            continue
+        seen.add(file)
+        try:
+            tree = ast.parse(file.read_bytes())
+        except (OSError, SyntaxError, ValueError):
+            continue
+        # Absolute imports resolve from the file's folder or the root of its package.
+        roots = [file.parent]
+        while (roots[-1] / "__init__.py").is_file():
+            roots.append(roots[-1].parent)
+        wanted: list[tuple[list[Path], str]] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                wanted += [(roots, a.name) for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                where = roots if not node.level else [file.parents[node.level - 1]]
+                base = node.module or ""
+                wanted.append((where, base))
+                wanted += [(where, f"{base}.{a.name}" if base else a.name) for a in node.names]
+        for where, name in wanted:
+            found = _local_module(where, [p for p in name.split(".") if p])
+            if found is not None:
+                todo.append(found)
+    return sorted(seen)
+
+
+def _local_module(roots: list[Path], parts: list[str]) -> Path | None:
+    """The file of module ``parts`` under one of ``roots`` (the longest prefix found)."""
+    for root in roots:
+        for i in range(len(parts), 0, -1):
+            stem = root.joinpath(*parts[:i])
+            for file in (stem.with_suffix(".py"), stem / "__init__.py"):
+                if file.is_file():
+                    return file.resolve()
+    return None
+
+
 def _takes_case(fn: Callable[..., Any]) -> bool:
     try:
         params = list(inspect.signature(fn).parameters.values())
@@ -62,17 +127,13 @@ class PythonBackend:
         self.fn = import_function(config.function, f"models.{name}.function", search_path)
         self._is_async = inspect.iscoroutinefunction(self.fn)
         self._takes_case = _takes_case(self.fn)
-        try:
-            source = inspect.getsource(self.fn)
-        except (OSError, TypeError):
-            source = ""
-        self._source_hash = hashlib.sha256(source.encode()).hexdigest()[:16]
+        self._source_hash = source_hash(self.fn)
 
     async def start(self) -> None:
         return None
 
     def identity(self) -> dict[str, Any]:
-        # The source hash makes an edited function miss the cache.
+        # The source hash makes an edited module (or a local module it imports) miss the cache.
         return {"type": "python", "function": self.config.function, "source": self._source_hash}
 
     def render(self, case: Case) -> dict[str, Any]:

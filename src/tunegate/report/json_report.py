@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.report.files import write_atomic
-from tunegate.report.text import conclusion
+from tunegate.report.text import cache_lines, conclusion, run_notes
 from tunegate.results import RunResult
 
 
@@ -27,7 +27,9 @@ def to_json(result: RunResult) -> dict[str, Any]:
     data = result.to_dict()
     for suite, raw_suite in zip(result.suites, data["suites"], strict=True):
         for comp, raw in zip(suite.comparisons, raw_suite["comparisons"], strict=True):
-            raw["conclusion"] = conclusion(comp, result.confidence)
+            raw["conclusion"] = conclusion(comp, result.confidence, suite)
+    data["warnings"] = run_notes(result)  # every warning and note of the run
+    data["reused_answers"] = cache_lines(result)
     return _clean(data)  # type: ignore[no-any-return]
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tunegate.report.files import write_atomic
 from tunegate.report.text import (
+    cache_lines,
     conclusion,
     estimate,
     interval,
@@ -14,6 +15,7 @@ from tunegate.report.text import (
     num,
     out_tokens,
     p_value,
+    run_notes,
 )
 from tunegate.results import RunResult, SuiteResult
 
@@ -65,7 +67,10 @@ def to_markdown(result: RunResult) -> str:
     ]
     for suite in result.suites:
         out += _suite_section(suite, result.candidate, result.confidence)
-    notes = list(result.notes) + [n for s in result.suites for n in s.notes]
+    reused = cache_lines(result)
+    if reused:
+        out += ["### Answers reused from earlier runs", ""] + [f"- {x}" for x in reused] + [""]
+    notes = run_notes(result)
     if notes:
         out += ["### Notes", ""] + [f"- {n}" for n in notes] + [""]
     return "\n".join(out)
@@ -147,7 +152,7 @@ def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> lis
             ],
         )
         out += [
-            f"- {conclusion(c, confidence)}"
+            f"- {conclusion(c, confidence, suite)}"
             for c in suite.comparisons
             if c.metric == suite.primary_metric
         ] + [""]

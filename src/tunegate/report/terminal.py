@@ -8,6 +8,7 @@ from rich.text import Text
 
 from tunegate.leakage import LeakageReport
 from tunegate.report.text import (
+    cache_lines,
     conclusion,
     estimate,
     metric_columns,
@@ -15,6 +16,7 @@ from tunegate.report.text import (
     num,
     out_tokens,
     p_value,
+    run_notes,
 )
 from tunegate.results import GateResult, ModelResult, RunResult, SuiteResult
 
@@ -187,7 +189,9 @@ def suite_parts(suite: SuiteResult, candidate: str, confidence: float) -> list[R
     if suite.comparisons:
         parts.append(comparison_table(suite, candidate))
         lines = [
-            conclusion(c, confidence) for c in suite.comparisons if c.metric == suite.primary_metric
+            conclusion(c, confidence, suite)
+            for c in suite.comparisons
+            if c.metric == suite.primary_metric
         ]
         parts.append(Text("\n".join(lines), style="bold"))
     if suite.regression is not None:
@@ -243,20 +247,10 @@ def summary(result: RunResult) -> RenderableType:
     ]
     for suite in result.suites:
         parts += suite_parts(suite, result.candidate, result.confidence)
-    notes = list(result.notes) + [n for s in result.suites for n in s.notes]
-    for suite in result.suites:
-        prefix = "" if suite is result.main else f"{suite.name}/"
-        for m in suite.models.values():
-            if m.errors:
-                kinds = ", ".join(f"{k} {v}" for k, v in sorted(m.error_kinds.items()))
-                notes.append(
-                    f"{prefix}{m.name}: {m.errors} error(s) ({kinds}); first: {m.first_errors[0]}"
-                )
-    if result.leakage is not None and result.leakage["leaked_test_ids"]:
-        notes.append(
-            f"leakage: {len(result.leakage['leaked_test_ids'])} test case(s) duplicate the "
-            f"train file (first: {', '.join(result.leakage['leaked_test_ids'][:5])})"
-        )
+    reused = cache_lines(result)
+    if reused:
+        parts.append(Text("\n".join(f"♻ {line}" for line in reused), style="cyan"))
+    notes = run_notes(result)
     if notes:
         parts.append(Text("\n".join(f"! {n}" for n in notes), style="yellow"))
     if result.gate is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tunegate.results import Comparison, Estimate, SuiteResult
+from tunegate.results import Comparison, Estimate, RunResult, SuiteResult
 
 METRIC_NAMES = {
     "accuracy": "accuracy",
@@ -39,21 +39,104 @@ def p_value(p: float) -> str:
     return "p<0.001" if p < 0.001 else f"p={p:.3f}"
 
 
-def conclusion(c: Comparison, confidence: float) -> str:
-    """One line: who is better on what, by how much, how sure."""
+def _signed(delta: float, ci: tuple[float, float]) -> str:
+    return f"{delta:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]"
+
+
+def conclusion(c: Comparison, confidence: float, suite: SuiteResult | None = None) -> str:
+    """One sentence: who is better on what, by how much, and which evidence decided it.
+
+    The decision is the paired bootstrap interval of the metric's delta (signs as
+    measured: candidate minus baseline). McNemar's test is on per-case correctness
+    (accuracy, or pass/fail beyond classification); it follows as supporting evidence,
+    with the accuracy (or pass-rate) delta it tests when ``suite`` is given.
+    """
     name = metric_name(c.metric)
-    ci = interval(c.ci)
-    if c.direction == "better":
-        return f"{c.candidate} beats {c.baseline} on {name} by {c.delta:.3f} {ci}, {p_value(c.p_value)}"
-    if c.direction == "worse":
-        return (
-            f"{c.candidate} is worse than {c.baseline} on {name} by {-c.delta:.3f} {ci}, "
-            f"{p_value(c.p_value)}"
+    evidence = f"{_signed(c.delta, c.ci)} (paired bootstrap, {confidence:.0%})"
+    direction = c.direction
+    if c.metric == "perplexity" and direction != "none":  # lower is better
+        direction = "worse" if direction == "better" else "better"
+    if direction == "better":
+        head = f"{c.candidate} beats {c.baseline} on {name}: {evidence}"
+    elif direction == "worse":
+        head = f"{c.candidate} is worse than {c.baseline} on {name}: {evidence}"
+    else:
+        head = (
+            f"{c.candidate} vs {c.baseline}: no significant difference on {name}: "
+            f"{evidence} includes 0"
         )
-    return (
-        f"{c.candidate} vs {c.baseline}: no significant difference on {name} "
-        f"(delta {c.delta:+.3f} {ci} includes 0 at {confidence:.0%}, {p_value(c.p_value)})"
-    )
+    if not c.test.startswith("McNemar") or c.p_value != c.p_value or c.metric == "perplexity":
+        return head
+    verdict = "significant" if c.p_value < 1 - confidence else "not significant"
+    by_class = "pass/fail" not in c.test or (suite is not None and suite.task == "multiple_choice")
+    tested, key = ("accuracy", "accuracy") if by_class else ("pass rate", "pass_rate")
+    if c.metric == key:
+        return f"{head}; McNemar {p_value(c.p_value)} ({verdict})"
+    delta = ""
+    if suite is not None and c.candidate in suite.models and c.baseline in suite.models:
+        mine = suite.models[c.candidate].metrics.get(key)
+        theirs = suite.models[c.baseline].metrics.get(key)
+        if mine and theirs and mine.value is not None and theirs.value is not None:
+            delta = f" {mine.value - theirs.value:+.3f}"
+    return f"{head}; {tested}{delta}, McNemar {p_value(c.p_value)} ({verdict})"
+
+
+def age(seconds: float | None) -> str:
+    """``45 s ago``, ``14 min ago``, ``3 h ago``, ``2 days ago``."""
+    if seconds is None:
+        return "at an unknown time"
+    if seconds < 90:
+        return f"{seconds:.0f} s ago"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 36 * 3600:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{seconds / 86400:.0f} days ago"
+
+
+def cache_lines(result: RunResult) -> list[str]:
+    """Per model that reused stored answers: how many, from which run(s), how long ago."""
+    lines = []
+    for suite in result.suites:
+        prefix = "" if suite is result.main else f"{suite.name}/"
+        for name, m in suite.models.items():
+            cache = m.cache
+            if not cache or not cache.get("reused"):
+                continue
+            runs = [
+                ("this run" if r["run_id"] == result.run_id else f"run {r['run_id']}")
+                + (f", {age(r.get('age_s'))}" if r["run_id"] != result.run_id else "")
+                + (f" ({r['answers']})" if len(cache["from_runs"]) > 1 else "")
+                for r in cache["from_runs"]
+            ]
+            total = cache["reused"] + cache["fresh"]
+            where = f" from {'; '.join(runs)}" if runs else ""
+            lines.append(
+                f"{prefix}{name}: {cache['reused']} of {total} answers reused{where}; "
+                f"--no-cache {name} to ask again"
+            )
+    return lines
+
+
+def run_notes(result: RunResult) -> list[str]:
+    """Every warning and note of the run, for every report: the run's and each suite's
+    notes, each model's errors, and train/test leakage."""
+    notes = list(result.notes) + [n for s in result.suites for n in s.notes]
+    for suite in result.suites:
+        prefix = "" if suite is result.main else f"{suite.name}/"
+        for m in suite.models.values():
+            if m.errors:
+                kinds = ", ".join(f"{k} {v}" for k, v in sorted(m.error_kinds.items()))
+                first = f"; first: {m.first_errors[0]}" if m.first_errors else ""
+                notes.append(f"{prefix}{m.name}: {m.errors} error(s) ({kinds}){first}")
+    leak = result.leakage
+    if leak is not None and leak.get("leaked_test_ids"):
+        ids = leak["leaked_test_ids"]
+        notes.append(
+            f"leakage: {len(ids)} test case(s) duplicate the train file "
+            f"(first: {', '.join(ids[:5])})"
+        )
+    return list(dict.fromkeys(notes))
 
 
 def out_tokens(value: int | None) -> str:
