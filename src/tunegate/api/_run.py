@@ -15,14 +15,16 @@ import concurrent.futures
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
-from tunegate.config import OpenAIModel
-from tunegate.data import Case
-from tunegate.models.base import Backend
+if TYPE_CHECKING:
+    from tunegate.config import OpenAIModel
+    from tunegate.models.base import Backend
 
 #: A model under test: a function of the prompt, a model name, or an OpenAIModel config.
-ModelLike = Callable[[str], Any] | str | OpenAIModel
+#: (The config and the backends load only when a model is called: ``import tunegate.api``
+#: stays light.)
+ModelLike = Union[Callable[[str], Any], str, "OpenAIModel"]
 
 #: Requests in flight per model unless ``concurrency=`` says otherwise.
 DEFAULT_CONCURRENCY = 8
@@ -63,7 +65,11 @@ def check_model(model: Any, where: str) -> None:
         if not model.strip():
             raise ValueError(f"{where}: a model name must not be empty")
         return
-    if isinstance(model, OpenAIModel) or callable(model):
+    if callable(model):
+        return
+    from tunegate.config import OpenAIModel
+
+    if isinstance(model, OpenAIModel):
         return
     raise TypeError(
         f"{where} must be a function of the prompt or a model name, not {type(model).__name__}"
@@ -71,7 +77,8 @@ def check_model(model: Any, where: str) -> None:
 
 
 def _backend(name: str, model: ModelLike, options: CallOptions) -> Backend:
-    if isinstance(model, str | OpenAIModel):
+    if not callable(model):
+        from tunegate.config import OpenAIModel
         from tunegate.models.openai_chat import OpenAIChatBackend
 
         if isinstance(model, str):
@@ -100,6 +107,7 @@ def _backend(name: str, model: ModelLike, options: CallOptions) -> Backend:
 async def _call_all(
     models: Mapping[str, ModelLike], prompts: Sequence[str], options: CallOptions
 ) -> dict[str, list[Answer]]:
+    from tunegate.data import Case
     from tunegate.runner import RetryPolicy, run_models
     from tunegate.store import Store
 
