@@ -565,8 +565,6 @@ class Criterion(_Strict):
             raise ValueError(f"{given[0]} needs a metric compared case by case, not {self.metric}")
         if relative and self.vs is None:
             raise ValueError(f"{given[0]} compares with another model: add vs: <model>")
-        if self.metric in PREFERENCE_METRICS and self.vs is None:
-            raise ValueError(f"{self.metric} needs vs: <baseline>")
         if self.agreement is not None and self.metric != "annotator_agreement":
             raise ValueError("agreement chooses the statistic of annotator_agreement")
         if not relative and self.vs is not None and self.metric not in PREFERENCE_METRICS:

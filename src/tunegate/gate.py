@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import math
 
-from tunegate.config import OBSERVED_METRICS, Criterion, GateConfig
+from tunegate.config import OBSERVED_METRICS, Criterion, GateConfig, TrustJudgeConfig
+from tunegate.gate_judges import HANDLERS as JUDGE_HANDLERS
+from tunegate.gate_judges import judge_behind, trust_problem
 from tunegate.results import (
     CategoryComparison,
     Comparison,
@@ -33,16 +35,18 @@ from tunegate.stats import (
     wilson_interval,
 )
 
-NOT_YET_MEASURED = {
-    "human_preference": "no human evaluation results for this run",
-}
+NOT_YET_MEASURED: dict[str, str] = {}
 
 
-def default_gate(primary: str, baselines: list[str]) -> GateConfig:
+def default_gate(primary: str, baselines: list[str], leakage_known: bool = False) -> GateConfig:
     """No ``gate:`` section: the primary metric non-inferior to every baseline within
-    0.02, and at most 1% errors."""
+    0.02, at most 1% errors, no model stopped (unreachable, fatal error), and, when a
+    train file is known, no test case duplicating it."""
     criteria = [Criterion(metric=primary, vs=b, min_delta=-0.02) for b in baselines]
     criteria.append(Criterion(metric="error_rate", max=0.01))
+    criteria.append(Criterion(metric="stopped_models", max=0))
+    if leakage_known:
+        criteria.append(Criterion(metric="leakage", max=0))
     return GateConfig(criteria=criteria)
 
 
@@ -51,12 +55,16 @@ def describe(c: Criterion) -> str:
     where = "".join(
         f" [{k} {v}]" for k, v in (("suite", c.suite), ("category", c.category)) if v is not None
     )
+    if c.metric == "stopped_models" and c.max == 0:
+        return f"no model stopped (unreachable, fatal error){where}"
     if c.min_delta is not None:
         return f"{c.metric} - {c.vs} >= {c.min_delta:g}{where}"
     if c.max_drop is not None:
         return f"{c.metric} drop vs {c.vs} <= {c.max_drop:g}{where}"
     if c.max_ratio is not None:
         return f"{c.metric} / {c.vs} <= {c.max_ratio:g}{where}"
+    if c.vs is not None and c.min is not None:  # a preference: the win rate against vs
+        return f"{c.metric} vs {c.vs} >= {c.min:g}{where}"
     if c.min is not None:
         return f"{c.metric} >= {c.min:g}{where}"
     return f"{c.metric} <= {c.max:g}{where}"
@@ -81,6 +89,7 @@ class _Judge:
         self.candidate = candidate
         self.leakage = leakage
         self.confidence = result.confidence
+        self.trust: TrustJudgeConfig | None = None  # gate.trust_judge
 
     def missing(self, c: Criterion, judge: str, reason: str) -> CriterionResult:
         return CriterionResult(
@@ -91,6 +100,14 @@ class _Judge:
         judge = c.judge or ("observed" if c.metric in OBSERVED_METRICS else "interval")
         if c.metric in NOT_YET_MEASURED:
             return self.missing(c, judge, NOT_YET_MEASURED[c.metric])
+        behind = judge_behind(self.run, c)
+        if behind is not None:
+            problem = trust_problem(self.run, self.trust, behind[0])
+            if problem is not None:
+                return self.missing(c, judge, f"{behind[1]}: {problem}")
+        handler = JUDGE_HANDLERS.get(c.metric)
+        if handler is not None:
+            return handler(self, c, judge)
         suite = self.run.suite(c.suite)
         if suite is None:
             return self.missing(c, judge, f"no suite named {c.suite!r} in this run")
@@ -107,6 +124,8 @@ class _Judge:
             return self._absolute(c, judge, float(model.cost["per_1k"]), None, model.n)
         if c.metric.startswith("latency_"):
             return self._latency(c, judge)
+        if c.metric == "stopped_models":
+            return self._stopped(c, judge)
         if c.metric == "leakage":
             if self.leakage is None:
                 return self.missing(
@@ -139,6 +158,19 @@ class _Judge:
         used_ci = ci if judge == "interval" else None
         status = _status(value, used_ci, threshold, at_least, judge)
         return self._finish(c, judge, status, value, used_ci, threshold, n, f"observed {value:.4g}")
+
+    def _stopped(self, c: Criterion, judge: str) -> CriterionResult:
+        """How many models of the run (any suite) stopped being sent to."""
+        stopped = [
+            (f"{s.name}/" if s is not self.run.main else "") + f"{m.name}: {m.run['stopped']}"
+            for s in self.run.suites
+            for m in s.models.values()
+            if m.run.get("stopped")
+        ]
+        n_models = sum(len(s.models) for s in self.run.suites)
+        out = self._absolute(c, "observed", float(len(stopped)), None, n_models)
+        out.reason = "; ".join(stopped) if stopped else "every model answered until the end"
+        return out
 
     def _paired(self, c: Criterion, judge: str) -> CriterionResult:
         comp = next(
@@ -265,9 +297,10 @@ def evaluate_gate(
 ) -> GateResult:
     """Judge every criterion of ``gate`` (or the default gate) on ``result``."""
     is_default = gate is None
-    config = gate or default_gate(result.primary_metric, result.baselines)
+    config = gate or default_gate(result.primary_metric, result.baselines, leakage is not None)
     candidate = config.candidate or result.candidate
     judge = _Judge(result, candidate, leakage)
+    judge.trust = config.trust_judge
     criteria = [judge.judge(c) for c in config.criteria]
     failed = [c for c in criteria if c.status == "FAIL"]
     open_ = [c for c in criteria if c.status in ("INCONCLUSIVE", "MISSING")]

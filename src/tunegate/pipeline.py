@@ -25,6 +25,7 @@ from tunegate.evaluate import (
 )
 from tunegate.facts import run_facts
 from tunegate.gate import evaluate_gate
+from tunegate.human_link import human_evidence
 from tunegate.judging import SuiteJudging, judge_scorers, run_judges
 from tunegate.models import build_backends
 from tunegate.report.json_report import to_json
@@ -225,6 +226,7 @@ def evaluate_run(
     extra: Sequence[SuiteResult] = (),
     base_dir: Path | None = None,
     judged: SuiteJudging | None = None,
+    human: dict[str, Any] | None = None,
 ) -> RunResult:
     """Score the main suite (and take ``extra`` suites as they are), judge the gate."""
     main = evaluate_suite(config, config.all_suites[0], cases, runs, base_dir, judged)
@@ -244,6 +246,7 @@ def evaluate_run(
         notes=all_notes,
         model_meta=dict(model_meta or {}),
         leakage=leakage.to_dict() if leakage is not None else None,
+        human=human,
     )
     result.gate = evaluate_gate(
         result, config.gate, leakage=leakage.leakage_rate if leakage is not None else None
@@ -412,6 +415,12 @@ async def arun(
                 extra=extra,
                 base_dir=config_dir,
                 judged=judged[0],
+                human=human_evidence(
+                    config,
+                    opts.store_path or config.store,
+                    run_id,
+                    [j.summary if j is not None else None for j in judged],
+                ),
             )
             attach_provenance(result, all_runs, store)
             if not opts.gate:
