@@ -188,3 +188,18 @@ def test_numbers_are_read_from_a_real_run(tmp_path: Path) -> None:
     # The JSON report gives the same numbers.
     doc = json.loads(json.dumps(result.to_dict(), default=str))
     assert go_no_go_numbers(doc) == numbers
+
+
+def test_human_preference_is_read_from_the_runs_study() -> None:
+    doc: dict[str, Any] = {
+        "candidate": "tuned",
+        "baselines": ["base"],
+        "suites": [{"name": "main", "models": {}, "comparisons": []}],
+        "human": {
+            "study": "s1",
+            "preference": {"candidate": "tuned", "baseline": "base", "win_rate": {"value": 0.7}},
+        },
+    }
+    assert go_no_go_numbers(doc)["human_preference"] == 0.7
+    doc["human"]["preference"]["candidate"] = "base"  # a study of other models does not count
+    assert go_no_go_numbers(doc)["human_preference"] is None

@@ -161,3 +161,23 @@ def test_agreement_on_pandalm_human_annotations() -> None:
     assert round(result["fleiss_kappa"], 5) == 0.86418
     assert round(result["krippendorff_alpha"], 5) == 0.86422
     assert result["n_items"] == 999
+
+
+def test_the_annotation_app_reads_the_pairs_file(tmp_path: Path) -> None:
+    from tunegate.human.study import items_from_pairs
+
+    tasks = create_human_eval_batch(
+        ["q1", "q2", "q3", "q4"],
+        ["a1", "a2", "a3", "a4"],
+        ["b1", "b2", "b3", "b4"],
+        model_names=("finetuned", "base"),
+        categories=["x", "y", None, "x"],
+    )
+    items = items_from_pairs(write_pairs(tasks, tmp_path / "pairs.jsonl"))
+    assert [(i.item_id, i.output_a, i.output_b, i.category) for i in items] == [
+        ("0", "a1", "b1", "x"),
+        ("1", "a2", "b2", "y"),
+        ("2", "a3", "b3", None),
+        ("3", "a4", "b4", "x"),
+    ]
+    assert {(i.model_a, i.model_b) for i in items} == {("finetuned", "base")}

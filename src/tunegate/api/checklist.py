@@ -126,7 +126,8 @@ def go_no_go_numbers(run: Mapping[str, Any] | Any) -> dict[str, float | None]:
     * ``exact_match``: the candidate's ``exact_match`` metric (main suite first),
       else its ``accuracy`` on the main suite (a label's exact match);
     * ``latency_p99_ratio``: candidate p99 latency / baseline p99 latency, main suite;
-    * ``human_preference``: the run's human study preference, when it has one;
+    * ``human_preference``: the candidate's win rate (ties as half) in the run's human
+      study (``human.preference.win_rate``), when the run has one;
     * ``adversarial_robustness``: the candidate's pass rate in an ``adversarial``
       category of any suite;
     * ``schema_compliance``: the candidate's ``json_schema`` metric, else ``json``.
@@ -177,8 +178,9 @@ def go_no_go_numbers(run: Mapping[str, Any] | Any) -> dict[str, float | None]:
     if mine is not None and theirs:
         out["latency_p99_ratio"] = mine / theirs
     human = doc.get("human")
-    if isinstance(human, Mapping):
-        out["human_preference"] = _number(human.get("preference"))
+    preference = human.get("preference") if isinstance(human, Mapping) else None
+    if isinstance(preference, Mapping) and preference.get("candidate") in (None, candidate):
+        out["human_preference"] = _number(preference.get("win_rate"))
     for suite in suites:
         adversarial = (model(suite, candidate).get("categories") or {}).get("adversarial")
         if isinstance(adversarial, Mapping):
