@@ -5,6 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from tunegate.report.files import write_atomic
+from tunegate.report.judges import (
+    HUMAN_HEADER,
+    PAIRWISE_HEADER,
+    POINTWISE_HEADER,
+    human_line,
+    human_rows,
+    judge_calls,
+    pairwise_rows,
+    pointwise_rows,
+)
 from tunegate.report.text import (
     cache_lines,
     conclusion,
@@ -70,6 +80,12 @@ def to_markdown(result: RunResult) -> str:
     reused = cache_lines(result)
     if reused:
         out += ["### Answers reused from earlier runs", ""] + [f"- {x}" for x in reused] + [""]
+    line = human_line(result)
+    if line is not None:
+        out += ["### Human evaluation", "", line, ""]
+        calibrated = human_rows(result)
+        if calibrated:
+            out += _table(HUMAN_HEADER, calibrated)
     notes = run_notes(result)
     if notes:
         out += ["### Notes", ""] + [f"- {n}" for n in notes] + [""]
@@ -156,6 +172,20 @@ def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> lis
             for c in suite.comparisons
             if c.metric == suite.primary_metric
         ] + [""]
+    out += _judges_section(suite)
+    return out
+
+
+def _judges_section(suite: SuiteResult) -> list[str]:
+    out: list[str] = []
+    pointwise, pairwise = pointwise_rows(suite), pairwise_rows(suite)
+    if pointwise:
+        out += ["#### Judge scores", "", *_table(POINTWISE_HEADER, pointwise)]
+    if pairwise:
+        out += ["#### Pairwise judges (both orders)", "", *_table(PAIRWISE_HEADER, pairwise)]
+    calls = judge_calls(suite)
+    if calls:
+        out += [f"- {calls}", ""]
     return out
 
 

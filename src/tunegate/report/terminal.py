@@ -7,6 +7,16 @@ from rich.table import Table
 from rich.text import Text
 
 from tunegate.leakage import LeakageReport
+from tunegate.report.judges import (
+    HUMAN_HEADER,
+    PAIRWISE_HEADER,
+    POINTWISE_HEADER,
+    human_line,
+    human_rows,
+    judge_calls,
+    pairwise_rows,
+    pointwise_rows,
+)
 from tunegate.report.text import (
     cache_lines,
     conclusion,
@@ -203,6 +213,30 @@ def suite_parts(suite: SuiteResult, candidate: str, confidence: float) -> list[R
             else f"no category dropped by more than {suite.regression['margin']:g}"
         )
         parts.append(Text(text, style="bold red" if flagged else "bold green"))
+    parts += judge_tables(suite)
+    return parts
+
+
+def _rows_table(title: str, header: list[str], rows: list[list[str]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in header:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(Text(c) for c in row))
+    return table
+
+
+def judge_tables(suite: SuiteResult) -> list[RenderableType]:
+    """The suite's judges: pointwise scores, pairwise results (nothing without judges)."""
+    parts: list[RenderableType] = []
+    pointwise, pairwise = pointwise_rows(suite), pairwise_rows(suite)
+    if pointwise:
+        parts.append(_rows_table("Judge scores", POINTWISE_HEADER, pointwise))
+    if pairwise:
+        parts.append(_rows_table("Pairwise judges (both orders)", PAIRWISE_HEADER, pairwise))
+    calls = judge_calls(suite)
+    if calls:
+        parts.append(Text(calls))
     return parts
 
 
@@ -250,6 +284,12 @@ def summary(result: RunResult) -> RenderableType:
     reused = cache_lines(result)
     if reused:
         parts.append(Text("\n".join(f"♻ {line}" for line in reused), style="cyan"))
+    line = human_line(result)
+    if line is not None:
+        parts.append(Text(line, style="bold"))
+        calibrated = human_rows(result)
+        if calibrated:
+            parts.append(_rows_table("Judges against the human majority", HUMAN_HEADER, calibrated))
     notes = run_notes(result)
     if notes:
         parts.append(Text("\n".join(f"! {n}" for n in notes), style="yellow"))
