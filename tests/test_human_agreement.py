@@ -60,11 +60,20 @@ def test_partial_overlap_and_latest_vote_wins() -> None:
     ]
     result = agreement_values(votes)
     assert result["cohen_kappa"]["x|y"] == pytest.approx(1.0)
-    # Fleiss needs items rated by all three annotators: there are none.
-    assert result["fleiss_kappa"] is None
+    # Fleiss' kappa takes the items with full overlap (two ratings each here): 1, 2, 3, 4.
+    table = np.array([[2, 0, 0], [0, 2, 0], [0, 0, 2], [1, 1, 0]])  # columns a, b, tie
+    assert result["fleiss_kappa"] == pytest.approx(fleiss_kappa(table), abs=1e-12)
     assert result["percent"] == pytest.approx(3 / 4)
     assert result["n_items"] == 4
     assert result["krippendorff_alpha"] is not None
+
+
+def test_fleiss_uses_items_with_the_most_ratings() -> None:
+    votes = [("1", "x", "a"), ("1", "y", "a"), ("1", "z", "b"), ("2", "x", "b"), ("2", "y", "b")]
+    votes += [("2", "z", "b"), ("3", "x", "a"), ("3", "y", "b")]  # item 3 has two ratings only
+    table = np.array([[2, 1], [0, 3]])
+    assert agreement_values(votes)["fleiss_kappa"] == pytest.approx(fleiss_kappa(table), abs=1e-12)
+    assert agreement_values([("1", "x", "a"), ("2", "y", "b")])["fleiss_kappa"] is None
 
 
 def test_undefined_statistics_are_none() -> None:

@@ -2,8 +2,10 @@
 
 - Cohen's kappa per annotator pair: ``sklearn.metrics.cohen_kappa_score`` on the items both
   annotators rated, ``kappa = (p_o - p_e) / (1 - p_e)``.
-- Fleiss' kappa: ``statsmodels.stats.inter_rater.fleiss_kappa`` on the items rated by every
-  annotator.
+- Fleiss' kappa: ``statsmodels.stats.inter_rater.fleiss_kappa`` on the items with full
+  overlap: those rated by the largest number of annotators any item has (every annotator
+  when all rate everything; the study's overlap otherwise). Fleiss' kappa needs the same
+  number of ratings per item, not the same raters.
 - Krippendorff's alpha (nominal): the ``krippendorff`` package over all ratings
   (``alpha = 1 - D_o / D_e``; items with a single rating are not pairable and drop out).
 - Percent agreement: agreeing annotator pairs over all annotator pairs, pooled over items.
@@ -95,9 +97,11 @@ def _fleiss(codes: IntArray, n_labels: int) -> float | None:
 
     if codes.shape[1] < 2:
         return None
-    full = codes[(codes >= 0).all(axis=1)]
-    if full.shape[0] == 0:
+    rated = (codes >= 0).sum(axis=1)
+    most = int(rated.max()) if rated.size else 0
+    if most < 2:
         return None
+    full = codes[rated == most]
     table = np.stack([(full == k).sum(axis=1) for k in range(max(n_labels, 1))], axis=1)
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)

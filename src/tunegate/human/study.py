@@ -197,9 +197,15 @@ def stratified_sample(items: Sequence[PairItem], n: int | None, seed: int) -> li
 
 
 def left_sides(item_ids: Iterable[str], seed: int) -> dict[str, str]:
-    """Which stored side (``a`` or ``b``) each item shows on the left, drawn with ``seed``."""
-    rng = random.Random(f"left:{seed}")
-    return {item: rng.choice(("a", "b")) for item in item_ids}
+    """Which stored side (``a`` or ``b``) each item shows on the left, drawn with ``seed``.
+
+    Balanced: half of the items (one more ``a`` when odd) show ``a`` on the left, in a
+    seeded random permutation, so the left side is not confounded with the model.
+    """
+    ids = list(item_ids)
+    sides = ["a" if k < (len(ids) + 1) // 2 else "b" for k in range(len(ids))]
+    random.Random(f"left:{seed}").shuffle(sides)
+    return dict(zip(ids, sides, strict=True))
 
 
 def assign(
