@@ -203,3 +203,26 @@ def test_human_preference_is_read_from_the_runs_study() -> None:
     assert go_no_go_numbers(doc)["human_preference"] == 0.7
     doc["human"]["preference"]["candidate"] = "base"  # a study of other models does not count
     assert go_no_go_numbers(doc)["human_preference"] is None
+
+
+def test_numbers_with_intervals_are_judged_on_the_interval() -> None:
+    evidence: dict[str, Any] = {
+        **ALL_GOOD,
+        "target_improvement": {"value": 0.12, "ci": [0.06, 0.18]},  # clears 0.05
+        "general_regression": {"value": 0.03, "ci": [-0.01, 0.08]},  # straddles 0.05
+        "exact_match": {"value": 0.80, "ci": (0.70, 0.84)},  # misses 0.85
+    }
+    rows = {row["criterion"]: row for row in check_go_no_go(evidence)}
+    assert rows["target_improvement"]["status"] == "PASS"
+    assert rows["general_regression"]["status"] == "INCONCLUSIVE"
+    assert rows["exact_match"]["status"] == "FAIL"
+    assert rows["general_regression"]["ci"] == (-0.01, 0.08)
+    passed, failures = evaluate_go_no_go(evidence)
+    assert passed is False
+    assert failures == [
+        "general_regression: 0.03 [-0.01, 0.08], inconclusive: the interval straddles 0.05 "
+        "(general capability regression <= 5% drop)",
+        "exact_match: 0.8 [0.7, 0.84], the interval misses 0.85 (exact-match accuracy >= 85%)",
+    ]
+    # A point value alone is judged as the tutorial does: 0.03 <= 0.05 passes.
+    assert evaluate_go_no_go({**ALL_GOOD, "general_regression": 0.03}) == (True, [])

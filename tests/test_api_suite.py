@@ -84,6 +84,8 @@ def test_two_argument_scorer_gets_prediction_and_expected_output() -> None:
     assert results.overall.passed == 2
     assert results.categories["complex"].failed == 2
 
+    # A wrong answer says what was compared.
+    assert results.cases[2].detail == 'name_scorer gave 0 for output \'{"name": "search_web"}\''
     # A malformed answer fails its case and keeps the reason.
     hotel = results.cases[3]
     assert hotel.passed is False

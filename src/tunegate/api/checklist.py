@@ -49,8 +49,15 @@ def _number(value: Any) -> float | None:
 def check_go_no_go(
     results: Mapping[str, Any] | Any, checklist: Mapping[str, Mapping[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
-    """Each criterion's ``{"criterion", "description", "value", "threshold", "status",
-    "message"}``; ``status`` is ``"PASS"``, ``"FAIL"`` or ``"MISSING"``."""
+    """Each criterion's ``{"criterion", "description", "value", "ci", "threshold",
+    "status", "message"}``.
+
+    ``status`` is ``"PASS"``, ``"FAIL"``, ``"MISSING"`` or, for a number given with
+    its interval (``{"value": v, "ci": [lo, hi]}``), ``"INCONCLUSIVE"`` when the
+    interval straddles the threshold: such a number passes only when its whole
+    interval clears the threshold, and fails outright only when the whole interval
+    misses it.
+    """
     numbers_ = go_no_go_numbers(results) if _is_run_result(results) else results
     if not isinstance(numbers_, Mapping):
         raise TypeError(
@@ -63,10 +70,20 @@ def check_go_no_go(
         description = str(criterion.get("description", key))
         raw = numbers_.get(key)
         value = _number(raw)
+        ci = _interval(raw)
         if value is None:
             status = "MISSING"
             given = "absent" if raw is None else f"not a number ({raw!r})"
             message = f"{key}: missing ({given}); needed for {description}"
+        elif ci is not None:
+            status = _interval_status(ci, threshold, at_least)
+            shown = f"{value:.4g} [{ci[0]:.4g}, {ci[1]:.4g}]"
+            verdict = {
+                "PASS": "the interval clears",
+                "FAIL": "the interval misses",
+                "INCONCLUSIVE": "inconclusive: the interval straddles",
+            }[status]
+            message = f"{key}: {shown}, {verdict} {threshold:g} ({description})"
         else:
             ok = value >= threshold if at_least else value <= threshold
             status = "PASS" if ok else "FAIL"
@@ -77,12 +94,33 @@ def check_go_no_go(
                 "criterion": key,
                 "description": description,
                 "value": value,
+                "ci": ci,
                 "threshold": threshold,
                 "status": status,
                 "message": message,
             }
         )
     return rows
+
+
+def _interval(raw: Any) -> tuple[float, float] | None:
+    """``(lo, hi)`` of an entry given as ``{"value": ..., "ci": [lo, hi]}``, else None."""
+    if not isinstance(raw, Mapping):
+        return None
+    ci = raw.get("ci")
+    if not isinstance(ci, list | tuple) or len(ci) != 2:
+        return None
+    lo, hi = _number(ci[0]), _number(ci[1])
+    if lo is None or hi is None:
+        return None
+    return (lo, hi)
+
+
+def _interval_status(ci: tuple[float, float], threshold: float, at_least: bool) -> str:
+    lo, hi = ci
+    if at_least:
+        return "PASS" if lo >= threshold else "FAIL" if hi < threshold else "INCONCLUSIVE"
+    return "PASS" if hi <= threshold else "FAIL" if lo > threshold else "INCONCLUSIVE"
 
 
 def evaluate_go_no_go(
@@ -93,7 +131,9 @@ def evaluate_go_no_go(
     ``results`` maps the tutorial's keys ``target_improvement``,
     ``general_regression`` (a drop, positive), ``exact_match``,
     ``schema_compliance``, plus ``latency_p99_ratio``, ``human_preference`` and
-    ``adversarial_robustness`` to numbers (fractions: 0.05 is 5%). It may also be
+    ``adversarial_robustness`` to numbers (fractions: 0.05 is 5%), or to
+    ``{"value": v, "ci": [lo, hi]}`` to be judged on the interval (see
+    :func:`check_go_no_go`; an inconclusive criterion fails the check). It may also be
     a tunegate run result (:class:`tunegate.results.RunResult` or its JSON report),
     read by :func:`go_no_go_numbers`. ``failures`` has one message per criterion
     that failed or whose number is missing; ``passed`` is true only when every

@@ -411,9 +411,17 @@ def _score_case(case: EvalCase, case_id: str, output: str, threshold: float) -> 
         run_custom(_tutorial_scorer(case.scorer, value), record, output, threshold=threshold)
         for value in expected or [""]
     ]
-    if len(verdicts) == 1:
-        return verdicts[0]
-    return max(verdicts, key=lambda v: (v.passed, v.value))
+    best = max(verdicts, key=lambda v: (v.passed, v.value))
+    if best.passed or best.detail is not None:
+        return best
+    # Say what was compared, so a failure can be read without re-running the scorer.
+    shown = _clip(repr(output))
+    return Score(
+        best.value,
+        False,
+        f"{case.scorer_name} gave {best.value:g} for output {shown}",
+        dict(best.parts),
+    )
 
 
 def run_eval_suite(
