@@ -118,7 +118,13 @@ class ProgressBars:
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    from rich.markup import escape
+
+    from tunegate.secrets import redact
+
+    # A message may quote a config value or an exception that echoes a URL: no secret,
+    # and no rich markup from user input.
+    err.print(f"[bold red]error:[/] {escape(redact(message))}", markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 

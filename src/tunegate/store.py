@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.errors import TunegateError
+from tunegate.secrets import redact, redact_known, redact_urls, remember_urls_in
 
 SCHEMA_VERSION = 1
 MAX_ANSWER_CHARS = 10_000_000
@@ -183,7 +184,8 @@ class Store:
         self._write(
             "INSERT INTO runs(id, name, started_at, status, seed, config, meta)"
             " VALUES (?, ?, ?, 'running', ?, ?, ?)",
-            (run_id, name, _now(), seed, _dump(config), _dump(meta)),
+            # No secret reaches the file: URL credentials in the config, known values anywhere.
+            (run_id, name, _now(), seed, _secret_free_config(config), _safe_dump(meta)),
         )
         return run_id
 
@@ -191,7 +193,7 @@ class Store:
         """Merge ``meta`` into the run's metadata."""
         current = self.get_run(run_id).meta
         current.update(meta)
-        self._write("UPDATE runs SET meta=? WHERE id=?", (_dump(current), run_id))
+        self._write("UPDATE runs SET meta=? WHERE id=?", (_safe_dump(current), run_id))
 
     def finish_run(self, run_id: str, status: str = "completed") -> None:
         """Mark a run finished."""
@@ -236,11 +238,11 @@ class Store:
                 response.model,
                 response.case_id,
                 response.key,
-                _dump(request),
+                _safe_dump(request),
                 response.text,
                 _dump(response.output),
                 _dump(response.extra),
-                response.error,
+                None if response.error is None else redact(response.error),
                 response.error_kind,
                 response.latency_ms,
                 response.prompt_tokens,
@@ -343,6 +345,17 @@ class Store:
         """Give the space of deleted rows back to the file system (``VACUUM``)."""
         self._write("VACUUM")
         self._write("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _safe_dump(value: Any) -> str | None:
+    text = _dump(value)
+    return None if text is None else redact_known(text)
+
+
+def _secret_free_config(config: dict[str, Any]) -> str | None:
+    remember_urls_in(config)  # so that their secrets are scrubbed from every later message too
+    text = _dump(config)
+    return None if text is None else redact_urls(text)
 
 
 def _locked(exc: BaseException) -> bool:
