@@ -3,8 +3,8 @@
 Three models on two suites with a gate: ``tuned`` and ``base`` are Python functions,
 ``big`` an OpenAI-compatible loopback server that demands a (canary) API key. The
 sentiment suite has categories, transport errors (``tuned`` raises on every 17th
-case), unparseable answers and hostile outputs (``base``); the QA suite is a
-generation suite with two scorers.
+case), unparseable answers and hostile outputs (``base``), and one input with the
+word "zephyr" (case 42); the QA suite is a generation suite with two scorers.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ def sentiment_records(n: int) -> list[dict[str, Any]]:
         text = f"review {i}: the {NOUNS[i % len(NOUNS)]} is {word}"
         if i == 7:
             text += " <script>window.__pwned=4</script>"
+        if i == 42:
+            text += " (zephyr edition)"
         records.append(
             {"id": f"s-{i:05d}", "text": text, "label": label, "category": CATEGORIES[i % 3]}
         )

@@ -377,7 +377,7 @@ def render_html(result: dict[str, Any], diff: dict[str, Any] | None = None) -> s
     template = _environment().get_template("report.html.j2")
     page: str = template.render(
         **context,
-        csp=CSP.format(hash=script_hash(script)),
+        csp=Markup(CSP.format(hash=script_hash(script))),  # our constant and a base64 hash
         script=Markup(script),  # our own file, never data: its hash is in the CSP
         data=Markup(script_json(page_data(result))),  # JSON with <, >, & escaped
     )
