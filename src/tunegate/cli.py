@@ -360,11 +360,7 @@ def runs(
         for info in infos:
             models = ", ".join(info.config.get("models", {}))
             n = info.meta.get("n_cases", "")
-            out.print(
-                f"{info.id}\t{info.name}\t{info.started_at}\t{info.status}\t{n}\t{models}",
-                markup=False,
-                soft_wrap=True,
-            )
+            typer.echo(f"{info.id}\t{info.name}\t{info.started_at}\t{info.status}\t{n}\t{models}")
         return
     table = Table(title=str(store), title_justify="left")
     for col in ("run", "name", "started", "status", "cases", "models"):
