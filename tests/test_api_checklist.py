@@ -140,7 +140,10 @@ def _run(tmp_path: Path) -> Any:
             {
                 "name": "qa",
                 "dataset": {"path": "qa.jsonl", "input_field": "question", "label_field": "answer"},
-                "task": {"type": "generation", "scorers": [{"type": "exact_match"}]},
+                "task": {
+                    "type": "generation",
+                    "scorers": [{"type": "exact_match"}, {"type": "json"}],
+                },
             },
             {
                 "name": "general",
@@ -169,7 +172,9 @@ def test_numbers_are_read_from_a_real_run(tmp_path: Path) -> None:
     # qa: tuned gets all 5 right, base 1 of 5 (exact match): +0.8.
     assert numbers["target_improvement"] == pytest.approx(0.8)
     assert numbers["exact_match"] == 1.0
-    assert numbers["adversarial_robustness"] == 1.0
+    # A case passes when every scorer passes: of the adversarial answers "4" is valid
+    # JSON, "Berlin" is not.
+    assert numbers["adversarial_robustness"] == 0.5
     # general: both answer every question right, so no drop.
     assert numbers["general_regression"] == 0.0
     ratio = numbers["latency_p99_ratio"]
@@ -179,12 +184,12 @@ def test_numbers_are_read_from_a_real_run(tmp_path: Path) -> None:
     base_p99 = result.main.models["base"].latency_ms["p99"]
     assert ratio == pytest.approx(tuned_p99 / base_p99)
     assert numbers["human_preference"] is None  # this run has no human study
-    assert numbers["schema_compliance"] is None  # nor a JSON scorer
+    assert numbers["schema_compliance"] == pytest.approx(0.2)  # json_valid: only "4"
 
     passed, failures = evaluate_go_no_go(result)
     assert passed is False
     assert any(f.startswith("human_preference: missing") for f in failures)
-    assert any(f.startswith("schema_compliance: missing") for f in failures)
+    assert any(f.startswith("schema_compliance: 0.2 < 1") for f in failures)
     # The JSON report gives the same numbers.
     doc = json.loads(json.dumps(result.to_dict(), default=str))
     assert go_no_go_numbers(doc) == numbers

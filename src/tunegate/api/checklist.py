@@ -170,7 +170,9 @@ def go_no_go_numbers(run: Mapping[str, Any] | Any) -> dict[str, float | None]:
       study (``human.preference.win_rate``), when the run has one;
     * ``adversarial_robustness``: the candidate's pass rate in an ``adversarial``
       category of any suite;
-    * ``schema_compliance``: the candidate's ``json_schema`` metric, else ``json``.
+    * ``schema_compliance``: the candidate's ``schema_compliance`` metric (a
+      ``json_schema`` scorer), else ``json_valid`` (a ``json`` scorer), first suite
+      that has one.
 
     A number the run does not have is ``None`` (reported as missing).
     """
@@ -228,8 +230,8 @@ def go_no_go_numbers(run: Mapping[str, Any] | Any) -> dict[str, float | None]:
             break
     for suite in suites:
         metrics = model(suite, candidate).get("metrics", {})
-        value = _value(metrics, "json_schema")
-        value = value if value is not None else _value(metrics, "json")
+        value = _value(metrics, "schema_compliance")
+        value = value if value is not None else _value(metrics, "json_valid")
         if value is not None:
             out["schema_compliance"] = value
             break
