@@ -308,3 +308,42 @@ def test_cli_errors_exit_2_with_file_and_line(tmp_path: Path) -> None:
     out = " ".join(result.output.split())
     assert "j.csv:3: invalid verdict 'maybe'" in out
     assert "j.csv:4: unknown item id '7'" in out
+
+
+def test_serve_warns_off_loopback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    pairs = tmp_path / "p.jsonl"
+    pairs.write_text(
+        json.dumps(
+            {
+                "id": 1,
+                "prompt": "q",
+                "output_a": "x",
+                "output_b": "y",
+                "model_a": "m",
+                "model_b": "n",
+            }
+        )
+        + "\n"
+    )
+    store = str(tmp_path / "s.db")
+    assert (
+        invoke(
+            "human", "create", "--pairs", str(pairs), "--annotators", "u1", "--store", store
+        ).exit_code
+        == 0
+    )
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    local = invoke("human", "serve", "p", "--port", "8123", "--store", store)
+    assert local.exit_code == 0, local.output
+    assert "http://127.0.0.1:8123" in local.output
+    assert "warning" not in local.output
+    remote = invoke("human", "serve", "p", "--host", "0.0.0.0", "--store", store)
+    assert "links are the only protection" in " ".join(remote.output.split())
+    assert [c["host"] for c in calls] == ["127.0.0.1", "0.0.0.0"]
+    assert all(c["access_log"] is False for c in calls)  # the token paths stay out of logs
+    missing = invoke("human", "serve", "nope", "--store", store)
+    assert missing.exit_code == 2
+    assert "no study named 'nope'" in " ".join(missing.output.split())
