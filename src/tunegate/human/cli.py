@@ -106,7 +106,7 @@ def create(
                 "baseline": baseline,
                 "suite": suite,
             }
-            default_name = f"{run_id[:12]}-{candidate}-vs-{baseline}"
+            default_name = f"{run_id}-{candidate}-vs-{baseline}"
         else:
             assert pairs is not None
             items = items_from_pairs(pairs)
