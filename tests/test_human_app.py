@@ -180,3 +180,20 @@ def test_left_right_map_back_through_the_recorded_order(
         got = {v.item_id: (v.choice, v.left_side) for v in hs.votes("s1", "ann2")}
     assert got == {i.item.item_id: (i.left_side, i.left_side) for i in mine}
     assert {i.left_side for i in items.values()} == {"a", "b"}  # the order is really shuffled
+
+
+def test_a_failed_write_stores_nothing(tmp_path: Path) -> None:
+    from tunegate.errors import TunegateError
+    from tunegate.human.store import Vote
+
+    db = tmp_path / "h.db"
+    make_study(db)
+    with HumanStore(db) as hs:
+        first = hs.assigned("s1", "ann1")[0]
+        good = Vote("ann1", first, "overall", "a", "a", "test")
+        bad = Vote("ann1", first, "correctness", "left", "a", "test")  # not a stored side
+        with pytest.raises(TunegateError, match="cannot write"):
+            hs.record_votes("s1", [good, bad])
+        assert hs.votes("s1") == []
+        hs.record_votes("s1", [good])
+        assert hs.votes("s1") == [good]

@@ -14,7 +14,8 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -214,6 +215,21 @@ class HumanStore:
         with self._lock:
             return list(self._db.execute(sql, args).fetchall())
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock: committed, or rolled back on any error."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                raise TunegateError(f"{self.path}: cannot write to the store ({exc})") from None
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
     # ------------------------------------------------------------------ studies
 
     def create_study(
@@ -230,55 +246,49 @@ class HumanStore:
         if self.has_study(name):
             raise TunegateError(f"{self.path}: a study named {name!r} exists already")
         tokens = {annotator: new_token() for annotator in assignments}
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.execute(
-                    "INSERT INTO human_studies VALUES (?, ?, ?, ?, ?, ?)",
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO human_studies VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    time.time(),
+                    seed,
+                    json.dumps(list(criteria)),
+                    json.dumps(dict(source)),
+                    secrets.token_hex(32),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO human_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
                     (
                         name,
-                        time.time(),
-                        seed,
-                        json.dumps(list(criteria)),
-                        json.dumps(dict(source)),
-                        secrets.token_hex(32),
-                    ),
-                )
-                self._db.executemany(
-                    "INSERT INTO human_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            name,
-                            i.item_id,
-                            pos,
-                            i.prompt,
-                            i.output_a,
-                            i.output_b,
-                            i.model_a,
-                            i.model_b,
-                            i.category,
-                            i.cluster,
-                            left[i.item_id],
-                        )
-                        for pos, i in enumerate(items)
-                    ],
-                )
-                self._db.executemany(
-                    "INSERT INTO human_annotators VALUES (?, ?, ?)",
-                    [(name, a, hash_token(t)) for a, t in tokens.items()],
-                )
-                self._db.executemany(
-                    "INSERT INTO human_assignments VALUES (?, ?, ?, ?)",
-                    [
-                        (name, a, item, pos)
-                        for a, assigned in assignments.items()
-                        for pos, item in enumerate(assigned)
-                    ],
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                        i.item_id,
+                        pos,
+                        i.prompt,
+                        i.output_a,
+                        i.output_b,
+                        i.model_a,
+                        i.model_b,
+                        i.category,
+                        i.cluster,
+                        left[i.item_id],
+                    )
+                    for pos, i in enumerate(items)
+                ],
+            )
+            db.executemany(
+                "INSERT INTO human_annotators VALUES (?, ?, ?)",
+                [(name, a, hash_token(t)) for a, t in tokens.items()],
+            )
+            db.executemany(
+                "INSERT INTO human_assignments VALUES (?, ?, ?, ?)",
+                [
+                    (name, a, item, pos)
+                    for a, assigned in assignments.items()
+                    for pos, item in enumerate(assigned)
+                ],
+            )
         return tokens
 
     def has_study(self, name: str) -> bool:
@@ -317,14 +327,12 @@ class HumanStore:
         """New tokens for every annotator of ``study`` (the old ones stop working)."""
         self.study(study)
         tokens = {a: new_token() for a in self.annotators(study)}
-        with self._lock:
-            self._db.execute("BEGIN")
+        with self._transaction() as db:
             for name, token in tokens.items():
-                self._db.execute(
+                db.execute(
                     "UPDATE human_annotators SET token_sha256 = ? WHERE study = ? AND name = ?",
                     (hash_token(token), study, name),
                 )
-            self._db.execute("COMMIT")
         return tokens
 
     def annotator_for_token(self, study: str, token: str) -> str | None:
@@ -353,12 +361,10 @@ class HumanStore:
             (study, v.annotator, v.item_id, v.criterion, v.choice, v.left_side, v.source, now)
             for v in votes
         ]
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany(
+        with self._transaction() as db:
+            db.executemany(
                 "INSERT OR REPLACE INTO human_votes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
             )
-            self._db.execute("COMMIT")
         return len(rows)
 
     def votes(self, study: str, annotator: str | None = None) -> list[Vote]:
@@ -400,12 +406,10 @@ class HumanStore:
     ) -> int:
         """Store a judge's verdicts (``a`` / ``b`` / ``tie``, None = judge error)."""
         rows = [(study, judge, item, verdict, source) for item, verdict in verdicts.items()]
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany(
+        with self._transaction() as db:
+            db.executemany(
                 "INSERT OR REPLACE INTO human_judge_verdicts VALUES (?, ?, ?, ?, ?)", rows
             )
-            self._db.execute("COMMIT")
         return len(rows)
 
     def judge_verdicts(self, study: str) -> dict[str, dict[str, str | None]]:
