@@ -172,3 +172,30 @@ def test_compare_results_rejects_what_it_cannot_read() -> None:
     empty = compare_results({"model_a": [], "model_b": []}, len)
     assert math.isnan(empty["model_a_win_rate"])
     assert empty["sign_test_p_value"] == 1.0
+
+
+def test_a_missing_api_key_is_a_clear_error_and_keys_never_show(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tunegate.errors import BackendError
+
+    monkeypatch.delenv("TUNEGATE_TEST_KEY", raising=False)
+    options = CallOptions(base_url="http://127.0.0.1:9/v1", api_key_env="TUNEGATE_TEST_KEY")
+    with pytest.raises(BackendError) as info:
+        ab_test_models([{"prompt": "q"}], "gpt-x", fine_tuned, options=options)
+    assert str(info.value) == (
+        "model_a (api_key_env): environment variable TUNEGATE_TEST_KEY is not set; "
+        "set it, or name another with CallOptions(api_key_env=...)"
+    )
+    # With the key set, the request goes out with it and the error does not repeat it.
+    secret = "sk-test-" + "Q" * 32
+    monkeypatch.setenv("TUNEGATE_TEST_KEY", secret)
+    app = openai_app(require_key="another-key")
+    with serve(app) as url:
+        options = CallOptions(base_url=f"{url}/v1", api_key_env="TUNEGATE_TEST_KEY")
+        results = ab_test_models([{"prompt": "q"}], "gpt-x", fine_tuned, options=options)
+    (error,) = results["errors_a"]
+    assert error is not None
+    assert error.startswith("HTTP 401")
+    assert secret not in error
+    assert [e["headers"]["authorization"] for e in app.state.log] == [f"Bearer {secret}"]

@@ -165,5 +165,16 @@ def call_models(
         check_model(model, name)
     if not prompts:
         return {name: [] for name in models}
-    result: dict[str, list[Answer]] = resolve(_call_all(models, prompts, options))
+    from tunegate.errors import BackendError
+
+    try:
+        result: dict[str, list[Answer]] = resolve(_call_all(models, prompts, options))
+    except BackendError as exc:
+        # The runner names the YAML key (models.<name>.api_key_env); here there is no YAML.
+        message = str(exc)
+        for name in models:
+            message = message.replace(f"models.{name}.api_key_env", f"{name} (api_key_env)")
+        if "api_key_env" in message:
+            message += "; set it, or name another with CallOptions(api_key_env=...)"
+        raise BackendError(message) from None
     return result
