@@ -220,6 +220,7 @@
     fillControls();
     refilter();
     document.body.setAttribute("data-ready", "1");
+    document.body.setAttribute("data-ready-ms", String(Math.round(performance.now())));
   }
   init();
 }());
