@@ -210,8 +210,8 @@ def test_pandalm_label_studio_export(rows: list[dict[str, Any]], tmp_path: Path)
         "--store",
         store,
     )
-    exported = json.loads((tmp_path / "tasks.json").read_text())
-    assert "<Pairwise" in exported["label_config"]
+    assert "<Pairwise" in (tmp_path / "tasks.config.xml").read_text()
+    exported = {"tasks": json.loads((tmp_path / "tasks.json").read_text())}
     with HumanStore(store) as hs:
         left = {i.item.item_id: i.left_side for i in hs.items("pandalm-ls")}
     by_id = {str(r["idx"]): r for r in rows}

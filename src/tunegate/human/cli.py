@@ -232,10 +232,14 @@ def export_cmd(
     ),
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
-    """Export the items (Label Studio tasks, Argilla records) or the votes (CSV)."""
+    """Export the items (Label Studio tasks, Argilla records) or the votes (CSV).
+
+    Label Studio: ``-o tasks.json`` gets the task list (importable as is) and
+    ``tasks.config.xml`` next to it the labeling config."""
     from tunegate.human import exchange
     from tunegate.human.store import HumanStore
 
+    files: dict[Path, str] = {}
     with _errors():
         _need_store(store)
         if format not in exchange.FORMATS:
@@ -244,17 +248,21 @@ def export_cmd(
             info = hs.study(study)
             items = hs.items(study)
             if format == "csv":
-                text = exchange.export_csv(items, hs.votes(study))
+                files[output] = exchange.export_csv(items, hs.votes(study))
             elif format == "labelstudio":
-                text = json.dumps(exchange.export_labelstudio(items, info.criteria), indent=2)
+                exported = exchange.export_labelstudio(items, info.criteria)
+                files[output] = json.dumps(exported["tasks"], indent=2)
+                files[output.with_suffix(".config.xml")] = exported["label_config"] + "\n"
             else:
-                text = json.dumps(exchange.export_argilla(items, info.criteria), indent=2)
-        try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise TunegateError(f"{output}: cannot write ({exc.strerror})") from None
-    out.print(f"Wrote {output}")
+                files[output] = json.dumps(exchange.export_argilla(items, info.criteria), indent=2)
+        for path, text in files.items():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise TunegateError(f"{path}: cannot write ({exc.strerror})") from None
+    for path in files:
+        out.print(f"Wrote {path}")
 
 
 @human_app.command("report")
