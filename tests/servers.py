@@ -29,8 +29,10 @@ import argparse
 import asyncio
 import itertools
 import json
+import random
 import re
 import socket
+import struct
 import threading
 import time
 from collections import Counter
@@ -45,6 +47,7 @@ from fastapi.responses import JSONResponse, Response
 
 __all__ = [
     "ACTIONS",
+    "GOOD_ACTIONS",
     "NEGATIVE_WORDS",
     "POSITIVE_WORDS",
     "Answer",
@@ -65,8 +68,25 @@ Answer = Callable[[list[Message]], Reply]
 """Chat messages -> reply text (or, for chat completions, a whole assistant message dict)."""
 
 ACTIONS: Final = frozenset(
-    {"ok", "429", "503", "500", "timeout", "malformed", "garbage", "disconnect"}
+    {
+        "ok",
+        "429",
+        "503",
+        "500",
+        "timeout",
+        "malformed",
+        "garbage",
+        "disconnect",
+        "reset",
+        "nonjson",
+        "wrongtype",
+        "empty",
+        "big",
+    }
 )
+GOOD_ACTIONS: Final = frozenset({"ok", "wrongtype", "big"})
+"""Actions after which the client holds a usable answer (``timeout`` only when it waits)."""
+NON_JSON_BODY: Final = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 MALFORMED_BODY: Final = b'{"id": "chatcmpl-broken", "choices": [{"message": '
 GARBAGE_BODY: Final = {"foo": 1}
 
@@ -236,17 +256,30 @@ class FaultPlan:
     - ``"timeout"``: wait ``hang_seconds``, then answer normally;
     - ``"malformed"``: status 200, ``application/json``, a body that is not JSON;
     - ``"garbage"``: status 200, valid JSON without the expected fields (``{"foo": 1}``);
-    - ``"disconnect"``: close the connection without sending any response byte.
+    - ``"disconnect"``: close the connection without sending any response byte;
+    - ``"reset"``: the same with a TCP reset (RST, ``SO_LINGER`` 0) instead of a FIN;
+    - ``"nonjson"``: status 200, ``text/html``, an HTML error page (a proxy's);
+    - ``"wrongtype"``: the normal answer sent as ``text/plain`` (a usable answer);
+    - ``"empty"``: status 200, the normal answer with ``choices: []`` (chat/completions)
+      or ``{}`` (classify);
+    - ``"big"``: the normal answer padded with ``big_bytes`` spaces (a usable answer).
 
     ``every_nth_500`` additionally turns every n-th request to the app (counting
     all requests with an input text) into a 500, unless its rule already
-    injected another fault.
+    injected another fault. ``random_rate`` gives each request without a rule
+    that probability of getting one of ``random_actions`` (duplicates weigh
+    more), drawn from ``(seed, text, n-th request for the text)`` so that the
+    same requests get the same faults whatever their arrival order.
     """
 
     rules: Mapping[str, Sequence[str]] = field(default_factory=dict)
     retry_after: float = 1.0
     hang_seconds: float = 30.0
     every_nth_500: int | None = None
+    random_rate: float = 0.0
+    random_actions: Sequence[str] = ()
+    seed: int = 0
+    big_bytes: int = 1_000_000
 
     def __post_init__(self) -> None:
         rules = {
@@ -266,12 +299,22 @@ class FaultPlan:
             raise ValueError("FaultPlan.every_nth_500 must be >= 1")
         if self.retry_after < 0 or self.hang_seconds < 0:
             raise ValueError("FaultPlan.retry_after and hang_seconds must be >= 0")
+        if not 0.0 <= self.random_rate <= 1.0:
+            raise ValueError("FaultPlan.random_rate must be within [0, 1]")
+        unknown_random = [a for a in self.random_actions if a not in ACTIONS]
+        if unknown_random or (self.random_rate and not self.random_actions):
+            raise ValueError(f"FaultPlan.random_actions: unknown or none {unknown_random}")
+        self.random_actions = tuple(self.random_actions)
         self.rules = rules
 
     def action(self, text: str, seen: int) -> str:
         """The rule's action for the ``seen``-th (1-based) request carrying ``text``."""
         actions = self.rules.get(text)
         if not actions:
+            if self.random_rate:
+                draw = random.Random(f"{self.seed}\0{text}\0{seen}")
+                if draw.random() < self.random_rate:
+                    return draw.choice(self.random_actions)
             return "ok"
         return actions[min(max(seen, 1), len(actions)) - 1]
 
@@ -313,7 +356,7 @@ async def _sleep(seconds: float, request: Request) -> None:
         await asyncio.sleep(min(remaining, 0.05))
 
 
-async def _drop_connection(request: Request) -> None:
+async def _drop_connection(request: Request, *, reset: bool = False) -> None:
     """Close this request's TCP connection before any response byte is written.
 
     ASGI has no "abort" message, so this finds uvicorn's protocol object for the
@@ -329,6 +372,9 @@ async def _drop_connection(request: Request) -> None:
     connections = server.server_state.connections
     for connection in list(connections):
         if getattr(connection, "client", None) == tuple(client):
+            sock = connection.transport.get_extra_info("socket")
+            if reset and sock is not None:  # close with RST: "connection reset by peer"
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             connection.transport.close()
             for _ in range(400):
                 if connection not in connections:
@@ -443,12 +489,36 @@ class _Handler:
             return Response(MALFORMED_BODY, status_code=200, media_type="application/json")
         if action == "garbage":
             return JSONResponse(GARBAGE_BODY)
-        if action == "disconnect":
-            await _drop_connection(request)
+        if action in ("disconnect", "reset"):
+            await _drop_connection(request, reset=action == "reset")
             return Response(status_code=500)  # discarded: the connection is gone
+        if action == "nonjson":
+            return Response(NON_JSON_BODY, status_code=200, media_type="text/html")
         if action == "timeout":
             await _sleep(self.plan.hang_seconds, request)
+        if action in ("wrongtype", "empty", "big"):
+            return _altered(respond(body), action, self.plan.big_bytes)
         return respond(body)
+
+
+def _altered(response: Response, action: str, big_bytes: int) -> Response:
+    """The normal answer sent as text/plain, emptied of its choices, or padded."""
+    if action == "wrongtype":
+        return Response(bytes(response.body), status_code=200, media_type="text/plain")
+    data = json.loads(bytes(response.body))
+    if action == "empty":
+        data = {**data, "choices": []} if "choices" in data else {}
+        return JSONResponse(data)
+    pad = " " * big_bytes
+    for choice in data.get("choices", []):
+        message = choice.get("message")
+        if isinstance(message, dict) and isinstance(message.get("content"), str):
+            message["content"] += pad
+        if isinstance(choice.get("text"), str):
+            choice["text"] += pad
+    if isinstance(data.get("label"), str):
+        data["label"] += pad
+    return JSONResponse(data)
 
 
 def _bearer_check(key: str | None) -> Callable[[Request], bool]:
