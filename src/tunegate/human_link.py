@@ -124,7 +124,7 @@ def human_evidence(
         )
     except TunegateError as exc:
         name = config.human.study if config.human is not None else None
-        return {"study": name, "error": str(exc)}
+        return {"study": name, "error": f"human study: {exc}"}
     keep = ("study", "n_items", "n_items_voted", "n_votes", "preference", "position_bias")
     out = {k: found.get(k) for k in keep}
     out["agreement"] = found.get("agreement")

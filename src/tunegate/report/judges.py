@@ -134,7 +134,7 @@ def human_line(result: RunResult) -> str | None:
     if not human:
         return None
     if human.get("error"):
-        return f"human study: {human['error']}"
+        return str(human["error"])
     pref = human.get("preference") or {}
     rate = pref.get("win_rate") or {}
     ci = rate.get("ci")
