@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tunegate.errors import DataError
 from tunegate.human.exchange import (
@@ -138,3 +140,45 @@ def test_csv_header_and_encoding_errors(tmp_path: Path) -> None:
     path.write_text("item_id,annotator,choice\nt2,ann1,LEFT\n")
     (vote,) = import_csv_votes(path, items(), ["ann1"], CRITERIA)
     assert (vote.criterion, vote.choice, vote.left_side) == ("overall", "a", "a")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=200))
+def test_csv_import_never_crashes(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "fuzz.csv"
+    path.write_text("item_id,annotator,criterion,choice\n" + text, encoding="utf-8")
+    message = ""
+    try:
+        votes = import_csv_votes(path, items(), ["ann1"], CRITERIA)
+    except DataError as exc:
+        message = str(exc)
+        votes = []
+    assert not message or "fuzz.csv" in message
+    assert all(v.choice in ("a", "b", "tie") for v in votes)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=json_values)
+def test_json_imports_never_crash(tmp_path: Path, data: object) -> None:
+    path = tmp_path / "fuzz.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    for importer in (import_labelstudio, import_argilla):
+        message = "fuzz.json"
+        try:
+            importer(path, items(), ["ann1"], CRITERIA)
+        except DataError as exc:
+            message = str(exc)
+        assert "fuzz.json" in message
