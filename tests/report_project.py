@@ -180,3 +180,53 @@ def write_project(folder: Path, base_url: str, n_sentiment: int = 120) -> Path:
     path = folder / "tunegate.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
+
+
+def main() -> None:
+    """Make the demo-like report and a full-page screenshot of it in headless chromium.
+
+    ``.venv/bin/python tests/report_project.py OUT_DIR`` writes ``OUT_DIR/report.html``
+    and ``OUT_DIR/report.png`` (the case browser opened on case s-00007).
+    """
+    import argparse
+    import os
+    import shutil
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from servers import openai_app, serve
+
+    from tunegate.config import load_config
+    from tunegate.pipeline import RunOptions, run
+    from tunegate.report.html import write_html
+    from tunegate.report.json_report import to_json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args()
+    os.environ["TG_REPORT_CANARY_KEY"] = CANARY
+    with serve(openai_app(answer=big_answer, require_key=CANARY)) as url:
+        config = write_project(args.out / "project", url + "/v1")
+        result = run(load_config(config), RunOptions(), config.parent)
+    html = write_html(to_json(result), args.out / "report.html")
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise SystemExit(f"wrote {html}; no chromium for the screenshot")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(html.resolve().as_uri())
+        page.wait_for_selector("body[data-ready='1']")
+        page.click('tr[data-case-id="s-00007"]')
+        page.screenshot(path=str(args.out / "report.png"), full_page=True)
+        browser.close()
+    print(f"{html}\n{args.out / 'report.png'}")
+
+
+if __name__ == "__main__":
+    main()
