@@ -83,6 +83,26 @@ def test_labelstudio_import(tmp_path: Path) -> None:
     path.write_text(json.dumps(tasks))
     with pytest.raises(DataError, match=r"tasks\[1\]\.annotations\[0\]: unknown item id 'zzz'"):
         import_labelstudio(path, items(), ["ann1", "7"], CRITERIA)
+    odd = [
+        {"data": {"item_id": "t0"}, "annotations": 5},
+        {"data": {"item_id": "t0"}, "annotations": [{"result": "x"}]},
+        {
+            "data": {"item_id": "t0"},
+            "annotations": [
+                {
+                    "result": [
+                        {"from_name": "overall_tie", "type": "choices", "value": {"choices": 3}}
+                    ]
+                }
+            ],
+        },
+    ]
+    path.write_text(json.dumps(odd))
+    with pytest.raises(DataError) as info:
+        import_labelstudio(path, items(), ["ann1"], CRITERIA)
+    assert "tasks[0].annotations: expected a list" in str(info.value)
+    assert "tasks[1].annotations[0].result: expected a list" in str(info.value)
+    assert "2 invalid row(s)" in str(info.value)
     path.write_text("[{")
     with pytest.raises(DataError, match=r"ls\.json:1: invalid JSON"):
         import_labelstudio(path, items(), ["ann1"], CRITERIA)

@@ -232,12 +232,20 @@ def import_labelstudio(
             errors.append(f"{path}: tasks[{t}]: expected an object with `data`")
             continue
         item_id = task["data"].get("item_id")
-        for a, ann in enumerate(task.get("annotations") or []):
+        annotations = task.get("annotations") or []
+        if not isinstance(annotations, list):
+            errors.append(f"{path}: tasks[{t}].annotations: expected a list")
+            continue
+        for a, ann in enumerate(annotations):
             where = f"{path}: tasks[{t}].annotations[{a}]"
             if not isinstance(ann, dict) or ann.get("was_cancelled"):
                 continue
+            results = ann.get("result") or []
+            if not isinstance(results, list):
+                errors.append(f"{where}.result: expected a list")
+                continue
             chosen: dict[str, str] = {}
-            for r, res in enumerate(ann.get("result") or []):
+            for r, res in enumerate(results):
                 value = res.get("value") if isinstance(res, dict) else None
                 if not isinstance(value, dict):
                     errors.append(f"{where}.result[{r}]: expected an object with `value`")
@@ -248,7 +256,8 @@ def import_labelstudio(
                 elif (
                     res.get("type") == "choices"
                     and name.endswith("_tie")
-                    and "Tie" in (value.get("choices") or [])
+                    and isinstance(value.get("choices"), list)
+                    and "Tie" in value["choices"]
                 ):
                     chosen[name[: -len("_tie")]] = "tie"
             for crit, choice in chosen.items():
