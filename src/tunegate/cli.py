@@ -278,28 +278,28 @@ def demo(
 
 @app.command()
 def validate(config: Annotated[Path, typer.Argument(help="The tunegate.yaml to check.")]) -> None:
-    """Check the config and the dataset without calling any model."""
+    """Check everything a run checks, without calling any model: datasets, templates
+    (rendered against the real cases), environment variables, python functions, custom
+    scorers and shots files."""
     cfg = _load(config)
-    from tunegate.pipeline import load_test_cases
+    from tunegate.preflight import preflight
 
-    try:
-        cases = load_test_cases(cfg)
-    except TunegateError as exc:
-        raise _fail(str(exc)) from None
-    from tunegate.suites import load_suite_cases
-
-    more = []
-    try:
-        for suite in cfg.all_suites[1:]:
-            n = len(load_suite_cases(suite, main=False))
-            more.append(f"suite {suite.name}: {n} cases ({suite.task.type})")
-    except TunegateError as exc:
-        raise _fail(str(exc)) from None
+    found = preflight(cfg, config.resolve().parent, str(config))
+    for warning in found.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", markup=True, soft_wrap=True)
+    if found.problems:
+        raise _fail("\n".join(found.problems))
     task = cfg.main_task
     what = f"{len(task.labels)} labels" if task.labels else task.type
+    suites = list(found.cases.items())
+    more = "".join(
+        f"; suite {cfg.all_suites[i + 1].name}: {len(cases)} cases "
+        f"({cfg.all_suites[i + 1].task.type})"
+        for i, (_, cases) in enumerate(suites[1:])
+    )
     out.print(
-        f"{config}: OK — {len(cases)} cases, {what}, "
-        f"{len(cfg.models)} models (candidate {cfg.candidate})" + "".join(f"; {m}" for m in more)
+        f"{config}: OK — {len(suites[0][1])} cases, {what}, "
+        f"{len(cfg.models)} models (candidate {cfg.candidate}){more}"
     )
 
 

@@ -13,6 +13,7 @@ from tunegate.compare import compare_categories, compare_classification, compare
 from tunegate.config import Config, SuiteConfig, default_metric, suite_metrics
 from tunegate.cost import model_cost
 from tunegate.data import Case, load_cases
+from tunegate.errors import ConfigError
 from tunegate.evaluate import (
     ScoredModel,
     case_rows,
@@ -329,6 +330,12 @@ async def arun(
     suite_cases = [
         load_suite_cases(suite, main=i == 0, limit=opts.limit) for i, suite in enumerate(suites)
     ]
+    from tunegate.preflight import first_template_problem
+
+    for suite, cases in zip(suites, suite_cases, strict=True):
+        problem = first_template_problem(config, suite, cases[:1])
+        if problem:  # the key, before anything is sent (the runner catches the rest)
+            raise ConfigError(problem)
     built = [
         build_backends(config, cases, config_dir=config_dir, suite=suite)
         for suite, cases in zip(suites, suite_cases, strict=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tunegate.data import Case
+from tunegate.errors import ConfigError, TunegateError
 from tunegate.models.base import Backend, BatchBackend, Completion, TransportError, cache_key
 from tunegate.secrets import redact
 from tunegate.store import Response, Store
@@ -253,6 +254,22 @@ class _ModelWorker:
                 self._finish(item, response)
 
 
+def render_request(backend: Backend, case: Case) -> dict[str, Any]:
+    """``backend.render(case)``; a template or case that cannot be rendered is a
+    :class:`ConfigError` naming the model and the case (never a traceback)."""
+    try:
+        return backend.render(case)
+    except TunegateError:
+        raise
+    except Exception as exc:
+        detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        names = ", ".join(["input", "id", "category", *sorted(case.metadata)])
+        raise ConfigError(
+            f"models.{backend.name}: the request for case {case.id!r} cannot be rendered: "
+            f"{redact(str(detail))} (a template can use: {names})"
+        ) from None
+
+
 def model_identity(backend: Backend) -> dict[str, Any]:
     """The backend's identity, with the model's ``version:`` when the config gives one."""
     identity = backend.identity()
@@ -281,7 +298,7 @@ class ModelJob:
         identity = model_identity(backend)
         items = []
         for case in cases:
-            request = backend.render(case)
+            request = render_request(backend, case)
             items.append(_Item(case, request, cache_key(identity, request)))
         cached = store.cached_answers(i.key for i in items) if use_cache else {}
         reused: list[tuple[Response, dict[str, Any]]] = []
