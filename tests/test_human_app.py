@@ -84,6 +84,10 @@ def test_every_path_needs_a_valid_token(served: tuple[str, dict[str, str], Path]
         ):
             assert c.get(path).status_code == 403, path
         assert c.post("/a/wrong/vote", json={"item": 1}).status_code == 403
+        for method in ("OPTIONS", "PUT", "DELETE", "HEAD"):
+            assert c.request(method, "/a/wrong/1").status_code == 403, method
+        assert c.get("/a/wrong/not-a-number").status_code == 403
+        assert c.post("/a/wrong/vote", content=b"{bad json").status_code == 403
         r = c.get(f"/a/{tokens['ann1']}/")
         assert r.status_code == 303
         page = c.get(f"/a/{tokens['ann1']}/1")

@@ -12,6 +12,7 @@ the earlier vote.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,9 +52,22 @@ def create_app(store_path: str | Path, study: str) -> FastAPI:
     )
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
+    def forbidden() -> Response:
+        return Response("Forbidden", status_code=403, media_type="text/plain", headers=_HEADERS)
+
     @app.exception_handler(_Denied)
     async def denied(request: Request, exc: _Denied) -> Response:
-        return Response("Forbidden", status_code=403, media_type="text/plain", headers=_HEADERS)
+        return forbidden()
+
+    @app.middleware("http")
+    async def token_first(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Before any routing or validation: a request without a valid token learns nothing.
+        parts = request.url.path.split("/")
+        if len(parts) < 4 or parts[1] != "a" or store.annotator_for_token(study, parts[2]) is None:
+            return forbidden()
+        return await call_next(request)
 
     def who(token: str) -> str:
         name = store.annotator_for_token(study, token)
