@@ -9,6 +9,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import binomtest
 from servers import FaultPlan, openai_app, serve
 from statsmodels.stats.proportion import proportion_confint
@@ -199,3 +201,40 @@ def test_a_missing_api_key_is_a_clear_error_and_keys_never_show(
     assert error.startswith("HTTP 401")
     assert secret not in error
     assert [e["headers"]["authorization"] for e in app.state.log] == [f"Bearer {secret}"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 3), st.none() | st.integers(1, 500)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_compare_results_agrees_with_a_direct_count(
+    rows: list[tuple[int, int, int | None]],
+) -> None:
+    outputs_a = ["x" * a for a, _, _ in rows]
+    outputs_b = ["x" * b for _, b, _ in rows]
+    latency = [None if ms is None else ms / 1000 for _, _, ms in rows]
+    compared = compare_results(
+        {"model_a": outputs_a, "model_b": outputs_b, "latency_a": latency}, scorer=len
+    )
+    wins_a = sum(a > b for a, b, _ in rows)
+    wins_b = sum(a < b for a, b, _ in rows)
+    n = len(rows)
+    assert compared["model_a_win_rate"] == wins_a / n
+    assert compared["model_b_win_rate"] == wins_b / n
+    assert compared["model_a_win_rate"] + compared["model_b_win_rate"] + compared[
+        "tie_rate"
+    ] == pytest.approx(1.0)
+    expected_p = binomtest(wins_a, wins_a + wins_b, 0.5).pvalue if wins_a + wins_b else 1.0
+    assert compared["sign_test_p_value"] == pytest.approx(expected_p, rel=1e-12)
+    answered = [ms for _, _, ms in rows if ms is not None]
+    if answered:
+        assert compared["avg_latency_a_ms"] == pytest.approx(float(np.mean(answered)), rel=1e-9)
+        assert compared["latency_a_ms"]["p99"] == pytest.approx(
+            float(np.percentile(answered, 99)), rel=1e-9
+        )
+    else:
+        assert compared["avg_latency_a_ms"] is None
