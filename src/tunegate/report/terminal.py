@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -19,6 +20,7 @@ from tunegate.report.judges import (
 )
 from tunegate.report.text import (
     cache_lines,
+    column_name,
     conclusion,
     estimate,
     metric_columns,
@@ -39,27 +41,52 @@ def _cost(m: ModelResult) -> str:
     return "—" if m.cost is None else f"{m.cost['per_1k']:.4g}"
 
 
-def models_table(suite: SuiteResult, candidate: str, confidence: float) -> Table:
-    """Per-model metrics with intervals, errors, latency, tokens and cost."""
+#: Below this many columns the summary is compact: no vertical rules, fewer columns (tokens,
+#: values already in the models table), the key numbers never wrapped. Reports keep it all.
+COMPACT_BELOW = 120
+
+
+def _table(title: str, compact: bool) -> Table:
+    if compact:
+        return Table(
+            title=title,
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+    return Table(title=title, title_justify="left")
+
+
+def models_table(
+    suite: SuiteResult, candidate: str, confidence: float, compact: bool = False
+) -> Table:
+    """Per-model metrics with intervals, errors, latency, tokens and cost (compact: two
+    metrics, no tokens, the candidate marked ``*``)."""
     conf = f"{confidence:.0%}"
     where = "" if suite.name == "main" else f"Suite {suite.name} ({suite.task}): "
-    table = Table(
-        title=f"{where}Models ({suite.n_cases} cases, {conf} intervals)", title_justify="left"
-    )
-    table.add_column("model", style="bold")
-    columns = metric_columns(suite)
+    title = f"{where}Models ({suite.n_cases} cases, {conf} intervals)"
+    table = _table(title + (", * candidate" if compact else ""), compact)
+    table.add_column("model", style="bold", no_wrap=compact)
+    columns = main_columns(suite, compact)
     for metric in columns:
-        table.add_column(metric_name(metric), justify="right", no_wrap=True)
-    table.add_column("errors", justify="right")
-    if suite.task == "classification":
-        table.add_column("unparsed", justify="right")
-    table.add_column("p50/p95/p99 ms", justify="right")
-    table.add_column("tokens in/out", justify="right")
+        table.add_column(column_name(suite, metric), justify="right", no_wrap=True)
+    table.add_column("errors", justify="right", no_wrap=compact)
+    if suite.task in UNPARSED_TASKS:
+        table.add_column("unparsed", justify="right", no_wrap=compact)
+    table.add_column(
+        "p50/95/99 ms" if compact else "p50/p95/p99 ms", justify="right", no_wrap=compact
+    )
+    if not compact:
+        table.add_column("tokens in/out", justify="right")
     priced = any(m.cost is not None for m in suite.models.values())
     if priced:
-        table.add_column("cost/1k", justify="right")
+        table.add_column("cost/1k", justify="right", no_wrap=compact)
     for name, m in suite.models.items():
         label = f"{name} (candidate)" if name == candidate else name
+        if compact:
+            label = f"{name} *" if name == candidate else name
         lat = m.latency_ms
         tokens = m.tokens
         tok = (
@@ -70,18 +97,47 @@ def models_table(suite: SuiteResult, candidate: str, confidence: float) -> Table
         cells: list[str | Text] = [
             estimate(m.metrics[c]) if c in m.metrics else "—" for c in columns
         ]
-        cells.append(_count(m.errors, m.n))
-        if suite.task == "classification":
-            cells.append(_count(m.unparseable, m.n))
-        cells += [f"{_ms(lat['p50'])}/{_ms(lat['p95'])}/{_ms(lat['p99'])}", tok]
+        cells.append(_count(m.errors, m.n, compact))
+        if suite.task in UNPARSED_TASKS:
+            cells.append(_count(m.unparseable, m.n, compact))
+        cells.append(f"{_ms(lat['p50'])}/{_ms(lat['p95'])}/{_ms(lat['p99'])}")
+        if not compact:
+            cells.append(tok)
         if priced:
             cells.append(_cost(m))
         table.add_row(label, *cells)
     return table
 
 
-def _count(k: int, n: int) -> Text:
-    text = f"{k} ({k / n:.1%})" if n else str(k)
+#: Tasks whose answers can be unreadable (no label, no tool call): an "unparsed" column.
+UNPARSED_TASKS = ("classification", "tool_call")
+#: Metric columns in the models table; the rest wrap into a second table.
+MAIN_METRICS = 4
+
+
+def main_columns(suite: SuiteResult, compact: bool = False) -> list[str]:
+    """The metric columns of the models table itself."""
+    return metric_columns(suite)[: 2 if compact else MAIN_METRICS]
+
+
+def more_metrics_table(suite: SuiteResult, compact: bool = False) -> Table | None:
+    """The metrics that did not fit the models table (every scorer's metric is shown)."""
+    shown = main_columns(suite, compact)
+    rest = [m for m in metric_columns(suite) if m not in shown]
+    if not rest:
+        return None
+    where = "" if suite.name == "main" else f"Suite {suite.name}: "
+    table = _table(f"{where}More metrics", compact)
+    table.add_column("model", style="bold", no_wrap=compact)
+    for metric in rest:
+        table.add_column(column_name(suite, metric), justify="right", no_wrap=True)
+    for name, m in suite.models.items():
+        table.add_row(name, *(estimate(m.metrics[c]) if c in m.metrics else "—" for c in rest))
+    return table
+
+
+def _count(k: int, n: int, compact: bool = False) -> Text:
+    text = f"{k} ({k / n:.1%})" if n and not compact else str(k)
     return Text(text, style="red" if k else "")
 
 
@@ -115,12 +171,10 @@ def confusion_table(m: ModelResult, labels: list[str]) -> Table:
     return table
 
 
-def comparison_table(suite: SuiteResult, candidate: str) -> Table:
-    """Candidate against each baseline: delta with paired interval, McNemar, wins/ties/losses."""
-    table = Table(
-        title=f"{candidate} vs baselines (paired, same {suite.n_cases} cases)",
-        title_justify="left",
-    )
+def comparison_table(suite: SuiteResult, candidate: str, compact: bool = False) -> Table:
+    """Candidate against each baseline: delta with paired interval, McNemar, wins/ties/losses
+    (compact: without the two values, which the models table shows)."""
+    table = _table(f"{candidate} vs baselines (paired, same {suite.n_cases} cases)", compact)
     for col in (
         "baseline",
         "metric",
@@ -130,14 +184,20 @@ def comparison_table(suite: SuiteResult, candidate: str) -> Table:
         "McNemar",
         "wins/ties/losses",
     ):
-        table.add_column(col, justify="left" if col in ("baseline", "metric") else "right")
+        if compact and col in ("candidate", "baseline value"):
+            continue
+        table.add_column(
+            col,
+            justify="left" if col in ("baseline", "metric") else "right",
+            no_wrap=compact and col != "baseline",
+        )
     for c in suite.comparisons:
         style = {"better": "green", "worse": "red"}.get(c.direction, "")
+        values = [] if compact else [num(c.candidate_value), num(c.baseline_value)]
         table.add_row(
             c.baseline,
             metric_name(c.metric),
-            num(c.candidate_value),
-            num(c.baseline_value),
+            *values,
             Text(f"{c.delta:+.3f} [{c.ci[0]:+.3f}, {c.ci[1]:+.3f}]", style=style),
             p_value(c.p_value),
             f"{c.wins}/{c.ties}/{c.losses}",
@@ -145,23 +205,24 @@ def comparison_table(suite: SuiteResult, candidate: str) -> Table:
     return table
 
 
-def category_table(suite: SuiteResult, candidate: str) -> Table | None:
-    """Pass rate per category and model (Wilson interval), and the candidate's paired deltas."""
+def category_table(suite: SuiteResult, candidate: str, compact: bool = False) -> Table | None:
+    """Pass rate per category and model (Wilson interval), and the candidate's paired deltas
+    (compact: pass rates without their intervals)."""
     cats = suite.categories
     if not cats:
         return None
     regression = suite.regression
-    title = "Per category: pass rate [CI]"
+    title = "Per category: pass rate" + ("" if compact else " [CI]")
     if regression is not None:
         title += f" — regression vs {regression['base']}, margin {regression['margin']:g}"
-    table = Table(title=title, title_justify="left")
+    table = _table(title, compact)
     table.add_column("category")
     table.add_column("n", justify="right")
     for name in suite.models:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", no_wrap=compact)
     baselines = suite.category_baselines
     for b in baselines:
-        table.add_column(f"delta vs {b} [CI]", justify="right")
+        table.add_column(f"delta vs {b} [CI]", justify="right", no_wrap=compact)
     for cat in cats:
         n = next((m.categories[cat]["n"] for m in suite.models.values() if cat in m.categories), 0)
         cells: list[str | Text] = []
@@ -170,6 +231,8 @@ def category_table(suite: SuiteResult, candidate: str) -> Table | None:
             cells.append(
                 "—"
                 if info is None
+                else f"{info['pass_rate']:.3f}"
+                if compact
                 else f"{info['pass_rate']:.3f} [{info['ci'][0]:.3f}, {info['ci'][1]:.3f}]"
             )
         for b in baselines:
@@ -186,18 +249,23 @@ def category_table(suite: SuiteResult, candidate: str) -> Table | None:
     return table
 
 
-def suite_parts(suite: SuiteResult, candidate: str, confidence: float) -> list[RenderableType]:
+def suite_parts(
+    suite: SuiteResult, candidate: str, confidence: float, compact: bool = False
+) -> list[RenderableType]:
     """Everything shown for one suite."""
-    parts: list[RenderableType] = [models_table(suite, candidate, confidence)]
+    parts: list[RenderableType] = [models_table(suite, candidate, confidence, compact)]
+    more = more_metrics_table(suite, compact)
+    if more is not None:
+        parts.append(more)
     if suite.task == "classification" and suite.models:
         parts.append(per_class_table(suite))
         if candidate in suite.models:
             parts.append(confusion_table(suite.models[candidate], suite.labels))
-    cats = category_table(suite, candidate)
+    cats = category_table(suite, candidate, compact)
     if cats is not None:
         parts.append(cats)
     if suite.comparisons:
-        parts.append(comparison_table(suite, candidate))
+        parts.append(comparison_table(suite, candidate, compact))
         lines = [
             conclusion(c, confidence, suite)
             for c in suite.comparisons
@@ -244,26 +312,28 @@ STATUS_STYLE = {"PASS": "green", "FAIL": "red", "INCONCLUSIVE": "yellow", "MISSI
 VERDICT_STYLE = {"SHIP": "bold green", "ITERATE": "bold red", "INCONCLUSIVE": "bold yellow"}
 
 
-def gate_table(gate: GateResult) -> Table:
-    """Every criterion with its estimate, interval, threshold and status."""
+def gate_table(gate: GateResult, compact: bool = False) -> Table:
+    """Every criterion with its estimate, interval, threshold and status (compact: without
+    the "judged on" column; status, estimate and interval never wrap)."""
     title = f"Gate for {gate.candidate}" + (" (default criteria)" if gate.default else "")
-    table = Table(title=title, title_justify="left")
-    for col in (
-        "status",
-        "criterion",
-        "estimate",
-        f"{gate.confidence:.0%} interval",
-        "judged on",
-        "evidence",
-    ):
-        table.add_column(col, justify="right" if col == "estimate" else "left")
+    table = _table(title, compact)
+    interval_col = f"{gate.confidence:.0%} interval"
+    for col in ("status", "criterion", "estimate", interval_col, "judged on", "evidence"):
+        if compact and col == "judged on":
+            continue
+        table.add_column(
+            col,
+            justify="right" if col == "estimate" else "left",
+            no_wrap=compact and col in ("status", "estimate", interval_col),
+        )
     for c in gate.criteria:
+        judged = [] if compact else [c.judge]
         table.add_row(
             Text(c.status, style=STATUS_STYLE[c.status]),
             Text(c.description),
             num(c.estimate),
             Text("" if c.ci is None else f"[{c.ci[0]:.3f}, {c.ci[1]:.3f}]"),
-            c.judge,
+            *judged,
             Text(c.reason),
         )
     return table
@@ -274,13 +344,15 @@ def verdict_line(gate: GateResult) -> Text:
     return Text(f"VERDICT: {gate.verdict} — {gate.reason}", style=VERDICT_STYLE[gate.verdict])
 
 
-def summary(result: RunResult) -> RenderableType:
-    """The whole terminal summary: every suite, notes, then the gate and its verdict."""
+def summary(result: RunResult, width: int | None = None) -> RenderableType:
+    """The whole terminal summary: every suite, notes, then the gate and its verdict
+    (compact below :data:`COMPACT_BELOW` columns of ``width``)."""
+    compact = width is not None and width < COMPACT_BELOW
     parts: list[RenderableType] = [
         Text(f"tunegate · {result.name} · run {result.run_id}", style="bold")
     ]
     for suite in result.suites:
-        parts += suite_parts(suite, result.candidate, result.confidence)
+        parts += suite_parts(suite, result.candidate, result.confidence, compact)
     reused = cache_lines(result)
     if reused:
         parts.append(Text("\n".join(f"♻ {line}" for line in reused), style="cyan"))
@@ -294,7 +366,7 @@ def summary(result: RunResult) -> RenderableType:
     if notes:
         parts.append(Text("\n".join(f"! {n}" for n in notes), style="yellow"))
     if result.gate is not None:
-        parts.append(gate_table(result.gate))
+        parts.append(gate_table(result.gate, compact))
         parts.append(verdict_line(result.gate))
     return Group(*parts)
 
@@ -303,7 +375,7 @@ def print_summary(result: RunResult, console: Console) -> None:
     """Print the summary (at least 120 columns wide when the output is not a terminal)."""
     if not console.is_terminal and console.width < 120:
         console.width = 120
-    console.print(summary(result))
+    console.print(summary(result, console.width))
 
 
 def print_leakage(report: LeakageReport, train: str, test: str, console: Console) -> None:
