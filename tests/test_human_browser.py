@@ -56,6 +56,7 @@ def test_keyboard_votes_survive_reload_and_restart(browser: object, tmp_path: Pa
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{url}/a/{token}/")
         expect(page.locator("header")).to_contain_text("Item 1 of 3")
+        expect(page.locator("#status")).to_have_text("ready")  # the script is running
         # Item 1: correctness left (1), overall right (2); the active row moves down.
         page.keyboard.press("1")
         expect(page.locator("#status")).to_have_text("saved")
@@ -64,12 +65,14 @@ def test_keyboard_votes_survive_reload_and_restart(browser: object, tmp_path: Pa
         html.append(page.content())
         page.keyboard.press("n")
         expect(page.locator("header")).to_contain_text("Item 2 of 3")
+        expect(page.locator("#status")).to_have_text("ready")
         page.keyboard.press("0")
         page.keyboard.press("0")
         expect(page.locator("#progress")).to_have_text("2 of 3 done")
         html.append(page.content())
         page.keyboard.press("n")
         expect(page.locator("header")).to_contain_text("Item 3 of 3")
+        expect(page.locator("#status")).to_have_text("ready")
         page.keyboard.press("2")
         page.keyboard.press("1")
         expect(page.locator("#progress")).to_have_text("3 of 3 done")
@@ -77,10 +80,12 @@ def test_keyboard_votes_survive_reload_and_restart(browser: object, tmp_path: Pa
         page.locator('.criterion[data-criterion="overall"] button[data-choice="tie"]').click()
         expect(page.locator("#status")).to_have_text("saved")
         page.reload()
+        expect(page.locator("#status")).to_have_text("ready")
         assert pressed(page, "correctness") == ["right"]
         assert pressed(page, "overall") == ["tie"]
         page.keyboard.press("p")
         expect(page.locator("header")).to_contain_text("Item 2 of 3")
+        expect(page.locator("#status")).to_have_text("ready")
         assert pressed(page, "overall") == ["tie"]
         html.append(page.content())
         page.close()

@@ -97,4 +97,5 @@
   });
 
   setActive(active);
+  show("ready");
 })();
