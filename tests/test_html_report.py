@@ -170,8 +170,12 @@ def test_human_and_judges_render_generically_when_present(report: Report) -> Non
     data = dict(report.result)
     data["human"] = {"preference": {"tuned": 0.61, "ci": [0.52, 0.7]}, "kappa": 0.48}
     data["judges"] = [{"judge": "<b>judge</b>", "agreement": 0.7}]
+    data["suites"] = [dict(s) for s in data["suites"]]
+    data["suites"][1]["judges"] = {"pointwise": [{"judge": "grader", "mean_score": 4.25}]}
     page = render_html(data)
     assert "Human evaluation and judges" in page
+    assert "Judges · suite qa · pointwise" in page
+    assert "4.25" in page
     assert "0.48" in page
     assert "0.61" in page
     assert "&lt;b&gt;judge&lt;/b&gt;" in page

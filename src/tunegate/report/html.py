@@ -318,12 +318,13 @@ def _facts(result: dict[str, Any]) -> dict[str, Any]:
 def _context(result: dict[str, Any], diff: dict[str, Any] | None) -> dict[str, Any]:
     gate = result.get("gate")
     forest_svg, forest_n = _forest(result)
-    sections = []
+    sections: list[dict[str, Any]] = []
     for key, title in (("human", "Human evaluation"), ("judges", "Judges")):
         if result.get(key):
-            blocks: list[dict[str, Any]] = []
-            _blocks(result[key], title, blocks)
-            sections.extend(blocks)
+            _blocks(result[key], title, sections)
+    for suite in result.get("suites") or []:
+        if suite.get("judges"):  # each suite's judges (docs/judges.md)
+            _blocks(suite["judges"], f"Judges · suite {suite.get('name')}", sections)
     notes = list(result.get("notes") or [])
     notes += [n for s in result.get("suites") or [] for n in s.get("notes") or []]
     return {
