@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tunegate import evaluate_go_no_go, go_no_go_checklist
-from tunegate.api import check_go_no_go, go_no_go_numbers
+from tunegate.api import check_go_no_go, go_no_go_evidence, go_no_go_numbers
 
 ALL_GOOD = {
     "target_improvement": 0.08,
@@ -186,8 +186,31 @@ def test_numbers_are_read_from_a_real_run(tmp_path: Path) -> None:
     assert numbers["human_preference"] is None  # this run has no human study
     assert numbers["schema_compliance"] == pytest.approx(0.2)  # json_valid: only "4"
 
+    # With the run's intervals: the paired bootstrap interval of the qa comparison,
+    # the Wilson interval of exact match on 5 cases.
+    evidence = go_no_go_evidence(result)
+    (comparison,) = [
+        c for c in result.main.comparisons if c.baseline == "base" and c.metric == "exact_match"
+    ]
+    assert evidence["target_improvement"] == {
+        "value": pytest.approx(0.8),
+        "ci": tuple(comparison.ci),
+    }
+    em = result.main.models["tuned"].metrics["exact_match"]
+    assert evidence["exact_match"] == {"value": 1.0, "ci": tuple(em.ci)}
+    assert evidence["exact_match"]["ci"][0] < 0.85  # 5 of 5 cannot show 85%
+    assert evidence["latency_p99_ratio"] == {"value": ratio, "ci": None}
+    general_drop = evidence["general_regression"]
+    assert general_drop is not None
+    assert general_drop["value"] == 0.0
+
     passed, failures = evaluate_go_no_go(result)
     assert passed is False
+    assert any(
+        f.startswith("exact_match: 1 [") and "inconclusive: the interval straddles 0.85" in f
+        for f in failures
+    )
+    assert not any(f.startswith("target_improvement") for f in failures)
     assert any(f.startswith("human_preference: missing") for f in failures)
     assert any(f.startswith("schema_compliance: 0.2 < 1") for f in failures)
     # The JSON report gives the same numbers.

@@ -25,6 +25,7 @@ from tunegate.api.checklist import (
     check_go_no_go,
     evaluate_go_no_go,
     go_no_go_checklist,
+    go_no_go_evidence,
     go_no_go_numbers,
 )
 from tunegate.api.human import (
@@ -59,6 +60,7 @@ __all__ = [
     "evaluate_go_no_go",
     "exact_match_score",
     "go_no_go_checklist",
+    "go_no_go_evidence",
     "go_no_go_numbers",
     "regression_test",
     "rouge_l_score",
