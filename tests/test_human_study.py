@@ -184,6 +184,12 @@ def test_create_from_a_run_import_export_report(example_run: Path, tmp_path: Pat
     assert corr["ties"] == 16
     assert set(pref["by_category"]) == {"facts", "howto", "summary"}
     assert report["agreement"]["percent"]["value"] == 1.0
+    summary = {a["annotator"]: a for a in report["annotator_summary"]}
+    assert summary["alice"]["voted"] == summary["alice"]["assigned"] == 8
+    assert summary["alice"]["tie_rate"] == 0.0
+    alice_items = HumanStore(store).assigned("study-a", "alice")
+    left_a = sum(by_left[i] == "a" for i in alice_items) / 8
+    assert summary["alice"]["left_rate"] == pytest.approx(left_a)
     judge = report["judges"][0]
     assert (judge["judge"], judge["n_items"], judge["errors"]) == ("overlap-judge", 11, 1)
     assert judge["percent"]["value"] == pytest.approx(10 / 11)

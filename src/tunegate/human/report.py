@@ -105,8 +105,10 @@ def analyze_study(
     with ties as half over the votes, with a bootstrap interval over items (clusters of
     items sharing a prompt are resampled whole), the decisive-only rate and a sign test,
     overall (criterion ``overall``), per criterion and per category. ``position_bias`` is
-    the share of decisive overall votes won by the left output. ``agreement`` is computed
-    on the overall votes; ``judges`` holds one calibration per judge.
+    the share of decisive overall votes won by the left output; ``annotator_summary`` gives
+    each annotator's progress, tie rate and left-wins rate (a lazy or side-biased annotator
+    shows there). ``agreement`` is computed on the overall votes; ``judges`` holds one
+    calibration per judge.
     """
     with HumanStore(store_path) as store:
         info = store.study(study)
@@ -114,6 +116,7 @@ def analyze_study(
         votes = store.votes(study)
         annotators = store.annotators(study)
         verdicts = store.judge_verdicts(study)
+        assigned = {a: len(store.assigned(study, a)) for a in annotators}
     seed = info.seed if seed is None else seed
     candidate = candidate or info.source.get("candidate")
     clusters = {i.item.item_id: i.cluster for i in items}
@@ -151,6 +154,23 @@ def analyze_study(
         "n_decisive": position["n_votes"],
         "sign_test_p": position["sign_test_p"],
     }
+    per_annotator = []
+    for name in annotators:
+        mine = [v for v in overall_votes if v.annotator == name]
+        decisive = [v for v in mine if v.choice != "tie"]
+        per_annotator.append(
+            {
+                "annotator": name,
+                "assigned": assigned.get(name, 0),
+                "voted": len(mine),
+                "tie_rate": sum(v.choice == "tie" for v in mine) / len(mine) if mine else None,
+                "left_rate": (
+                    sum(v.choice == v.left_side for v in decisive) / len(decisive)
+                    if decisive
+                    else None
+                ),
+            }
+        )
     triples = [(v.item_id, v.annotator, v.choice) for v in overall_votes]
     agreement = agreement_with_intervals(triples, clusters, n_resamples, seed, level)
     majority = human_majority(triples)
@@ -171,6 +191,7 @@ def analyze_study(
         "confidence": level,
         "preference": preference,
         "position_bias": position_bias,
+        "annotator_summary": per_annotator,
         "agreement": agreement,
         "judges": judges,
     }
@@ -254,6 +275,17 @@ def render_report(result: Mapping[str, Any], console: Console) -> None:
         f"Position bias: the left output wins {_with_ci(pos['left_win_rate'])} of "
         f"{pos['n_decisive']} decisive votes (sign test p {pos['sign_test_p']:.3g})"
     )
+    summary = result.get("annotator_summary") or []
+    if summary:
+        console.print(
+            "Annotators (overall votes / assigned, tie rate, left-wins rate): "
+            + "; ".join(
+                f"{a['annotator']} {a['voted']}/{a['assigned']}, ties {_pct(a['tie_rate'])}, "
+                f"left {_pct(a['left_rate'])}"
+                for a in summary
+            ),
+            soft_wrap=True,
+        )
     agr = result["agreement"]
     table = Table(
         title=f"Agreement on the overall preference ({agr['n_items']} items, "
