@@ -307,6 +307,11 @@ def test_cli_errors_exit_2_with_file_and_line(tmp_path: Path) -> None:
         result = invoke(*args)
         assert result.exit_code == 2, (args, result.output)
         assert message in " ".join(result.output.split()), (args, result.output)
+    result = invoke("human", "report", "p", "--candidate", "zz", "--store", store)
+    assert result.exit_code == 2
+    assert "candidate 'zz' is in none of its pairs (models: m, n)" in " ".join(
+        result.output.split()
+    )
     verdicts = tmp_path / "j.csv"
     verdicts.write_text("item_id,verdict\n0,A\n1,maybe\n7,b\n")
     result = invoke("human", "import", "p", str(verdicts), "--judge", "j", "--store", store)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunegate.errors import TunegateError
 from tunegate.human.agreement import agreement_with_intervals, cluster_bootstrap_indices
 from tunegate.human.calibration import calibrate, human_majority
 from tunegate.human.store import HumanStore, StudyItem, Vote
@@ -122,6 +123,12 @@ def analyze_study(
     clusters = {i.item.item_id: i.cluster for i in items}
     by_id = {i.item.item_id: i for i in items}
     sides, cand_name, base_name = _candidate_sides(items, candidate)
+    if items and not sides:
+        models = sorted({i.item.model_a for i in items} | {i.item.model_b for i in items})
+        shown = ", ".join(models[:10]) + (" ..." if len(models) > 10 else "")
+        raise TunegateError(
+            f"study {study!r}: candidate {candidate!r} is in none of its pairs (models: {shown})"
+        )
 
     def block(selected: Sequence[Vote]) -> dict[str, Any]:
         rows = [
