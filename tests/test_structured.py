@@ -294,10 +294,17 @@ def test_score_tool_calls_wrong_value() -> None:
 
 def test_score_tool_calls_missing_required_and_unexpected_argument() -> None:
     missing = score_tool_calls([ToolCall("get_weather", {"unit": "celsius"})], WEATHER)
-    assert missing.detail == "missing required argument 'city' in get_weather"
+    assert missing.detail == "expected argument 'city' (from the reference call) in get_weather"
     expected = [{"get_weather": {"city": ["Paris"], "unit": ["celsius"]}}]
     no_unit = score_tool_calls([ToolCall("get_weather", {"city": "Paris"})], expected)
-    assert no_unit.detail == "missing required argument 'unit' in get_weather"
+    assert no_unit.detail == "expected argument 'unit' (from the reference call) in get_weather"
+    # With the function description: 'unit' is optional there, so the reference is named.
+    described = score_tool_calls(
+        [ToolCall("get_weather", {"city": "Paris"})], expected, functions=WEATHER_FUNCTIONS
+    )
+    assert described.detail == (
+        "expected argument 'unit' (from the reference call) in get_weather"
+    )
     extra = score_tool_calls([ToolCall("get_weather", {"city": "New York", "days": 3})], WEATHER)
     assert extra.detail == "unexpected argument 'days' in get_weather"
 

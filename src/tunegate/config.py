@@ -50,7 +50,9 @@ class DatasetConfig(_Strict):
     """
 
     path: Path
-    format: Literal["auto", "chat", "jsonl", "csv", "bfcl", "mmlu", "general"] = "auto"
+    format: Literal[
+        "auto", "chat", "jsonl", "csv", "json", "parquet", "bfcl", "mmlu", "general"
+    ] = "auto"
     input_field: str = "text"
     label_field: str = "label"
     category_field: str | None = "category"
@@ -190,6 +192,27 @@ AnyScorerConfig = Annotated[
 ]
 
 
+class PassRule(_Strict):
+    """When a case of a generation or tool-call suite passes: one metric against a bound
+    (``pass: {metric: rougeL, min: 0.5}``) instead of every scorer passing."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> PassRule:
+        if (self.min is None) == (self.max is None):
+            raise ValueError("give min or max (one of them)")
+        return self
+
+    def describe(self) -> str:
+        """``rougeL >= 0.5``."""
+        if self.min is not None:
+            return f"{self.metric} >= {self.min:g}"
+        return f"{self.metric} <= {self.max:g}"
+
+
 class TaskConfig(_Strict):
     """What is being measured.
 
@@ -204,6 +227,10 @@ class TaskConfig(_Strict):
     prompt: str | None = None
     system: str | None = None
     target: Literal["input", "reference"] = "input"
+    # generation / tool_call: when a case passes (default: every scorer passes)
+    pass_: Annotated[PassRule | None, Field(alias="pass")] = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @field_validator("labels", mode="before")
     @classmethod
@@ -259,6 +286,8 @@ class TaskConfig(_Strict):
             raise ValueError(f"a {self.type} task has its own metric; remove scorers")
         if self.target != "input" and self.type != "perplexity":
             raise ValueError("target chooses what a perplexity task scores")
+        if self.pass_ is not None and self.type not in ("generation", "tool_call"):
+            raise ValueError(f"pass chooses when a generation case passes, not a {self.type} one")
         return self
 
     @property
@@ -774,6 +803,18 @@ def parse_config(data: Any, source: str | Path = "tunegate.yaml") -> Config:
     return _resolve_paths(config, src.resolve().parent)
 
 
+def _check_pass_rule(src: Path, where: str, suite: SuiteConfig) -> list[str]:
+    """``pass.metric`` names one of the suite's metrics."""
+    rule = suite.task.pass_
+    known = suite_metrics(suite.task)
+    if rule is None or rule.metric in known:
+        return []
+    return [
+        f"{src}: {where}.pass.metric: {rule.metric!r} is not a metric of suite {suite.name}"
+        f"{_suggest(rule.metric, known)}"
+    ]
+
+
 def _check_references(src: Path, config: Config) -> None:
     names = list(config.models)
     problems: list[str] = []
@@ -810,6 +851,8 @@ def _check_references(src: Path, config: Config) -> None:
                     f"{src}: gate.criteria[{i}].vs: the candidate cannot be compared with itself"
                 )
     suites = {suite.name: suite for suite in config.all_suites}
+    if config.dataset is not None:
+        problems += _check_pass_rule(src, "task", config.all_suites[0])
     for i, suite in enumerate(config.suites):
         suite_refs: list[tuple[str, str | None]] = [(f"suites[{i}].base", suite.base)]
         suite_refs += [(f"suites[{i}].models[{j}]", m) for j, m in enumerate(suite.models or [])]
@@ -818,6 +861,7 @@ def _check_references(src: Path, config: Config) -> None:
                 problems.append(
                     f"{src}: {where}: no model named {model_ref!r}{_suggest(model_ref, names)}"
                 )
+        problems += _check_pass_rule(src, f"suites[{i}].task", suite)
         labels = [sc.label for sc in suite.task.scorer_list]
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:

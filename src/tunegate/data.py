@@ -2,8 +2,9 @@
 
 A :class:`Case` is one held-out example: an id, the input (chat messages and the
 plain text of the last user turn), the reference answer, and optional category and
-metadata. Loaders read OpenAI chat-format JSONL, and JSONL or CSV with a field map.
-Every error names the file and the line.
+metadata. Loaders read OpenAI chat-format JSONL, and JSONL, CSV, JSON arrays
+(``[{...}, {...}]``) or Parquet (through pyarrow) with a field map. Every error names
+the file and the line (the item or row number for JSON arrays and Parquet).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Literal
 from tunegate.errors import DataError
 
 Message = dict[str, str]
-DataFormat = Literal["auto", "chat", "jsonl", "csv"]
+DataFormat = Literal["auto", "chat", "jsonl", "csv", "json", "parquet"]
 
 _MAX_REPORTED = 10
 
@@ -58,15 +59,20 @@ class FieldMap:
     id_field: str | None = "id"
 
 
-def detect_format(path: Path) -> Literal["chat", "jsonl", "csv"]:
-    """Guess the format from the extension and, for JSONL, the first record."""
+def detect_format(path: Path) -> Literal["chat", "jsonl", "csv", "json", "parquet"]:
+    """Guess the format from the extension and, for JSON, the first record (a file that
+    starts with ``[`` is a JSON array)."""
     suffix = path.suffix.lower()
     if suffix in {".csv", ".tsv"}:
         return "csv"
+    if suffix in {".parquet", ".pq"}:
+        return "parquet"
     for line in _read_lines(path):
         stripped = line.strip()
         if not stripped:
             continue
+        if stripped.startswith("["):
+            return "json"
         try:
             first = json.loads(stripped)
         except json.JSONDecodeError:
@@ -101,6 +107,9 @@ def load_cases(
         records = list(_chat_records(p, problems))
     elif kind == "jsonl":
         records = list(_jsonl_records(p, fmap, problems))
+    elif kind in ("json", "parquet"):
+        rows = _json_array(p) if kind == "json" else _parquet_rows(p)
+        records = list(_row_records(p, rows, fmap, problems, "item" if kind == "json" else "row"))
     else:
         records = list(_csv_records(p, fmap, problems))
     cases: list[Case] = []
@@ -193,50 +202,98 @@ def _case_id(obj: dict[str, Any], id_field: str | None, line_no: int) -> str:
 
 def _chat_records(path: Path, problems: list[str]) -> Iterator[tuple[int, Case]]:
     for line_no, obj in _json_lines(path, problems):
-        where = f"{path}:{line_no}"
-        messages = obj.get("messages")
-        if not isinstance(messages, list) or not messages:
-            problems.append(f"{where}: 'messages' must be a non-empty list")
+        case = _chat_case(obj, f"{path}:{line_no}", line_no, problems)
+        if case is not None:
+            yield line_no, case
+
+
+def _json_array(path: Path) -> list[Any]:
+    """The items of a file holding one JSON array."""
+    text = "".join(_read_lines(path))
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{path}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
+        ) from None
+    if not isinstance(value, list):
+        raise DataError(f"{path}: expected a JSON array of records, got {type(value).__name__}")
+    return value
+
+
+def _parquet_rows(path: Path) -> list[Any]:
+    """The rows of a Parquet file as dictionaries (pyarrow)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        raise DataError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
+    try:
+        rows: list[Any] = pq.read_table(path).to_pylist()
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
+    return rows
+
+
+def _row_records(
+    path: Path, rows: Sequence[Any], fmap: FieldMap, problems: list[str], unit: str
+) -> Iterator[tuple[int, Case]]:
+    """Cases from records (JSON array items, Parquet rows), numbered from 1: chat records
+    (with ``messages``) or records read through the field map."""
+    for number, obj in enumerate(rows, start=1):
+        where = f"{path}: {unit} {number}"
+        if not isinstance(obj, dict):
+            problems.append(f"{where}: expected an object, got {type(obj).__name__}")
             continue
-        bad = next(
-            (
-                i
-                for i, m in enumerate(messages)
-                if not isinstance(m, dict)
-                or not isinstance(m.get("role"), str)
-                or not isinstance(m.get("content"), str)
-            ),
-            None,
-        )
-        if bad is not None:
-            problems.append(f"{where}: messages[{bad}] needs a string 'role' and 'content'")
-            continue
-        last_assistant = max(
-            (i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None
-        )
-        if last_assistant is None:
-            problems.append(f"{where}: no assistant message (the reference answer)")
-            continue
-        prompt = [{"role": m["role"], "content": m["content"]} for m in messages[:last_assistant]]
-        users = [m for m in prompt if m["role"] == "user"]
-        if not users:
-            problems.append(f"{where}: no user message before the assistant message")
-            continue
-        category = obj.get("category")
-        raw_meta = obj.get("metadata")
-        metadata: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
-        yield (
-            line_no,
-            Case(
-                id=_case_id(obj, "id", line_no),
-                text=users[-1]["content"],
-                reference=messages[last_assistant]["content"].strip(),
-                messages=tuple(prompt),
-                category=str(category) if category is not None else None,
-                metadata=dict(metadata),
-                source=where,
-            ),
-        )
+        if "messages" in obj:
+            case = _chat_case(obj, where, number, problems)
+        else:
+            case = _record_case(obj, fmap, where, number, problems)
+        if case is not None:
+            yield number, case
+
+
+def _chat_case(obj: dict[str, Any], where: str, line_no: int, problems: list[str]) -> Case | None:
+    """A case from one chat record (``messages``, the last assistant turn the reference)."""
+    messages = obj.get("messages")
+    if not isinstance(messages, list) or not messages:
+        problems.append(f"{where}: 'messages' must be a non-empty list")
+        return None
+    bad = next(
+        (
+            i
+            for i, m in enumerate(messages)
+            if not isinstance(m, dict)
+            or not isinstance(m.get("role"), str)
+            or not isinstance(m.get("content"), str)
+        ),
+        None,
+    )
+    if bad is not None:
+        problems.append(f"{where}: messages[{bad}] needs a string 'role' and 'content'")
+        return None
+    last_assistant = max(
+        (i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None
+    )
+    if last_assistant is None:
+        problems.append(f"{where}: no assistant message (the reference answer)")
+        return None
+    prompt = [{"role": m["role"], "content": m["content"]} for m in messages[:last_assistant]]
+    users = [m for m in prompt if m["role"] == "user"]
+    if not users:
+        problems.append(f"{where}: no user message before the assistant message")
+        return None
+    category = obj.get("category")
+    raw_meta = obj.get("metadata")
+    metadata: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+    return Case(
+        id=_case_id(obj, "id", line_no),
+        text=users[-1]["content"],
+        reference=messages[last_assistant]["content"].strip(),
+        messages=tuple(prompt),
+        category=str(category) if category is not None else None,
+        metadata=dict(metadata),
+        source=where,
+    )
 
 
 def _record_case(

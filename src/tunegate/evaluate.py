@@ -10,8 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from tunegate.config import PassRule
 from tunegate.data import Case
 from tunegate.results import CaseRow, Estimate, ModelResult
+from tunegate.scoring import structured
 from tunegate.scoring.classification import (
     LabelParser,
     classification_report,
@@ -54,6 +56,7 @@ class ScoredModel:
     corpus: dict[str, float] = field(default_factory=dict)
     lower_is_better: frozenset[str] = frozenset()
     failed: list[list[str]] = field(default_factory=list)
+    unparseable: list[bool] = field(default_factory=list)  # e.g. no tool call in the answer
 
 
 def score_classification(
@@ -84,9 +87,13 @@ def score_generic(
     cases: Sequence[Case],
     responses: Sequence[Response],
     scorers: Sequence[BuiltScorer],
+    pass_rule: PassRule | None = None,
 ) -> ScoredModel:
-    """Run every scorer on every response; a case passes when every scorer's main score does.
+    """Run every scorer on every response; a case passes when every scorer's main score does
+    (or, with ``pass_rule``, when its metric meets the rule's bound).
 
+    For tool-call scorers an answer that holds no call where calls were expected is
+    unparseable (counted apart, like an unparseable label; it also fails).
     A scorer that raises records a failed case with the reason; it never aborts.
     Corpus-level BLEU/chrF (the model's metric; sentence-level values pair cases)
     are computed here too.
@@ -111,6 +118,14 @@ def score_generic(
                 why = main.detail if main is not None and main.detail else "failed"
                 failures.append(f"{scorer.label}: {why}")
         details.append("; ".join(failures) or None)
+    if pass_rule is not None and pass_rule.metric in values:
+        column = values[pass_rule.metric]
+        passed = column >= pass_rule.min if pass_rule.min is not None else column <= pass_rule.max
+    tools = any(s.kind == "tool_call" for s in scorers)
+    unparseable = [
+        tools and r.error is None and structured.holds_no_call(c, r.text, r.output)
+        for c, r in zip(cases, responses, strict=True)
+    ]
     corpus: dict[str, float] = {}
     texts = [r.text if r.error is None else None for r in responses]
     refs = [references(c) for c in cases]
@@ -130,6 +145,7 @@ def score_generic(
         details=details,
         corpus=corpus,
         failed=failed,
+        unparseable=unparseable,
     )
 
 
@@ -226,7 +242,7 @@ def _model_result(
         name=scored.name,
         n=n,
         errors=n_err,
-        unparseable=0,
+        unparseable=sum(scored.unparseable),
         cached=sum(1 for r in scored.responses if r.cached),
         metrics=metrics,
         per_class={},

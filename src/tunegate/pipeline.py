@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunegate.compare import compare_categories, compare_classification, compare_generic
-from tunegate.config import Config, SuiteConfig, default_metric, suite_metrics
+from tunegate.config import Config, SuiteConfig, TaskConfig, default_metric, suite_metrics
 from tunegate.cost import model_cost
 from tunegate.data import Case, load_cases
 from tunegate.errors import ConfigError
@@ -138,7 +138,7 @@ def evaluate_suite(
             scored[name] = (
                 score_perplexity(name, run.responses)
                 if task.type == "perplexity"
-                else score_generic(name, cases, run.responses, scorers)
+                else score_generic(name, cases, run.responses, scorers, task.pass_)
             )
             models[name] = generic_result(
                 scored[name],
@@ -191,6 +191,7 @@ def evaluate_suite(
                 f"{suite.name}: the models use different tokenizers ({listed}); their "
                 "perplexities are per token of different vocabularies and not comparable"
             )
+    notes += unparseable_notes(config, suite, models)
     regression = None
     if suite.base is not None:
         regression = {
@@ -212,8 +213,39 @@ def evaluate_suite(
         regression=regression,
         notes=[*notes, *(judged.warnings if judged is not None else [])],
         inputs={c.id: c.text for c in cases},
+        pass_rule=pass_rule_text(task),
         judges=judged.summary if judged is not None else None,
     )
+
+
+def pass_rule_text(task: TaskConfig) -> str:
+    """When a case of the suite passes, in words (for the pass-rate column's header)."""
+    if task.type not in ("generation", "tool_call"):
+        return ""
+    if task.pass_ is not None:
+        return task.pass_.describe()
+    n = len(task.scorer_list)
+    return "the scorer passes" if n == 1 else f"all {n} scorers pass"
+
+
+def unparseable_notes(
+    config: Config, suite: SuiteConfig, models: dict[str, ModelResult]
+) -> list[str]:
+    """A note per model whose answers mostly cannot be read for the suite's task (e.g. a
+    summariser in a tool-call suite), naming the suite's ``models:`` list."""
+    from tunegate.models import suite_models
+
+    notes = []
+    for name, m in models.items():
+        if m.n and m.unparseable * 2 > m.n - m.errors > 0:
+            what = "hold no tool call" if suite.task.type == "tool_call" else "cannot be read"
+            runs_on = ", ".join(suite_models(config, suite))
+            notes.append(
+                f"{suite.name}: {m.unparseable} of {m.n} answers of {name} {what} "
+                f"(unparseable); if {name} is not meant for this suite, list the models it "
+                f"runs in the suite's models: [...] (now: {runs_on})"
+            )
+    return notes
 
 
 def evaluate_run(

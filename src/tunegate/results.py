@@ -164,6 +164,7 @@ class SuiteResult:
     regression: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)  # case id -> input text
+    pass_rule: str = ""  # generation / tool_call: when a case passes, in words
     judges: dict[str, Any] | None = None  # what the suite's judges said (docs/judges.md)
 
     @property

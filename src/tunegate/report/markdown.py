@@ -17,6 +17,7 @@ from tunegate.report.judges import (
 )
 from tunegate.report.text import (
     cache_lines,
+    column_name,
     conclusion,
     estimate,
     interval,
@@ -114,7 +115,7 @@ def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> lis
         rows.append(row)
     header = [
         "model",
-        *(metric_name(c) for c in columns),
+        *(column_name(suite, c) for c in columns),
         "errors / unparseable",
         "latency p50 / p95 / p99 ms",
         "tokens in / out",

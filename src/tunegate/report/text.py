@@ -145,11 +145,21 @@ def out_tokens(value: int | None) -> str:
 
 
 def metric_columns(suite: SuiteResult) -> list[str]:
-    """The metrics a models table shows: the primary one first, then up to three more."""
+    """The metrics a models table shows: the primary one first, then every other metric of
+    the suite's scorers (classification: accuracy and macro-F1), then the pass rate when
+    several scorers (or a pass rule) decide it."""
     if suite.task == "classification":
         rest = [m for m in ("accuracy", "macro_f1") if m != suite.primary_metric]
     else:
-        rest = [m for m in suite.metrics if m != suite.primary_metric][:2]
-        if suite.primary_metric != "pass_rate" and len(suite.metrics) > 1:
+        rest = [m for m in suite.metrics if m != suite.primary_metric]
+        several = len(suite.metrics) > 1 or suite.pass_rule not in ("", "the scorer passes")
+        if suite.primary_metric != "pass_rate" and several:
             rest.append("pass_rate")
     return [suite.primary_metric, *rest]
+
+
+def column_name(suite: SuiteResult, metric: str) -> str:
+    """A models-table header: the metric's name; the pass rate says when a case passes."""
+    if metric == "pass_rate" and suite.pass_rule:
+        return f"pass rate ({suite.pass_rule})"
+    return metric_name(metric)

@@ -470,7 +470,8 @@ def _check_call(
             return _clip(f"value {value!r} for '{param}' not in {shown!r} ({name})")
     for param, acceptable in params.items():
         if param not in call.arguments and "" not in acceptable:
-            return f"missing required argument '{param}' in {name}"
+            # Not required by the schema (checked above): the reference call has it.
+            return f"expected argument '{param}' (from the reference call) in {name}"
     return None
 
 
@@ -539,7 +540,8 @@ def score_tool_calls(
     (fraction of expected calls satisfied in the matching), ``count_match``
     (1 if the numbers of calls agree). With no expected call all three are 1 if
     no call was made, else 0. ``detail`` lists what failed, e.g.
-    ``"missing required argument 'unit' in get_weather"``,
+    ``"missing required argument 'unit' in get_weather"`` (the function description
+    requires it), ``"expected argument 'unit' (from the reference call) in get_weather"``,
     ``"unexpected call to foo"``,
     ``"value 'NYC' for 'city' not in ['New York', 'new york city'] (get_weather)"``.
     A malformed ``expected`` or ``functions`` raises :class:`ValueError`.
@@ -632,3 +634,18 @@ def expected_to_calls(expected: ExpectedCalls) -> list[ToolCall]:
                 arguments[param] = _first_acceptable(chosen[0])
         calls.append(ToolCall(name, arguments))
     return calls
+
+
+def holds_no_call(case: Any, text: str | None, output: Any = None) -> bool:
+    """True when an answer holds no function call although the case expects one (the
+    answer is unparseable as tool calls, e.g. a summary from a model not meant for the
+    suite). An answer to a case that expects no call is never unparseable."""
+    expected = case.metadata.get("ground_truth")
+    if expected is None:
+        try:
+            expected = json.loads(case.reference)
+        except (TypeError, ValueError):
+            return False
+    if not expected:
+        return False
+    return not parse_tool_calls(text, output)
