@@ -230,7 +230,7 @@ def latency(
             ax = fig.add_subplot(len(names), 1, k + 1, sharex=axes[0] if axes else None)
             axes.append(ax)
             colour = COLOURS[k % len(COLOURS)]
-            ax.hist(list(samples[name]), bins=40, color=colour, alpha=0.75)
+            ax.hist(list(samples[name]), bins=40, color=colour, alpha=0.75, histtype="stepfilled")
             ax.set_yticks([])
             ax.spines["left"].set_visible(False)
             ax.set_ylabel(name, rotation=0, ha="right", va="center")
