@@ -161,6 +161,24 @@ def test_forest_plot_has_one_mark_per_comparison_and_the_thresholds(report: Repo
     assert len(re.findall(r'<g id="forest-threshold-\d+"', forest)) == 3
 
 
+def test_hostile_names_in_tables_and_plots_are_escaped(report: Report) -> None:
+    """Run, model, category and criterion names reach tables and SVG text: all escaped."""
+    data = json.loads(json.dumps(report.result))
+    evil = '<img src=x onerror="window.__pwned=5">'
+    data["name"] = evil
+    sentiment = data["suites"][0]
+    for m in sentiment["models"].values():
+        m["categories"][evil] = m["categories"].pop("books")
+    sentiment["category_comparisons"][0]["category"] = evil
+    data["gate"]["criteria"][0]["description"] = evil
+    sentiment["comparisons"][0]["baseline"] = evil  # a forest-plot label
+    page = render_html(data)
+    markup = re.sub(r'<script type="application/json".*?</script>', "", page, flags=re.S)
+    assert evil not in page
+    assert "<img" not in markup
+    assert markup.count("&lt;img src=x onerror=") >= 4  # title, h1, criterion, table, SVG
+
+
 def test_same_result_renders_the_same_bytes(report: Report) -> None:
     assert render_html(report.result) == report.html.read_text(encoding="utf-8")
 
