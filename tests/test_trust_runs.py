@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI, Request
 from servers import openai_app, serve
 
 TUNEGATE = Path(sys.executable).parent / "tunegate"
@@ -263,3 +264,67 @@ def test_the_default_gate_fails_a_leaked_test_case_and_every_report_says_so(
     assert note in proc.stdout
     assert note in (tmp_path / "out.md").read_text()
     assert note in report["warnings"]
+
+
+def test_a_changed_system_fingerprint_between_reused_and_fresh_answers_is_warned_about(
+    tmp_path: Path,
+) -> None:
+    from tunegate.config import parse_config
+    from tunegate.pipeline import RunOptions, run
+    from tunegate.report.json_report import to_json
+
+    served = {"fingerprint": "fp_1"}
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> dict[str, Any]:
+        body = await request.json()
+        return {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "toy-2026",
+            "system_fingerprint": served["fingerprint"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "positive"},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            "echo": len(body["messages"]),
+        }
+
+    write_jsonl(tmp_path / "test.jsonl", records(6))
+    with serve(app) as url:
+        config = parse_config(
+            {
+                "dataset": {"path": "test.jsonl"},
+                "task": {"labels": LABELS},
+                "models": {"chat": {"type": "openai", "model": "toy", "base_url": f"{url}/v1"}},
+            },
+            tmp_path / "tunegate.yaml",
+        )
+        store = tmp_path / "t.db"
+        first = run(config, RunOptions(limit=3, store_path=store))
+        assert not [w for w in to_json(first)["warnings"] if "fingerprint" in w or "serves" in w]
+        served["fingerprint"] = "fp_2"
+        second = run(config, RunOptions(limit=6, store_path=store))
+    assert second.models["chat"].errors == 0, second.models["chat"].first_errors
+    assert second.models["chat"].cache == {
+        "reused": 3,
+        "fresh": 3,
+        "from_runs": [
+            {
+                "run_id": first.run_id,
+                "started_at": first.facts["started_at"],
+                "answers": 3,
+                "age_s": second.models["chat"].cache["from_runs"][0]["age_s"],  # type: ignore[index]
+            }
+        ],
+    }
+    assert (
+        "chat: the endpoint now serves toy-2026 (fp_2), but the reused answers came from "
+        "toy-2026 (fp_1); run with --no-cache chat to ask every case again"
+    ) in to_json(second)["warnings"]
