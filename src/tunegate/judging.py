@@ -33,6 +33,7 @@ from tunegate.config import (
     SuiteConfig,
 )
 from tunegate.data import Case
+from tunegate.errors import ConfigError
 from tunegate.models.base import Backend, Completion, TransportError
 from tunegate.runner import ModelRun, ModelRunStats, Observer, RetryPolicy, run_models
 from tunegate.scoring.base import NO_ANSWER, Score
@@ -150,7 +151,10 @@ def judge_backend(
 ) -> Backend:
     """The backend that asks model ``judge`` for verdicts (local models score ``labels``)."""
     spec = config.models[judge]
-    backend = _JUDGE_BUILDERS[type(spec)](f"judge:{judge}", spec, labels, config_dir)
+    builder = _JUDGE_BUILDERS.get(type(spec))
+    if builder is None:
+        raise ConfigError(f"models.{judge}: a model of type {spec.type!r} cannot judge")
+    backend = builder(f"judge:{judge}", spec, labels, config_dir)
     return backend if isinstance(spec, HFModel) else _VerdictCheck(backend, parse)
 
 
