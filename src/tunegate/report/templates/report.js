@@ -145,10 +145,20 @@
         }
         tr.appendChild(td);
       });
-      tr.addEventListener("click", function () { state.open = c; render(); });
+      tr.tabIndex = 0;
+      tr.addEventListener("click", function () { show(c); });
+      tr.addEventListener("keydown", function (e) {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); show(c); }
+      });
       body.appendChild(tr);
     });
     detail();
+  }
+
+  function show(c) {  // open a case and bring its side-by-side view into sight
+    state.open = c;
+    render();
+    $("case-detail").scrollIntoView({ block: "nearest" });
   }
 
   function dl(pairs) {
