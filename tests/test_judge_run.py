@@ -459,3 +459,19 @@ def test_judge_criteria_wait_for_calibration_against_people(tmp_path: Path) -> N
     assert got["judge_preference"][0] == "PASS"
     assert "judge grader: 6 wins, 0 ties, 0 losses" in got["judge_preference"][1]
     assert got["judge_score"][0] in ("PASS", "INCONCLUSIVE")
+
+
+def test_identical_outputs_share_judge_calls_and_rerun_cleanly(tmp_path: Path) -> None:
+    # Both models answer alike: the two orders of a pair are the same prompt, and so are
+    # the two models' pointwise prompts; the store answers them once per prompt.
+    _write_project(tmp_path, CASES[:2])
+    config = _config(tmp_path)
+    config["models"]["base"]["function"] = "judge_models:tuned"
+    first = _run(tmp_path, config)
+    second = _run(tmp_path, config)
+    for result in (first, second):
+        pair = _entry(result, "pairwise")["baselines"]["base"]
+        assert (pair["ties"], pair["wins"], pair["losses"], pair["errors"]) == (2, 0, 0, 0)
+        point = _entry(result, "pointwise")["models"]
+        assert point["tuned"]["mean_score"] == point["base"]["mean_score"] == 1.0
+    assert _entry(second, "pairwise")["calls"]["cached"] == 4

@@ -318,9 +318,12 @@ def _pairwise_summary(
     cases: Sequence[Case],
     runs: dict[str, ModelRun],
     baselines: Sequence[str],
+    job: _Job,
     run: ModelRun,
 ) -> dict[str, Any]:
-    by_id = {r.case_id: r for r in run.responses}
+    # By position: the runner answers in the order of the judge cases (a cached answer
+    # shared by identical prompts, e.g. two equal outputs, may carry another case's id).
+    by_id = {c.id: r for c, r in zip(job.cases, run.responses, strict=True)}
     per_baseline: dict[str, Any] = {}
     records: list[dict[str, Any]] = []
     for baseline in baselines:
@@ -433,7 +436,7 @@ async def run_judges(
             result.pointwise[sc.label] = verdicts
             entries.append(_pointwise_summary(sc, verdicts, list(runs), len(cases), run))
         else:
-            entries.append(_pairwise_summary(config, sc, cases, runs, baselines, run))
+            entries.append(_pairwise_summary(config, sc, cases, runs, baselines, job, run))
     result.summary = {"judges": entries, "warnings": list(result.warnings)}
     return result
 
