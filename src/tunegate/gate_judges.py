@@ -114,7 +114,9 @@ def human_preference(j: _Judging, c: Criterion, judge: str) -> CriterionResult:
     rate = pref.get("win_rate", {})
     if rate.get("value") is None:
         return j.missing(c, judge, f"no votes yet in study {study}")
-    out = j._absolute(c, judge, float(rate["value"]), _ci(rate), int(pref.get("n_votes") or 0))
+    # Items, not votes, are the independent units (the interval resamples items).
+    n_items = int(pref.get("n_items") or pref.get("n_votes") or 0)
+    out = j._absolute(c, judge, float(rate["value"]), _ci(rate), n_items)
     out.reason = (
         f"study {study}: {pref.get('wins')} wins, {pref.get('ties')} ties, "
         f"{pref.get('losses')} losses over {pref.get('n_votes')} votes, "
