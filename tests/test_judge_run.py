@@ -475,3 +475,26 @@ def test_identical_outputs_share_judge_calls_and_rerun_cleanly(tmp_path: Path) -
         point = _entry(result, "pointwise")["models"]
         assert point["tuned"]["mean_score"] == point["base"]["mean_score"] == 1.0
     assert _entry(second, "pairwise")["calls"]["cached"] == 4
+
+
+def test_an_http_service_as_judge(tmp_path: Path) -> None:
+    from servers import classify_app
+
+    def answer(messages: list[dict[str, Any]]) -> str:
+        prompt = str(messages[-1]["content"])
+        return (
+            "Verdict: A"
+            if "[Response A]\nParis" in prompt or "[Response A]\nRome" in prompt
+            else "B"
+        )
+
+    _write_project(tmp_path, CASES[:2])
+    app = classify_app(answer=answer)
+    with serve(app) as url:
+        config = _config(tmp_path)
+        config["models"]["grader"] = {"type": "http", "url": f"{url}/classify"}
+        config["task"]["scorers"] = [{"type": "pairwise_judge", "judge": "grader"}]
+        result = _run(tmp_path, config)
+        assert len([e for e in app.state.log.entries if e["path"] == "/classify"]) == 4
+    pair = _entry(result, "pairwise")["baselines"]["base"]
+    assert (pair["wins"], pair["losses"], pair["errors"]) == (2, 0, 0)
