@@ -243,3 +243,56 @@ def test_pairwise_summary_per_category_and_without_votes() -> None:
     assert empty["errors"] == 1
     assert empty["win_rate"] == {"value": None, "ci": None}
     assert empty["decisive_win_rate"]["p_value"] == 1.0
+
+
+_verdicts = st.sampled_from(["A", "B", "tie", None])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            _verdicts, _verdicts, st.integers(0, 50), st.integers(0, 50), st.sampled_from("xy")
+        ),
+        max_size=40,
+    )
+)
+def test_pairwise_summary_invariants(
+    rows: list[tuple[str | None, str | None, int, int, str]],
+) -> None:
+    judgments = [
+        PairJudgment(f"c{i}", cat, a, b, la, lb) for i, (a, b, la, lb, cat) in enumerate(rows)
+    ]
+    s = summarise(judgments, n_resamples=200)
+    counts = [s[k] for k in ("wins", "ties", "losses", "inconsistent", "errors")]
+    assert sum(counts) == len(rows)
+    assert s["n"] == len(rows) - s["errors"]
+    value, ci = s["win_rate"]["value"], s["win_rate"]["ci"]
+    if s["n"]:
+        assert 0.0 <= value <= 1.0
+        assert ci[0] <= value + 1e-12
+        assert value - 1e-12 <= ci[1]
+    else:
+        assert value is None
+    for key in ("position_bias", "length_bias"):
+        bias = s[key]
+        assert (bias["value"] is None) == (bias["n"] == 0)
+    # The other model as the candidate: its 'candidate first' order is the old 'baseline
+    # first' one (the shown order and its verdict unchanged). Wins and losses trade places.
+    mirrored = summarise(
+        [
+            PairJudgment(
+                j.case_id,
+                j.category,
+                j.baseline_first,
+                j.candidate_first,
+                j.baseline_len,
+                j.candidate_len,
+            )
+            for j in judgments
+        ],
+        n_resamples=200,
+    )
+    assert (mirrored["wins"], mirrored["losses"]) == (s["losses"], s["wins"])
+    assert mirrored["position_bias"] == s["position_bias"]
+    by_cat = summarise_by_category(judgments, n_resamples=200)
+    assert sum(c["n"] for c in by_cat.values()) == s["n"]
