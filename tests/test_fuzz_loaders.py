@@ -1,0 +1,236 @@
+"""Fuzzing every loader: arbitrary bytes and structurally valid but wrong documents give a
+:class:`TunegateError` whose message starts with the file (and names the key or line), or
+exit 2 from the CLI; never another exception. Bounded: ``EXAMPLES`` per loader and shape."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from tunegate.bfcl import load_bfcl
+from tunegate.cli import app
+from tunegate.config import load_config
+from tunegate.data import FieldMap, load_cases
+from tunegate.errors import TunegateError
+from tunegate.human.exchange import import_argilla, import_csv_votes, import_labelstudio
+from tunegate.human.store import StudyItem
+from tunegate.human.study import PairItem, items_from_pairs
+from tunegate.mmlu import load_multiple_choice_csv
+
+EXAMPLES = 150
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    database=None,
+)
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12)
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=16,
+)
+
+
+def keyed(keys: list[str], values: st.SearchStrategy[Any] = json_values) -> st.SearchStrategy[Any]:
+    """Objects that use the loader's own keys with arbitrary values (or other JSON)."""
+    return st.fixed_dictionaries({}, optional=dict.fromkeys(keys, values)) | json_values
+
+
+def jsonl(lines: st.SearchStrategy[Any]) -> st.SearchStrategy[bytes]:
+    return st.lists(lines, max_size=6).map(
+        lambda rows: "".join(json.dumps(r) + "\n" for r in rows).encode()
+    )
+
+
+def csv_text(columns: list[str]) -> st.SearchStrategy[bytes]:
+    header = st.lists(st.sampled_from([*columns, "x", ""]) | st.text(max_size=6), max_size=7)
+    rows = st.lists(st.lists(st.text(max_size=10), max_size=8), max_size=6)
+
+    def build(parts: tuple[list[str], list[list[str]]]) -> bytes:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(parts[0])
+        writer.writerows(parts[1])
+        return buffer.getvalue().encode()
+
+    return st.tuples(header, rows).map(build)
+
+
+def assert_names_the_file(exc: TunegateError, path: Path) -> None:
+    message = str(exc)
+    assert message.strip(), "an empty message"
+    first = message.splitlines()[0]
+    assert first.startswith(str(path)), message
+    # After the file: a line number, a key, or a statement about the whole file.
+    assert re.match(re.escape(str(path)) + r"(:\d+)?(:\d+)?: \S", first), message
+
+
+def check(loader: Callable[[Path], Any], data: bytes, suffix: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"input{suffix}"
+        path.write_bytes(data)
+        try:
+            loader(path)
+        except TunegateError as exc:
+            assert_names_the_file(exc, path)
+
+
+# ------------------------------------------------------------------------ study items
+
+ITEMS = [
+    StudyItem(PairItem(f"i{n}", "prompt", "out a", "out b", "m1", "m2"), n, "a", f"i{n}")
+    for n in range(2)
+]
+ANNOTATORS = ["ann1", "ann2"]
+CRITERIA = ["overall"]
+
+LOADERS: dict[str, tuple[str, Callable[[Path], Any], st.SearchStrategy[bytes]]] = {
+    "chat JSONL": (
+        ".jsonl",
+        lambda p: load_cases(p, fmt="chat"),
+        jsonl(
+            keyed(
+                ["messages", "id", "category"],
+                st.lists(keyed(["role", "content"]), max_size=4) | json_values,
+            )
+        ),
+    ),
+    "JSONL with a field map": (
+        ".jsonl",
+        lambda p: load_cases(
+            p, fmt="jsonl", fields=FieldMap(input_field="q", label_field="y"), labels=["a", "b"]
+        ),
+        jsonl(keyed(["q", "y", "id", "category"])),
+    ),
+    "CSV with a field map": (
+        ".csv",
+        lambda p: load_cases(p, fmt="csv", fields=FieldMap(input_field="q", label_field="y")),
+        csv_text(["q", "y", "id", "category"]),
+    ),
+    "BFCL": (
+        ".json",
+        lambda p: load_bfcl(p, p),  # the same fuzzed file as questions and answers
+        jsonl(keyed(["id", "question", "function", "category", "ground_truth"])),
+    ),
+    "MMLU CSV": (
+        ".csv",
+        load_multiple_choice_csv,
+        csv_text(["question", "A", "B", "C", "D", "answer"]),
+    ),
+    "pairs JSONL": (
+        ".jsonl",
+        items_from_pairs,
+        jsonl(keyed(["id", "prompt", "output_a", "output_b", "model_a", "model_b", "category"])),
+    ),
+    "CSV votes": (
+        ".csv",
+        lambda p: import_csv_votes(p, ITEMS, ANNOTATORS, CRITERIA),
+        csv_text(["item_id", "annotator", "criterion", "choice"]),
+    ),
+    "Label Studio export": (
+        ".json",
+        lambda p: import_labelstudio(p, ITEMS, ANNOTATORS, CRITERIA),
+        st.lists(keyed(["id", "data", "annotations", "completed_by", "result"]), max_size=4).map(
+            lambda v: json.dumps(v).encode()
+        ),
+    ),
+    "Argilla export": (
+        ".json",
+        lambda p: import_argilla(p, ITEMS, ANNOTATORS, CRITERIA),
+        st.lists(
+            keyed(["id", "metadata", "responses", "user_id", "status", "values"]), max_size=4
+        ).map(lambda v: json.dumps(v).encode()),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LOADERS))
+def test_arbitrary_bytes(name: str) -> None:
+    suffix, loader, _ = LOADERS[name]
+
+    @FUZZ
+    @given(data=st.binary(max_size=1500))
+    def run(data: bytes) -> None:
+        check(loader, data, suffix)
+
+    run()
+
+
+@pytest.mark.parametrize("name", list(LOADERS))
+def test_valid_shape_wrong_content(name: str) -> None:
+    suffix, loader, documents = LOADERS[name]
+
+    @FUZZ
+    @given(data=documents)
+    def run(data: bytes) -> None:
+        check(loader, data, suffix)
+
+    run()
+
+
+# ------------------------------------------------------------------------ the config
+
+CONFIG_KEYS = ["name", "seed", "dataset", "task", "models", "compare", "gate", "suites", "store"]
+config_documents = st.fixed_dictionaries(
+    {},
+    optional={
+        "dataset": keyed(["path", "format", "input_field", "label_field", "limit"]),
+        "task": keyed(["type", "labels", "scorers", "format"]),
+        "models": st.dictionaries(
+            st.text(max_size=6),
+            keyed(["type", "model", "url", "base_url", "api_key_env", "headers", "params"]),
+            max_size=3,
+        )
+        | json_values,
+        "compare": keyed(["candidate", "baselines", "base"]),
+        "gate": keyed(["criteria"]),
+        **dict.fromkeys(("name", "seed", "suites", "store"), json_values),
+    },
+)
+
+
+def _yaml(document: Any) -> bytes:
+    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False).encode()
+
+
+@FUZZ
+@given(data=st.binary(max_size=1500) | config_documents.map(_yaml))
+def test_config_loader(data: bytes) -> None:
+    check(load_config, data, ".yaml")
+
+
+@FUZZ
+@given(data=config_documents.map(_yaml) | st.binary(max_size=800))
+def test_cli_validate_exit_2_never_a_traceback(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "tunegate.yaml"
+        path.write_bytes(data)
+        result = CliRunner().invoke(app, ["validate", str(path)])
+        assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+            result.exception
+        )
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        assert str(path) in "".join(result.output.split())  # rich may wrap the path
