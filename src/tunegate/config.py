@@ -916,7 +916,9 @@ def _check_judges(
                 continue
             key = f"{src}: {where}.scorers[{j}]"
             if sc.judge not in config.models:
-                problems.append(f"{key}.judge: no model named {sc.judge!r}{_suggest(sc.judge, names)}")
+                problems.append(
+                    f"{key}.judge: no model named {sc.judge!r}{_suggest(sc.judge, names)}"
+                )
             if suite.task.type != "generation":
                 problems.append(f"{key}: judges grade generation suites, not {suite.task.type}")
             kind: Literal["pointwise", "pairwise"] = (

@@ -197,9 +197,7 @@ class Store:
 
     def finish_run(self, run_id: str, status: str = "completed") -> None:
         """Mark a run finished."""
-        self._write(
-            "UPDATE runs SET status=?, finished_at=? WHERE id=?", (status, _now(), run_id)
-        )
+        self._write("UPDATE runs SET status=?, finished_at=? WHERE id=?", (status, _now(), run_id))
 
     def get_run(self, run_id: str) -> RunInfo:
         """One run; raises :class:`TunegateError` if unknown."""
@@ -299,7 +297,6 @@ class Store:
             args += (model,)
         for row in self._db.execute(sql + " ORDER BY rowid", args):
             yield _response(row)
-
 
     # ---------------------------------------------------------- housekeeping
 
