@@ -481,9 +481,9 @@ BAD = [
     ),
     Bad(
         "dataset-format",
-        ("set", "dataset.format", "parquet"),
+        ("set", "dataset.format", "xlsx"),
         "dataset.format",
-        contains=("'parquet'", "'chat'", "'jsonl'", "'csv'"),
+        contains=("'xlsx'", "'chat'", "'jsonl'", "'csv'", "'parquet'"),
     ),
     Bad(
         "dataset-not-a-mapping",
