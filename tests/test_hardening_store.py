@@ -272,3 +272,14 @@ def test_a_read_only_store_file(open_folder: Path) -> None:
     flat = " ".join(proc.stderr.split())
     assert str(store_dir / "t.db") in flat
     assert "read-only" in flat or "cannot open the file" in flat
+
+
+def test_a_running_run_is_not_deleted(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    with Store(db) as store:  # started by this (live) process: running
+        run_id = store.start_run("busy", {}, 0)
+    code, text = invoke("runs", "--store", str(db), "--delete", run_id)
+    assert code == 2
+    assert f"run {run_id} is still running" in text
+    with Store(db) as store:
+        assert store.get_run(run_id).status == "running"

@@ -383,6 +383,10 @@ def _delete_run(store: Path, ref: str) -> None:
     try:
         with Store(store) as db:
             info = resolve_run(db, ref)
+            if info.status == "running":
+                raise _fail(
+                    f"{store}: run {info.id} is still running; stop it first (or wait for it)"
+                )
             removed = db.delete_run(info.id)
             db.vacuum()
     except TunegateError as exc:
