@@ -283,3 +283,17 @@ def test_a_running_run_is_not_deleted(tmp_path: Path) -> None:
     assert f"run {run_id} is still running" in text
     with Store(db) as store:
         assert store.get_run(run_id).status == "running"
+
+
+def test_the_recorded_answer_is_cut_in_place(tmp_path: Path) -> None:
+    """What this run scores is what a re-run from the cache scores: the cut answer."""
+    with Store(tmp_path / "t.db") as store:
+        run_id = store.start_run("big", {}, 0)
+        answer = Response(case_id="c", model="m", key="k", text="z" * (MAX_ANSWER_CHARS + 7))
+        store.record(run_id, answer, {})
+        [cached] = store.cached_answers(["k"]).values()
+    assert answer.text is not None
+    assert len(answer.text) == MAX_ANSWER_CHARS
+    assert answer.extra == {"truncated_from": MAX_ANSWER_CHARS + 7}
+    assert cached.text == answer.text
+    assert cached.extra == answer.extra

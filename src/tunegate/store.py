@@ -15,7 +15,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -400,16 +400,18 @@ def _store_error(path: Path, exc: sqlite3.DatabaseError, doing: str) -> Tunegate
 
 
 def _truncated(response: Response) -> Response:
-    """``response`` with an answer over :data:`MAX_ANSWER_CHARS` cut, noting the length."""
+    """``response`` with an answer over :data:`MAX_ANSWER_CHARS` cut, noting the length.
+
+    Cut in place: the caller's copy (scored in this run) then matches what the store keeps
+    (scored on a re-run from the cache), and the whole answer is not held on to."""
     text = response.text
     if text is None or len(text) <= MAX_ANSWER_CHARS:
         return response
-    extra = dict(response.extra or {})
-    extra["truncated_from"] = len(text)
-    output = response.output
-    if isinstance(output, str) and len(output) > MAX_ANSWER_CHARS:
-        output = output[:MAX_ANSWER_CHARS]
-    return replace(response, text=text[:MAX_ANSWER_CHARS], output=output, extra=extra)
+    response.extra = {**(response.extra or {}), "truncated_from": len(text)}
+    if isinstance(response.output, str) and len(response.output) > MAX_ANSWER_CHARS:
+        response.output = response.output[:MAX_ANSWER_CHARS]
+    response.text = text[:MAX_ANSWER_CHARS]
+    return response
 
 
 def _process_gone(meta: dict[str, Any]) -> bool:
