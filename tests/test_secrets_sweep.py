@@ -250,6 +250,8 @@ def test_openai_sdk_errors_are_scrubbed() -> None:
         (f"Authorization: Basic {USERINFO}", "Authorization: Basic ***"),
         ("token usage: 12 tokens; key points: a, b", "token usage: 12 tokens; key points: a, b"),
         ("monkey=5 keyboard=3", "monkey=5 keyboard=3"),
+        ("HTTP status code: 503; max_tokens=5", "HTTP status code: 503; max_tokens=5"),
+        (f"GET /cb?code={QUERY}", "GET /cb?code=***"),
     ],
 )
 def test_redact_by_shape(text: str, expected: str) -> None:

@@ -35,12 +35,13 @@ _known: set[str] = set()
 _SECRET_NAMES = (
     r"api[-_]?key|apikey|x-api-key|key|token|access[-_]?token|refresh[-_]?token|id[-_]?token"
     r"|auth|authorization|password|passwd|pwd|secret|client[-_]?secret|sig|signature"
-    r"|x-amz-signature|x-amz-security-token|session[-_]?token|code"
+    r"|x-amz-signature|x-amz-security-token|session[-_]?token"
 )
 # scheme://userinfo@ — the whole userinfo goes (a bare token as user name is common too).
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^\s/?#@'\"<>]+)@")
 # ?key=value / &key=value (also percent-encoded &amp; in HTML and ; separators).
-_QUERY = re.compile(rf"(?i)([?&;](?:amp;)?(?:{_SECRET_NAMES})=)([^&#;\s'\"<>]+)")
+# (``code`` only in a query string: an OAuth code there, a status code in a message.)
+_QUERY = re.compile(rf"(?i)([?&;](?:amp;)?(?:{_SECRET_NAMES}|code)=)([^&#;\s'\"<>]+)")
 # Header-ish "name: value" / "name=value" / "'name': 'value'" pairs.
 _HEADER = re.compile(
     rf"(?i)([\"']?\b(?:{_SECRET_NAMES}|x-[a-z0-9-]*(?:key|token|secret))[\"']?\s*[:=]\s*[\"']?)"
@@ -86,7 +87,7 @@ def remember_url(url: str) -> None:
         if value:
             remember(unquote(value))
             remember(value)
-    names = re.compile(rf"(?i)^(?:{_SECRET_NAMES})$")
+    names = re.compile(rf"(?i)^(?:{_SECRET_NAMES}|code)$")
     for name, value in parse_qsl(parts.query, keep_blank_values=False):
         if names.match(name):
             remember(value)
