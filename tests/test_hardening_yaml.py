@@ -151,3 +151,23 @@ def test_no_yaml_read_bypasses_yamlio() -> None:
         )
     ]
     assert offenders == []
+
+
+def test_alias_bombs_are_refused(tmp_path: Path) -> None:
+    rows = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        rows.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    path = tmp_path / "tunegate.yaml"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: the document expands to more than 1,000,000")
+
+
+def test_a_few_aliases_are_fine() -> None:
+    assert load_yaml("d: &d {x: 1}\nm: [*d, *d]\n") == {"d": {"x": 1}, "m": [{"x": 1}, {"x": 1}]}
+
+
+def test_deep_nesting_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"^deep\.yaml"):
+        load_yaml("[" * 20000 + "]" * 20000, "deep.yaml")

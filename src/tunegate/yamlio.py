@@ -122,10 +122,38 @@ Yaml12Loader.add_constructor(_FLOAT_TAG, _construct_float)
 Yaml12Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+MAX_VALUES = 1_000_000
+"""A document may expand to at most this many values (aliases count each time they repeat)."""
+
+
+def _too_big(data: Any, budget: int = MAX_VALUES) -> bool:
+    """True when ``data`` holds more than ``budget`` values counting shared parts each time
+    they are reached (a "billion laughs" of nested aliases); stops as soon as it knows."""
+    stack = [data]
+    seen = 0
+    while stack:
+        value = stack.pop()
+        seen += 1
+        if seen > budget:
+            return True
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
 def load_yaml(text: str, source: str | Path = "<yaml>") -> Any:
     """Parse ``text`` (one YAML document); errors name ``source:line:column``."""
     try:
-        return yaml.load(text, Loader=Yaml12Loader)
+        data = yaml.load(text, Loader=Yaml12Loader)
+        if "*" in text and _too_big(data):
+            raise ConfigError(
+                f"{source}: the document expands to more than {MAX_VALUES:,} values through"
+                " its aliases (*name): write the repeated parts out or simplify"
+            )
+        return data
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else str(source)
