@@ -498,3 +498,16 @@ def test_an_http_service_as_judge(tmp_path: Path) -> None:
         assert len([e for e in app.state.log.entries if e["path"] == "/classify"]) == 4
     pair = _entry(result, "pairwise")["baselines"]["base"]
     assert (pair["wins"], pair["losses"], pair["errors"]) == (2, 0, 0)
+
+
+def test_no_cache_for_the_judge_asks_it_again(tmp_path: Path) -> None:
+    _write_project(tmp_path, CASES[:2])
+    config = _config(tmp_path)
+    _run(tmp_path, config)
+    parsed = parse_config(config, source=tmp_path / "tunegate.yaml")
+    again = run(parsed, RunOptions(fresh=("grader",)), config_dir=tmp_path)
+    for kind in ("pointwise", "pairwise"):
+        calls = _entry(again, kind)["calls"]
+        assert (calls["cached"], calls["sent"]) == (0, 4)
+    # The judged models' answers still come from the store.
+    assert again.main.models["tuned"].cached == 2

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -400,8 +400,13 @@ async def run_judges(
     policy: RetryPolicy | None = None,
     observer: Observer | None = None,
     config_dir: Path | None = None,
+    fresh: Collection[str] = (),
 ) -> SuiteJudging | None:
-    """Run every judge of ``suite`` on the models' stored answers; None when it has none."""
+    """Run every judge of ``suite`` on the models' stored answers; None when it has none.
+
+    A judge named in ``fresh`` (``--no-cache MODEL``) is asked again even when the store
+    has its verdicts.
+    """
     pointwise = [s for s in suite.task.scorer_list if isinstance(s, JudgeScorerConfig)]
     pairwise = [p for p in config.pairwise_judges(suite) if config.candidate in runs]
     if not pointwise and not pairwise:
@@ -419,7 +424,7 @@ async def run_judges(
             job.cases,
             store,
             run_id,
-            use_cache=use_cache,
+            use_cache=use_cache and job.judge not in fresh,
             policy=policy,
             observer=watcher,
         )

@@ -421,6 +421,7 @@ async def arun(
                         policy=opts.policy,
                         observer=opts.observer,
                         config_dir=config_dir,
+                        fresh=opts.fresh,
                     )
                     for suite, cases, runs in zip(suites, suite_cases, all_runs, strict=True)
                 ]
