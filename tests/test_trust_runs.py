@@ -328,3 +328,34 @@ def test_a_changed_system_fingerprint_between_reused_and_fresh_answers_is_warned
         "chat: the endpoint now serves toy-2026 (fp_2), but the reused answers came from "
         "toy-2026 (fp_1); run with --no-cache chat to ask every case again"
     ) in to_json(second)["warnings"]
+
+
+def test_a_python_models_identity_covers_its_module_and_local_imports(tmp_path: Path) -> None:
+    from tunegate.models.python_fn import local_sources, source_hash
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "rules.py").write_text("TABLE = {}\n")
+    (pkg / "util.py").write_text("from pkg import rules\n")
+    (pkg / "model.py").write_text(
+        "import json\nimport outside\nfrom . import util\n\n\ndef f(x):\n    return x\n"
+    )
+    (tmp_path / "outside.py").write_text("X = 1\n")
+    assert local_sources(pkg / "model.py") == sorted(
+        p.resolve()
+        for p in (pkg / "model.py", pkg / "util.py", pkg / "rules.py", pkg / "__init__.py")
+    )  # not json (not a file here), not outside.py (another folder)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import pkg.model as module  # type: ignore[import-not-found]
+
+        before = source_hash(module.f)
+        (pkg / "rules.py").write_text("TABLE = {'great': 'positive'}\n")  # two imports away
+        assert source_hash(module.f) != before
+        (pkg / "rules.py").write_text("TABLE = {}\n")
+        assert source_hash(module.f) == before
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m == "pkg" or m.startswith("pkg.")]:
+            del sys.modules[name]

@@ -56,11 +56,13 @@ def source_hash(fn: Callable[..., Any]) -> str:
 
 
 def local_sources(start: Path) -> list[Path]:
-    """``start`` and every Python file of its folder (or package) it imports, transitively."""
+    """``start`` and every Python file of its folder (or its subfolders) that it imports,
+    transitively; imports of other packages (even tunegate's own) are not followed."""
     import ast
 
     if {"site-packages", "dist-packages"} & set(start.parts):
         return [start]  # an installed package: its version is its identity
+    home = start.resolve().parent
     seen: set[Path] = set()
     todo = [start.resolve()]
     while todo:
@@ -87,7 +89,7 @@ def local_sources(start: Path) -> list[Path]:
                 wanted += [(where, f"{base}.{a.name}" if base else a.name) for a in node.names]
         for where, name in wanted:
             found = _local_module(where, [p for p in name.split(".") if p])
-            if found is not None:
+            if found is not None and found.is_relative_to(home):
                 todo.append(found)
     return sorted(seen)
 
