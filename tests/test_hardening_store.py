@@ -175,7 +175,7 @@ def test_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
     for args in (["runs"], ["cache", "clear"], ["runs", "--delete", "x"]):
         code, text = invoke(*args, "--store", str(junk))
         assert code == 2, text
-        assert f"{junk}: cannot open the store: the file is not a tunegate store" in text
+        assert f"{junk}: cannot use the store: the file is not a tunegate store" in text
 
 
 def test_a_store_from_a_newer_tunegate(tmp_path: Path) -> None:
@@ -297,3 +297,22 @@ def test_the_recorded_answer_is_cut_in_place(tmp_path: Path) -> None:
     assert answer.extra == {"truncated_from": MAX_ANSWER_CHARS + 7}
     assert cached.text == answer.text
     assert cached.extra == answer.extra
+
+
+def test_a_damaged_store_is_exit_2_everywhere(tmp_path: Path) -> None:
+    config = write_project(tmp_path, n=30)
+    db = tmp_path / "t.db"
+    run_config(config, db)
+    with Store(db) as store:
+        store.vacuum()
+    data = bytearray(db.read_bytes())
+    for offset in range(2 * 4096, len(data) - 4096, 4096):  # garble every page but the first
+        data[offset + 64 : offset + 1024] = bytes(range(256)) * 3 + bytes(192)
+    db.write_bytes(bytes(data))
+    for args in (["cache", "clear"], ["runs"], ["diff", "latest", "latest"]):
+        code, text = invoke(*args, "--store", str(db))
+        assert code == 2, (args, text)
+        assert f"{db}: cannot use the store: the store file is damaged" in text
+    result = CliRunner().invoke(app, ["run", str(config), "--store", str(db), "-q"])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)

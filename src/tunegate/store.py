@@ -115,7 +115,76 @@ def _dump(value: Any) -> str | None:
 
 
 def _load(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
+    try:
+        return None if value is None else json.loads(value)
+    except ValueError as exc:  # only a damaged file holds text tunegate did not write
+        raise TunegateError(
+            f"the store is damaged: a stored value is not JSON ({exc}); move the store"
+            " aside or restore a copy"
+        ) from None
+
+
+_DAMAGED = ("malformed", "not a database", "disk image", "Could not decode")
+
+
+class _GuardedCursor(sqlite3.Cursor):
+    """A cursor whose every step turns "the file is damaged" into a :class:`TunegateError`
+    naming the store (reads happen everywhere; a traceback must not). Lock, read-only and
+    full-disk errors pass through for :meth:`Store._write` to retry or explain."""
+
+    def _guard(self, exc: sqlite3.DatabaseError) -> BaseException:
+        if not any(word in str(exc) for word in _DAMAGED):
+            return exc
+        path = getattr(self.connection, "store_path", "the store")
+        return _store_error(Path(path), exc, "cannot use the store")
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _GuardedCursor:
+        try:
+            super().execute(sql, parameters)
+        except sqlite3.DatabaseError as exc:
+            raise self._guard(exc) from None
+        return self
+
+    def executescript(self, sql_script: str, /) -> _GuardedCursor:
+        try:
+            super().executescript(sql_script)
+        except sqlite3.DatabaseError as exc:
+            raise self._guard(exc) from None
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except sqlite3.DatabaseError as exc:
+            raise self._guard(exc) from None
+
+    def fetchone(self) -> Any:
+        try:
+            return super().fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise self._guard(exc) from None
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return super().fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._guard(exc) from None
+
+
+class _GuardedConnection(sqlite3.Connection):
+    """A connection whose cursors (also those of ``execute``) are :class:`_GuardedCursor`
+    (CPython's own ``execute`` would make a plain cursor)."""
+
+    store_path: Path
+
+    def cursor(self, factory: Any = None) -> Any:
+        return super().cursor(factory or _GuardedCursor)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self.cursor().execute(sql, parameters)
+
+    def executescript(self, sql_script: str, /) -> Any:
+        return self.cursor().executescript(sql_script)
 
 
 class Store:
@@ -125,7 +194,10 @@ class Store:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30.0, factory=_GuardedConnection
+            )
+            self._db.store_path = self.path
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
@@ -384,8 +456,10 @@ def _schema_message(path: Path, found: str) -> str:
 def _store_error(path: Path, exc: sqlite3.DatabaseError, doing: str) -> TunegateError:
     """A clear message for what SQLite reports about the file or its folder."""
     text = str(exc)
-    if "not a database" in text or "malformed" in text:
-        why = "the file is not a tunegate store (not an SQLite database, or damaged)"
+    if "not a database" in text:
+        why = "the file is not a tunegate store (not an SQLite database)"
+    elif "malformed" in text or "disk image" in text or "Could not decode" in text:
+        why = f"the store file is damaged ({text}): move it aside or restore a copy"
     elif "readonly" in text or "read-only" in text:
         why = "the file or its folder is read-only"
     elif "disk is full" in text or "disk I/O" in text:
