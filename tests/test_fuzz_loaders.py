@@ -234,3 +234,25 @@ def test_cli_validate_exit_2_never_a_traceback(data: bytes) -> None:
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output
         assert str(path) in "".join(result.output.split())  # rich may wrap the path
+
+
+@FUZZ
+@given(
+    train=jsonl(keyed(["text", "label", "id"])) | st.binary(max_size=600),
+    test=jsonl(keyed(["text", "label", "id"])) | csv_text(["text", "label", "id"]),
+)
+def test_cli_check_data_never_a_traceback(train: bytes, test: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        train_path, test_path = Path(folder) / "train.jsonl", Path(folder) / "test.csv"
+        train_path.write_bytes(train)
+        test_path.write_bytes(test)
+        result = CliRunner().invoke(
+            app, ["check-data", "--train", str(train_path), "--test", str(test_path)]
+        )
+        assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+            result.exception
+        )
+        assert result.exit_code in (0, 2), result.output
+        if result.exit_code == 2:
+            flat = "".join(result.output.split())
+            assert str(train_path) in flat or str(test_path) in flat, result.output
