@@ -219,7 +219,11 @@ class Store:
         have = {row[1] for row in self._db.execute("PRAGMA table_info(responses)")}
         for column, kind in (("origin_run", "TEXT"), ("origin_at", "REAL")):
             if column not in have:
-                self._db.execute(f"ALTER TABLE responses ADD COLUMN {column} {kind}")
+                try:
+                    self._db.execute(f"ALTER TABLE responses ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # another process just added it
+                        raise
 
     def _write(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         """Run one writing statement: retried while another process holds the lock, and
