@@ -13,7 +13,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from tunegate.data import Case
@@ -308,7 +308,8 @@ class ModelJob:
             if hit is None:
                 self.pending.append(item)
                 continue
-            hit.case_id, hit.model, hit.attempts = item.case.id, backend.name, 0
+            # One stored answer may serve several cases with the same request: a copy each.
+            hit = replace(hit, case_id=item.case.id, model=backend.name, attempts=0)
             if hit.origin_run is not None:
                 runs = self.worker.stats.from_runs
                 runs[hit.origin_run] = runs.get(hit.origin_run, 0) + 1
