@@ -386,3 +386,31 @@ def test_version() -> None:
     )
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"tunegate {__version__}"
+
+
+def test_no_cache_takes_an_optional_model_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tunegate.cli import split_no_cache
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tunegate.yaml").write_text("")
+    assert split_no_cache(["run", "--no-cache", "tunegate.yaml"]) == [
+        "run",
+        "--no-cache",
+        "tunegate.yaml",
+    ]
+    assert split_no_cache(["run", "tunegate.yaml", "--no-cache"]) == [
+        "run",
+        "tunegate.yaml",
+        "--no-cache",
+    ]
+    assert split_no_cache(["run", "tunegate.yaml", "--no-cache", "-q"])[-2:] == ["--no-cache", "-q"]
+    assert split_no_cache(["run", "tunegate.yaml", "--no-cache", "tuned", "--no-cache=base"]) == [
+        "run",
+        "tunegate.yaml",
+        "--no-cache-model",
+        "tuned",
+        "--no-cache-model",
+        "base",
+    ]
