@@ -221,6 +221,7 @@ def test_config_loader(data: bytes) -> None:
     check(load_config, data, ".yaml")
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=config_documents.map(_yaml) | st.binary(max_size=800))
 def test_cli_validate_exit_2_never_a_traceback(data: bytes) -> None:
@@ -236,6 +237,7 @@ def test_cli_validate_exit_2_never_a_traceback(data: bytes) -> None:
         assert str(path) in "".join(result.output.split())  # rich may wrap the path
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     train=jsonl(keyed(["text", "label", "id"])) | st.binary(max_size=600),

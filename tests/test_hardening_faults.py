@@ -150,6 +150,7 @@ def test_fault_soak(tmp_path: Path, kind: str) -> None:
     assert figures["retried"] > 0.2 * N
 
 
+@pytest.mark.slow
 def test_fault_soak_small(tmp_path: Path) -> None:
-    """The same checks on 300 cases (a fast variant for every test run)."""
+    """The same checks on 300 cases (a quicker variant, ~15 s: read timeouts wait 5 s)."""
     check(soak(tmp_path, "openai", seed=3, n=300), 300)
