@@ -44,6 +44,7 @@ from typing import Any, Final
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 __all__ = [
     "ACTIONS",
@@ -445,7 +446,10 @@ class _Handler:
             "action": None,
             "time": time.monotonic(),
         }
-        raw = await request.body()
+        try:
+            raw = await request.body()
+        except ClientDisconnect:  # the client went away (killed) before sending its body
+            return Response(status_code=499)
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
