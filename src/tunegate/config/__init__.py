@@ -1,0 +1,103 @@
+"""The ``tunegate.yaml`` schema, as pydantic models, and its loader.
+
+One module per job: :mod:`~tunegate.config.scorers` (one model per scorer type),
+:mod:`~tunegate.config.tasks` (datasets, tasks, suites),
+:mod:`~tunegate.config.models` (one model per backend type),
+:mod:`~tunegate.config.gate` (compare, gate, judge and human sections),
+:mod:`~tunegate.config.root` (the whole file) and :mod:`~tunegate.config.load`
+(reading, cross-checks, paths, error messages).
+
+Every error names the file and the key (``tunegate.yaml: models.zero-shot.base_url:
+not a URL``). Relative paths are resolved against the config file's folder.
+Secrets are never part of the config: it names environment variables
+(``api_key_env``, ``${VAR}`` in header values) whose values are read at run time.
+"""
+
+from __future__ import annotations
+
+from tunegate.config.base import ENV_NAME, ENV_REF, suggest
+from tunegate.config.gate import (
+    GATE_METRICS,
+    JUDGE_METRICS,
+    OBSERVED_METRICS,
+    PREFERENCE_METRICS,
+    CompareConfig,
+    Criterion,
+    GateConfig,
+    HumanConfig,
+    JudgeSection,
+    TrustJudgeConfig,
+)
+from tunegate.config.load import load_config, parse_config
+from tunegate.config.models import (
+    MODEL_TYPES,
+    HFModel,
+    HTTPModel,
+    ModelConfig,
+    OpenAIModel,
+    PriceConfig,
+    PythonModel,
+    ShotsConfig,
+)
+from tunegate.config.root import Config
+from tunegate.config.scorers import (
+    JUDGE_SCORER_TYPES,
+    SCORER_TYPES,
+    AnyScorerConfig,
+    JudgeScale,
+    JudgeScorerConfig,
+    PairwiseJudgeConfig,
+    ScorerConfig,
+    ScorerType,
+)
+from tunegate.config.tasks import (
+    TASK_TYPES,
+    DatasetConfig,
+    PassRule,
+    SuiteConfig,
+    TaskConfig,
+    default_metric,
+    suite_metrics,
+)
+
+__all__ = [
+    "ENV_NAME",
+    "ENV_REF",
+    "GATE_METRICS",
+    "JUDGE_METRICS",
+    "JUDGE_SCORER_TYPES",
+    "MODEL_TYPES",
+    "OBSERVED_METRICS",
+    "PREFERENCE_METRICS",
+    "SCORER_TYPES",
+    "TASK_TYPES",
+    "AnyScorerConfig",
+    "CompareConfig",
+    "Config",
+    "Criterion",
+    "DatasetConfig",
+    "GateConfig",
+    "HFModel",
+    "HTTPModel",
+    "HumanConfig",
+    "JudgeScale",
+    "JudgeScorerConfig",
+    "JudgeSection",
+    "ModelConfig",
+    "OpenAIModel",
+    "PairwiseJudgeConfig",
+    "PassRule",
+    "PriceConfig",
+    "PythonModel",
+    "ScorerConfig",
+    "ScorerType",
+    "ShotsConfig",
+    "SuiteConfig",
+    "TaskConfig",
+    "TrustJudgeConfig",
+    "default_metric",
+    "load_config",
+    "parse_config",
+    "suggest",
+    "suite_metrics",
+]

@@ -1,0 +1,155 @@
+"""The models under test: one pydantic model per backend type, and their prices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from tunegate.config.base import ENV_NAME, _check_url, _Strict
+from tunegate.config.tasks import DatasetConfig
+
+
+class ShotsConfig(DatasetConfig):
+    """k examples drawn (with the run's seed) from a train file for k-shot prompting."""
+
+    k: Annotated[int, Field(ge=1, le=64)]
+    seed: int | None = None
+
+
+class PriceConfig(_Strict):
+    """What a model costs: per 1M input and output tokens, or per hour of serving."""
+
+    input_per_1m: Annotated[float, Field(ge=0)] | None = None
+    output_per_1m: Annotated[float, Field(ge=0)] | None = None
+    per_hour: Annotated[float, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PriceConfig:
+        tokens = self.input_per_1m is not None or self.output_per_1m is not None
+        if tokens == (self.per_hour is not None):
+            raise ValueError("give input_per_1m/output_per_1m (per token) or per_hour, not both")
+        return self
+
+
+class _Transport(_Strict):
+    price: PriceConfig | None = None
+    concurrency: Annotated[int, Field(ge=1, le=4096)] = 8
+    timeout: Annotated[float, Field(gt=0)] = 60.0
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 4
+    headers: dict[str, str] = Field(default_factory=dict)
+    # Enters the cache identity: change it when the model behind the name changes
+    # (a checkpoint hash, a deployment tag) so that no stored answer is reused.
+    version: str | None = None
+
+
+class OpenAIModel(_Transport):
+    """A chat model behind an OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp)."""
+
+    type: Literal["openai"]
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    system: str | None = None
+    prompt: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    # Sent as they are, for server-specific parameters (vLLM's top_k, ...).
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    shots: ShotsConfig | None = None
+
+    _url = field_validator("base_url")(_check_url)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        # A key pasted here would be stored with the run: reject it without echoing it.
+        if value is not None and not ENV_NAME.fullmatch(value):
+            raise PydanticCustomError(
+                "secret_in_config",
+                "must be the name of an environment variable (e.g. OPENAI_API_KEY), "
+                "not the key itself",
+            )
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _no_reserved_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        reserved = sorted({"model", "messages", "stream"} & set(params))
+        if reserved:
+            raise ValueError(f"{reserved} cannot be set in params")
+        return params
+
+
+class HTTPModel(_Transport):
+    """A custom HTTP service, e.g. ``POST /classify {"text": ...} -> {"label": ...}``."""
+
+    type: Literal["http"]
+    url: str
+    method: Literal["POST", "PUT", "GET"] = "POST"
+    body: Any = Field(default_factory=lambda: {"text": "{{ input }}"})
+    response: str = "label"
+
+    _url = field_validator("url")(_check_url)
+
+
+class PythonModel(_Strict):
+    """A Python function ``package.module:function`` (sync or async)."""
+
+    type: Literal["python"]
+    function: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")]
+    concurrency: Annotated[int, Field(ge=1, le=4096)] = 4
+    timeout: Annotated[float, Field(gt=0)] = 60.0
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 0
+    response: str | None = None
+    price: PriceConfig | None = None
+    # Enters the cache identity: change it when the model behind the name changes
+    # (a checkpoint hash, a deployment tag) so that no stored answer is reused.
+    version: str | None = None
+
+
+class HFModel(_Strict):
+    """A local causal LM: a checkpoint folder, a GGUF file or a packaged GGUF, plus an adapter.
+
+    Classification scores every label by log-likelihood; ``shots`` puts k examples
+    (rendered with the same ``prompt``) before each case.
+    """
+
+    type: Literal["hf"]
+    path: Path | None = None
+    gguf_file: Path | None = None
+    gguf: str | None = None
+    adapter: Path | None = None
+    prompt: str | None = None
+    shots: ShotsConfig | None = None
+    batch_size: Annotated[int, Field(ge=1, le=512)] = 8
+    threads: Annotated[int, Field(ge=1, le=256)] | None = None
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    max_new_tokens: Annotated[int, Field(ge=1, le=4096)] = 32
+    stop: list[str] = Field(default_factory=list)
+    price: PriceConfig | None = None
+    # Enters the cache identity: change it when the model behind the name changes
+    # (a checkpoint hash, a deployment tag) so that no stored answer is reused.
+    version: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> HFModel:
+        given = [k for k in ("path", "gguf_file", "gguf") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give only one of path, gguf_file and gguf (got {', '.join(given)})")
+        if self.shots is not None and self.prompt is None:
+            raise ValueError("shots need a prompt template (prompt: ... {{ input }} ...)")
+        return self
+
+
+ModelConfig = Annotated[
+    OpenAIModel | HTTPModel | PythonModel | HFModel, Field(discriminator="type")
+]
+_MODEL_CLASSES: dict[str, type[BaseModel]] = {
+    "openai": OpenAIModel,
+    "http": HTTPModel,
+    "python": PythonModel,
+    "hf": HFModel,
+}
+MODEL_TYPES = tuple(_MODEL_CLASSES)

@@ -1,0 +1,205 @@
+"""Suites: a dataset, its task (what is measured) and when a case passes."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from tunegate.config.base import _Strict
+from tunegate.config.scorers import (
+    SCORER_TYPES,
+    AnyScorerConfig,
+    JudgeScorerConfig,
+    PairwiseJudgeConfig,
+    ScorerConfig,
+)
+
+TASK_TYPES = ("classification", "multiple_choice", "generation", "tool_call", "perplexity")
+
+
+class DatasetConfig(_Strict):
+    """Where the cases are and which fields hold what.
+
+    ``path: builtin:general`` names tunegate's bundled general-knowledge set.
+    """
+
+    path: Path
+    format: Literal[
+        "auto", "chat", "jsonl", "csv", "json", "parquet", "bfcl", "mmlu", "general"
+    ] = "auto"
+    input_field: str = "text"
+    label_field: str = "label"
+    category_field: str | None = "category"
+    id_field: str | None = "id"
+    limit: Annotated[int, Field(gt=0)] | None = None
+
+
+class PassRule(_Strict):
+    """When a case of a generation or tool-call suite passes: one metric against a bound
+    (``pass: {metric: rougeL, min: 0.5}``) instead of every scorer passing."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> PassRule:
+        if (self.min is None) == (self.max is None):
+            raise ValueError("give min or max (one of them)")
+        return self
+
+    def describe(self) -> str:
+        """``rougeL >= 0.5``."""
+        if self.min is not None:
+            return f"{self.metric} >= {self.min:g}"
+        return f"{self.metric} <= {self.max:g}"
+
+
+class TaskConfig(_Strict):
+    """What is being measured.
+
+    ``type`` is a task (classification, multiple_choice, generation, tool_call,
+    perplexity) or, as a shorthand for a generation task with one scorer, a scorer
+    type (``exact_match``, ``rouge``, ``json_schema``, ...).
+    """
+
+    type: str = "classification"
+    labels: list[str] | None = None
+    scorers: list[AnyScorerConfig] = Field(default_factory=list)
+    prompt: str | None = None
+    system: str | None = None
+    target: Literal["input", "reference"] = "input"
+    # generation / tool_call: when a case passes (default: every scorer passes)
+    pass_: Annotated[PassRule | None, Field(alias="pass")] = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, labels: Any) -> Any:
+        # Data sets often use 0/1/2 as labels; the loaders read them as text.
+        if isinstance(labels, list):
+            return [str(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in labels]
+        return labels
+
+    @field_validator("labels")
+    @classmethod
+    def _unique_labels(cls, labels: list[str] | None) -> list[str] | None:
+        if labels is None:
+            return None
+        if len(labels) < 2:
+            raise ValueError("needs at least 2 labels")
+        folded = [" ".join(lab.split()).casefold() for lab in labels]
+        if any(not f for f in folded):
+            raise ValueError("labels must not be empty strings")
+        dupes = sorted({lab for lab, f in zip(labels, folded, strict=True) if folded.count(f) > 1})
+        if dupes:
+            raise ValueError(f"duplicate labels: {dupes}")
+        return labels
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scorer_shorthand(cls, data: Any) -> Any:
+        kind = data.get("type") if isinstance(data, dict) else None
+        if isinstance(data, dict) and kind in SCORER_TYPES and kind not in TASK_TYPES:
+            options = {k: v for k, v in data.items() if k not in ("prompt", "system", "scorers")}
+            rest = {k: v for k, v in data.items() if k in ("prompt", "system")}
+            return {**rest, "type": "generation", "scorers": [options, *data.get("scorers", [])]}
+        return data
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in TASK_TYPES:
+            known = TASK_TYPES + SCORER_TYPES
+            close = difflib.get_close_matches(value, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            listed = ", ".join(repr(k) for k in known)
+            raise ValueError(f"unknown task type {value!r}{hint}; known: {listed}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TaskConfig:
+        if self.type == "classification" and not self.labels:
+            raise ValueError("a classification task needs labels: [...]")
+        if self.type != "classification" and self.labels:
+            raise ValueError(f"labels are for classification tasks, not {self.type}")
+        if self.type in ("multiple_choice", "perplexity") and self.scorers:
+            raise ValueError(f"a {self.type} task has its own metric; remove scorers")
+        if self.target != "input" and self.type != "perplexity":
+            raise ValueError("target chooses what a perplexity task scores")
+        if self.pass_ is not None and self.type not in ("generation", "tool_call"):
+            raise ValueError(f"pass chooses when a generation case passes, not a {self.type} one")
+        return self
+
+    @property
+    def scorer_list(self) -> list[ScorerConfig | JudgeScorerConfig]:
+        """The per-output scorers of a generation/tool_call task (defaults: exact_match /
+        tool_call); pairwise judges compare models and are in :attr:`pairwise_judges`."""
+        own = [s for s in self.scorers if not isinstance(s, PairwiseJudgeConfig)]
+        if own:
+            return own
+        if self.type == "generation":
+            return [ScorerConfig(type="exact_match")]
+        if self.type == "tool_call":
+            return [ScorerConfig(type="tool_call")]
+        return []
+
+    @property
+    def pairwise_judges(self) -> list[PairwiseJudgeConfig]:
+        """The pairwise judges among the scorers."""
+        return [s for s in self.scorers if isinstance(s, PairwiseJudgeConfig)]
+
+    @property
+    def label_list(self) -> list[str]:
+        """The labels (classification) or the answer letters (multiple choice)."""
+        if self.type == "multiple_choice":
+            return ["A", "B", "C", "D"]
+        return list(self.labels or [])
+
+
+class SuiteConfig(_Strict):
+    """A named dataset with its task, run on every model (or on ``models``).
+
+    ``base`` and ``margin`` make it a regression suite: the candidate against its
+    base model, per category, with any drop beyond ``margin`` flagged.
+    """
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    dataset: DatasetConfig
+    task: TaskConfig
+    models: list[str] | None = None
+    base: str | None = None
+    margin: Annotated[float, Field(ge=0, le=1)] = 0.05
+
+
+def default_metric(task: TaskConfig) -> str:
+    """A task's lead metric: macro-F1, accuracy, perplexity, or its first scorer's."""
+    if task.type == "classification":
+        return "macro_f1"
+    if task.type == "multiple_choice":
+        return "accuracy"
+    if task.type == "perplexity":
+        return "perplexity"
+    return suite_metrics(task)[0]
+
+
+def suite_metrics(task: TaskConfig) -> list[str]:
+    """The metric names a task reports (besides error_rate, pass_rate, latency)."""
+    if task.type == "classification":
+        return ["accuracy", "macro_f1", "micro_f1", "weighted_f1"]
+    if task.type == "multiple_choice":
+        return ["accuracy"]
+    if task.type == "perplexity":
+        return ["perplexity"]
+    names: list[str] = []
+    for scorer in task.scorer_list:
+        if scorer.type == "rouge":
+            prefix = f"{scorer.name}." if scorer.name else ""
+            names += [f"{prefix}{t}" for t in ("rougeL", "rouge1", "rouge2", "rougeLsum")]
+        else:
+            names.append(scorer.label)
+    return names
