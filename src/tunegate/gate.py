@@ -93,7 +93,11 @@ class _Judge:
 
     def missing(self, c: Criterion, judge: str, reason: str) -> CriterionResult:
         return CriterionResult(
-            c.model_dump(exclude_none=True), describe(c), "MISSING", judge, reason=reason
+            criterion=c.model_dump(exclude_none=True),
+            description=describe(c),
+            status="MISSING",
+            judge=judge,
+            reason=reason,
         )
 
     def judge(self, c: Criterion) -> CriterionResult:
@@ -265,10 +269,10 @@ class _Judge:
         reason: str,
     ) -> CriterionResult:
         out = CriterionResult(
-            c.model_dump(exclude_none=True),
-            describe(c),
-            status,
-            judge,
+            criterion=c.model_dump(exclude_none=True),
+            description=describe(c),
+            status=status,
+            judge=judge,
             estimate=value,
             ci=ci,
             threshold=threshold,
@@ -319,4 +323,11 @@ def evaluate_gate(
     else:
         verdict = "SHIP"
         reason = f"all {len(criteria)} criteria pass at {result.confidence:.0%} confidence"
-    return GateResult(verdict, reason, candidate, result.confidence, is_default, criteria)
+    return GateResult(
+        verdict=verdict,
+        reason=reason,
+        candidate=candidate,
+        confidence=result.confidence,
+        default=is_default,
+        criteria=criteria,
+    )

@@ -1,66 +1,112 @@
-"""The finished results of a run: plain data that reports render and JSON serialises."""
+"""The finished results of a run: typed data that reports render, JSON serialises and
+:func:`read_result` reads back (``RunResult.model_validate``) from a stored result.
+
+The JSON form (``to_dict``, the JSON report, the result a run stores) is a contract
+(docs/json-report.md): its keys and their order follow the field order below. Numbers a
+run could not define are NaN in memory and ``null`` in JSON; reading back turns a
+``null`` number into NaN again and an interval with a ``null`` end into None.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-Interval = tuple[float, float]
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, computed_field
+
+from tunegate.errors import DataError
+
+#: A number kept as the run gave it: an int stays an int (``support``: 12, not 12.0).
+Real = int | float
+Interval = tuple[Real, Real]
 Status = Literal["PASS", "FAIL", "INCONCLUSIVE", "MISSING"]
 Verdict = Literal["SHIP", "ITERATE", "INCONCLUSIVE"]
 EXIT_CODES: dict[str, int] = {"SHIP": 0, "ITERATE": 1, "INCONCLUSIVE": 3}
 
 
-@dataclass
-class CriterionResult:
+def _nan_for_null(value: Any) -> Any:
+    return math.nan if value is None else value
+
+
+def _interval_or_none(value: Any) -> Any:
+    """A stored interval with a missing (``null``) end reads back as no interval."""
+    if isinstance(value, list | tuple) and any(v is None for v in value):
+        return None
+    return value
+
+
+def _nan_interval(value: Any) -> Any:
+    """A required interval: ``null`` ends (NaN when stored) read back as NaN."""
+    if value is None:
+        return (math.nan, math.nan)
+    if isinstance(value, list | tuple):
+        return tuple(_nan_for_null(v) for v in value)
+    return value
+
+
+#: A number that is always there but may be undefined (NaN; ``null`` in JSON).
+Number = Annotated[Real, BeforeValidator(_nan_for_null)]
+#: An interval that may be absent (None), e.g. for a metric without a bootstrap.
+OptionalInterval = Annotated[Interval | None, BeforeValidator(_interval_or_none)]
+#: An interval that is always there (its ends may be NaN).
+RequiredInterval = Annotated[Interval, BeforeValidator(_nan_interval)]
+
+
+class _Result(BaseModel):
+    """Base of the result types: extra keys of a stored result (``direction``,
+    ``conclusion``, ``exit_code``, keys of newer versions) are ignored on reading."""
+
+    model_config = ConfigDict(extra="ignore", arbitrary_types_allowed=False)
+
+
+class CriterionResult(_Result):
     """One criterion, judged, with its evidence."""
 
     criterion: dict[str, Any]
     description: str
     status: Status
     judge: str
-    estimate: float | None = None
-    ci: Interval | None = None
-    threshold: float | None = None
+    estimate: Real | None = None
+    ci: OptionalInterval = None
+    threshold: Real | None = None
     reason: str = ""
     n: int | None = None
-    mde: float | None = None
+    mde: Real | None = None
     required_n: int | None = None
 
 
-@dataclass
-class GateResult:
+class GateResult(_Result):
     """The verdict and every criterion's result."""
 
     verdict: Verdict
     reason: str
     candidate: str
-    confidence: float
+    confidence: Real
     default: bool
-    criteria: list[CriterionResult] = field(default_factory=list)
+    criteria: list[CriterionResult] = Field(default_factory=list)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def exit_code(self) -> int:
         """0 SHIP, 1 ITERATE, 3 INCONCLUSIVE."""
         return EXIT_CODES[self.verdict]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        out = asdict(self)
-        out["exit_code"] = self.exit_code
-        return out
+        """JSON-ready (with ``exit_code``)."""
+        return self.model_dump()
 
 
-@dataclass
-class Estimate:
+class Estimate(_Result):
     """A metric's point estimate with its bootstrap interval (None when undefined)."""
 
-    value: float | None
-    ci: Interval | None = None
+    value: Real | None
+    ci: OptionalInterval = None
+
+    def __init__(self, value: Real | None, ci: Interval | None = None, **data: Any) -> None:
+        super().__init__(value=value, ci=ci, **data)
 
 
-@dataclass
-class ModelResult:
+class ModelResult(_Result):
     """Everything measured for one model."""
 
     name: str
@@ -69,38 +115,38 @@ class ModelResult:
     unparseable: int
     cached: int
     metrics: dict[str, Estimate]
-    per_class: dict[str, dict[str, float]]
+    per_class: dict[str, dict[str, Number]]
     confusion: list[list[int]]
-    latency_ms: dict[str, float | None]
+    latency_ms: dict[str, Real | None]
     tokens: dict[str, int | None]
     error_kinds: dict[str, int]
     first_errors: list[str]
-    categories: dict[str, dict[str, Any]] = field(default_factory=dict)
-    run: dict[str, Any] = field(default_factory=dict)
+    categories: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    run: dict[str, Any] = Field(default_factory=dict)
     cost: dict[str, Any] | None = None
-    tokens_per_1k: dict[str, float | None] = field(default_factory=dict)  # per 1,000 answers
+    tokens_per_1k: dict[str, Real | None] = Field(default_factory=dict)  # per 1,000 answers
     # Where the answers came from: {reused, fresh, from_runs: [{run_id, started_at, ...}]}
     cache: dict[str, Any] | None = None
 
 
-@dataclass
-class Comparison:
+class Comparison(_Result):
     """The candidate against one baseline on one metric, on the same cases."""
 
     candidate: str
     baseline: str
     metric: str
-    candidate_value: float
-    baseline_value: float
-    delta: float
-    ci: Interval
-    p_value: float
+    candidate_value: Number
+    baseline_value: Number
+    delta: Number
+    ci: RequiredInterval
+    p_value: Number
     test: str
     wins: int
     ties: int
     losses: int
     n: int
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def direction(self) -> str:
         """``better`` / ``worse`` when the interval excludes zero, else ``none``."""
@@ -111,24 +157,22 @@ class Comparison:
         return "none"
 
 
-@dataclass
-class CategoryComparison:
+class CategoryComparison(_Result):
     """The candidate against one baseline within one category (per-case pass, paired)."""
 
     candidate: str
     baseline: str
     category: str
     metric: str
-    candidate_value: float
-    baseline_value: float
-    delta: float
-    ci: Interval
+    candidate_value: Number
+    baseline_value: Number
+    delta: Number
+    ci: RequiredInterval
     n: int
     flagged: bool = False
 
 
-@dataclass
-class CaseRow:
+class CaseRow(_Result):
     """One model's outcome on one case."""
 
     case_id: str
@@ -136,19 +180,18 @@ class CaseRow:
     prediction: str | None
     reference: str
     correct: bool
-    latency_ms: float | None
+    latency_ms: Real | None
     error: str | None
     answer: str | None
     category: str | None
     cached: bool
-    score: float | None = None
+    score: Real | None = None
     detail: str | None = None
-    scores: dict[str, float] = field(default_factory=dict)
-    failed: list[str] = field(default_factory=list)  # the scorers this case failed
+    scores: dict[str, Number] = Field(default_factory=dict)
+    failed: list[str] = Field(default_factory=list)  # the scorers this case failed
 
 
-@dataclass
-class SuiteResult:
+class SuiteResult(_Result):
     """One suite (a dataset with its task) run on several models."""
 
     name: str
@@ -159,11 +202,11 @@ class SuiteResult:
     models: dict[str, ModelResult]
     comparisons: list[Comparison]
     cases: list[CaseRow]
-    metrics: list[str] = field(default_factory=list)
-    category_comparisons: list[CategoryComparison] = field(default_factory=list)
+    metrics: list[str] = Field(default_factory=list)
+    category_comparisons: list[CategoryComparison] = Field(default_factory=list)
     regression: dict[str, Any] | None = None
-    notes: list[str] = field(default_factory=list)
-    inputs: dict[str, str] = field(default_factory=dict)  # case id -> input text
+    notes: list[str] = Field(default_factory=list)
+    inputs: dict[str, str] = Field(default_factory=dict)  # case id -> input text
     pass_rule: str = ""  # generation / tool_call: when a case passes, in words
     judges: dict[str, Any] | None = None  # what the suite's judges said (docs/judges.md)
 
@@ -189,23 +232,22 @@ class SuiteResult:
         )
 
 
-@dataclass
-class RunResult:
+class RunResult(_Result):
     """A whole evaluation: one result per suite (the first is the main suite), the gate."""
 
     run_id: str
     name: str
-    confidence: float
+    confidence: Real
     n_resamples: int
     seed: int
     candidate: str
     baselines: list[str]
     suites: list[SuiteResult]
-    notes: list[str] = field(default_factory=list)
-    model_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+    model_meta: dict[str, dict[str, Any]] = Field(default_factory=dict)
     leakage: dict[str, Any] | None = None
     gate: GateResult | None = None
-    facts: dict[str, Any] = field(default_factory=dict)  # version, config hash, times, models
+    facts: dict[str, Any] = Field(default_factory=dict)  # version, config hash, times, models
     human: dict[str, Any] | None = None  # the run's human study: preference, agreement, judges
 
     @property
@@ -249,11 +291,26 @@ class RunResult:
         return self.main.cases
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary."""
-        out = asdict(self)
-        for suite, raw_suite in zip(self.suites, out["suites"], strict=True):
-            for comp, raw in zip(suite.comparisons, raw_suite["comparisons"], strict=True):
-                raw["direction"] = comp.direction
-        if self.gate is not None:
-            out["gate"] = self.gate.to_dict()
-        return out
+        """JSON-ready dictionary (each comparison with its ``direction``, the gate with its
+        ``exit_code``); NaN stays NaN (the JSON report writes it as null)."""
+        return self.model_dump()
+
+
+def read_result(data: Any, where: str = "stored result") -> RunResult:
+    """A :class:`RunResult` back from its JSON form (``tunegate run --json``, the result a
+    run stores): ``RunResult.model_validate`` with a :class:`DataError` naming the first
+    bad key (e.g. ``stored result: suites[0].models.base.n: ...``) instead of a traceback."""
+    if not isinstance(data, dict):
+        raise DataError(f"{where} is not an object (it is a {type(data).__name__})")
+    try:
+        return RunResult.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise DataError(f"{where}: {_location(first['loc'])}: {first['msg']}") from None
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top)"
