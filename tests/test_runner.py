@@ -407,6 +407,9 @@ async def test_observer_sees_every_response(
     events: list[tuple[str, Any]] = []
 
     class Recorder:
+        def model_loading(self, model: str) -> None:
+            pass
+
         def model_started(self, model: str, total: int, cached: int) -> None:
             events.append(("started", (model, total, cached)))
 

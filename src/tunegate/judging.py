@@ -34,7 +34,7 @@ from tunegate.config import (
 )
 from tunegate.data import Case
 from tunegate.errors import ConfigError
-from tunegate.models.base import Backend, Completion, TransportError
+from tunegate.models.base import Backend, BackendDefaults, Completion, TransportError
 from tunegate.runner import ModelRun, ModelRunStats, Observer, RetryPolicy, run_models
 from tunegate.scoring.base import NO_ANSWER, Score
 from tunegate.scoring.judge import (
@@ -65,17 +65,19 @@ Parse = Callable[[str | None], Verdict]
 # --------------------------------------------------------------------------- backends
 
 
-class _VerdictCheck:
+class _VerdictCheck(BackendDefaults):
     """Wraps a generating judge: an answer without a valid verdict raises a malformed-answer
     :class:`TransportError`, which the runner retries once, then stores as an error."""
 
     def __init__(self, inner: Backend, parse: Parse) -> None:
+        super().__init__()
         self.inner = inner
         self.parse = parse
         self.name = inner.name
         self.concurrency = inner.concurrency
-        self.timeout: float | None = getattr(inner, "timeout", None)
-        self.max_retries = max(1, int(getattr(inner, "max_retries", 0)))
+        self.timeout = inner.timeout
+        self.max_retries = max(1, inner.max_retries or 0)
+        self.version = inner.version
 
     async def start(self) -> None:
         await self.inner.start()
@@ -120,8 +122,9 @@ def _python(name: str, spec: Any, labels: list[str], search: Path | None) -> Bac
 
 def _hf(name: str, spec: Any, labels: list[str], search: Path | None) -> Backend:
     from tunegate.models.hf import HFBackend
+    from tunegate.models.local import as_backend
 
-    return HFBackend(
+    hf = HFBackend(
         name,
         path=spec.path,
         gguf_file=spec.gguf_file,
@@ -135,6 +138,7 @@ def _hf(name: str, spec: Any, labels: list[str], search: Path | None) -> Backend
         dtype=spec.dtype,
         trained_prompt_warning=False,
     )
+    return as_backend(hf)
 
 
 #: How each kind of model becomes a judge backend (one entry per ``models:`` type).

@@ -45,6 +45,9 @@ class RetryPolicy:
 class Observer(Protocol):
     """Receives progress events (the CLI draws progress bars from them)."""
 
+    def model_loading(self, model: str) -> None:
+        """``model`` is being started (a local model loads its weights)."""
+
     def model_started(self, model: str, total: int, cached: int) -> None:
         """``total`` cases, of which ``cached`` were answered from the store."""
 
@@ -124,8 +127,10 @@ class _ModelWorker:
         self.results: dict[str, Response] = {}
         self.consecutive_failures = 0
         self.any_success = False
-        self.max_retries = int(getattr(backend, "max_retries", policy.max_retries))
-        timeout = getattr(backend, "timeout", None)
+        self.max_retries = (
+            policy.max_retries if backend.max_retries is None else backend.max_retries
+        )
+        timeout = backend.timeout
         # A guard over the whole attempt: clients time out per phase, a drip-feeding
         # server or a hung Python function must not stall the run.
         self.guard = float(timeout) + 5.0 if timeout else None
@@ -273,7 +278,7 @@ def render_request(backend: Backend, case: Case) -> dict[str, Any]:
 def model_identity(backend: Backend) -> dict[str, Any]:
     """The backend's identity, with the model's ``version:`` when the config gives one."""
     identity = backend.identity()
-    version = getattr(backend, "version", None)
+    version = backend.version
     return identity if version is None else {**identity, "version": str(version)}
 
 
@@ -382,11 +387,10 @@ async def run_models(
         for b in backends.values()
     ]
     needed = [job.backend for job in jobs if job.pending]
-    loading = getattr(observer, "model_loading", None)
     try:
         for backend in needed:
-            if loading is not None:
-                loading(backend.name)
+            if observer is not None:
+                observer.model_loading(backend.name)
             await backend.start()
     except BaseException:
         for backend in needed:

@@ -59,16 +59,27 @@ class TransportError(Exception):
         self.attempts = 1
 
 
-@runtime_checkable
 class Backend(Protocol):
     """A model the runner can query.
 
-    ``timeout`` (seconds per request, None for none) and ``max_retries`` may be
-    given as attributes; the runner falls back to its retry policy without them.
+    ``timeout`` is seconds per request (None for none); ``max_retries`` None means
+    the runner's retry policy decides. ``version`` (the config's ``version:``) enters
+    the cache identity. ``warnings`` are said about the model's config when it is
+    built; ``tokenizer_name`` names the tokenizer of a local model (None otherwise).
+    :class:`BackendDefaults` gives every optional member its default.
     """
 
     name: str
     concurrency: int
+    timeout: float | None
+    max_retries: int | None
+    version: str | None
+    warnings: list[str]
+
+    @property
+    def tokenizer_name(self) -> str | None:
+        """The tokenizer a local model counts tokens with; None for remote models."""
+        ...
 
     async def start(self) -> None:
         """Open connections or load weights; called once per run before any request."""
@@ -125,11 +136,12 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 @runtime_checkable
-class BatchBackend(Backend, Protocol):
-    """A backend that answers several requests in one call (local models).
+class BatchBackend(Protocol):
+    """A backend that also answers several requests in one call (local models).
 
     The runner groups up to ``batch_size`` requests and calls ``send_batch``; the
     result holds one :class:`Completion` or :class:`TransportError` per request.
+    Only these two members are checked at run time (``isinstance``).
     """
 
     batch_size: int
@@ -137,3 +149,15 @@ class BatchBackend(Backend, Protocol):
     async def send_batch(self, requests: list[dict[str, Any]]) -> list[Completion | TransportError]:
         """Answer ``requests`` in order."""
         ...
+
+
+class BackendDefaults:
+    """The optional members of :class:`Backend` with their defaults (a base class)."""
+
+    timeout: float | None = None
+    max_retries: int | None = None
+    version: str | None = None
+    tokenizer_name: str | None = None
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tunegate.data import Case
-from tunegate.models.base import Completion, TransportError
+from tunegate.models.base import BackendDefaults, Completion, TransportError
 
 
 def _describe(exc: BaseException) -> str:
@@ -28,14 +28,15 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-class CallableBackend:
+class CallableBackend(BackendDefaults):
     """Calls ``fn(prompt)``; sync functions run on a private pool of ``concurrency`` threads."""
 
-    max_retries = 0
+    max_retries: int | None = 0
 
     def __init__(
         self, name: str, fn: Callable[[str], Any], *, concurrency: int = 8, timeout: float | None
     ) -> None:
+        super().__init__()
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.name = name

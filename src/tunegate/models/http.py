@@ -9,8 +9,11 @@ import httpx
 
 from tunegate.config import HTTPModel
 from tunegate.data import Case
-from tunegate.models.base import Completion, TransportError, parse_retry_after
+from tunegate.models.answers import answer_at
+from tunegate.models.base import BackendDefaults, Completion, TransportError
+from tunegate.models.errors import http_status_error
 from tunegate.models.prompting import render_template
+from tunegate.models.registry import BuildContext
 from tunegate.secrets import redact, resolve_refs
 
 
@@ -25,76 +28,11 @@ def render_body(body: Any, case: Case) -> Any:
     return body
 
 
-def extract(document: Any, path: str) -> Any:
-    """The value at a dotted ``path`` (``result.label``, ``choices.0.text``); KeyError if absent."""
-    value = document
-    for part in path.split("."):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif (
-            isinstance(value, list)
-            and part.lstrip("-").isdigit()
-            and -len(value) <= int(part) < len(value)
-        ):
-            value = value[int(part)]
-        else:
-            raise KeyError(part)
-    return value
-
-
-def completion_from_value(value: Any) -> Completion:
-    """A string answer stays text; structured answers are kept as output and as JSON text."""
-    if isinstance(value, str):
-        return Completion(text=value)
-    if isinstance(value, dict | list):
-        return Completion(text=json.dumps(value, ensure_ascii=False), output=value)
-    if value is None:
-        return Completion(text=None)
-    return Completion(text=str(value), output=value)
-
-
-def answer_at(document: Any, path: str, *, retryable: bool) -> Completion:
-    """The answer at ``path`` in a JSON reply; a malformed-response error when it is absent."""
-    try:
-        value = extract(document, path)
-    except KeyError:
-        raise TransportError(
-            f"malformed response: no {path!r} in {describe(document)}",
-            retryable=retryable,
-            kind="malformed",
-        ) from None
-    return completion_from_value(value)
-
-
-def describe(document: Any) -> str:
-    """A short description of a JSON document's shape for error messages."""
-    if isinstance(document, dict):
-        return "an object with keys " + ", ".join(repr(k) for k in list(document)[:8])
-    return f"a JSON {type(document).__name__}"
-
-
-def status_error(status: int, detail: str, retry_after_header: str | None) -> TransportError:
-    """The :class:`TransportError` for an HTTP error status."""
-    message = redact(f"HTTP {status}: {detail[:300]}".rstrip(": "))
-    if status in (401, 403):
-        return TransportError(message, retryable=False, status=status, kind="auth", fatal=True)
-    if status == 404:
-        return TransportError(message, retryable=False, status=status, kind="client", fatal=True)
-    retryable = status in {408, 409, 425, 429} or status >= 500
-    kind = "rate_limit" if status == 429 else "server" if status >= 500 else "client"
-    return TransportError(
-        message,
-        retryable=retryable,
-        retry_after=parse_retry_after(retry_after_header),
-        status=status,
-        kind=kind,
-    )
-
-
-class HTTPBackend:
+class HTTPBackend(BackendDefaults):
     """Sends each case as a templated JSON body and reads the answer at a dotted path."""
 
     def __init__(self, name: str, config: HTTPModel) -> None:
+        super().__init__()
         self.name = name
         self.config = config
         self.concurrency = config.concurrency
@@ -148,9 +86,7 @@ class HTTPBackend:
                 kind="connection",
             ) from None
         if response.status_code >= 400:
-            raise status_error(
-                response.status_code, response.text, response.headers.get("retry-after")
-            )
+            raise http_status_error(response.status_code, response.text, response.headers)
         try:
             document = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -164,3 +100,8 @@ class HTTPBackend:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def build(name: str, spec: HTTPModel, context: BuildContext) -> HTTPBackend:
+    """The backend of a custom HTTP model (the suite does not change its request)."""
+    return HTTPBackend(name, spec)

@@ -29,7 +29,7 @@ from typing import Any, TypeGuard
 import openai
 
 from tunegate.models.base import TransportError
-from tunegate.models.openai_chat import sdk_error, status_error
+from tunegate.models.errors import sdk_error, status_error
 from tunegate.secrets import redact
 
 __all__ = ["endpoint_perplexity", "prompt_logprobs"]

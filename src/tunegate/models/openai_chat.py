@@ -12,12 +12,14 @@ import openai
 
 from tunegate.config import OpenAIModel
 from tunegate.data import Case
-from tunegate.models.base import Completion, TransportError, parse_retry_after
+from tunegate.errors import ConfigError
+from tunegate.models.base import BackendDefaults, Completion, TransportError
+from tunegate.models.errors import sdk_error
 from tunegate.models.prompting import chat_messages
-from tunegate.secrets import read_env, redact, resolve_refs
+from tunegate.models.registry import BuildContext
+from tunegate.secrets import read_env, resolve_refs
 
 OPENAI_URL = "https://api.openai.com/v1"
-_RETRYABLE_STATUS = {408, 409, 425, 429}
 
 
 def _known_params() -> set[str]:
@@ -26,7 +28,13 @@ def _known_params() -> set[str]:
     return set(inspect.signature(AsyncCompletions.create).parameters) - {"self"}
 
 
-class OpenAIChatBackend:
+#: What a multiple-choice question asks of a chat model.
+MULTIPLE_CHOICE_SYSTEM = (
+    "Answer the multiple-choice question with the letter (A, B, C or D) of the correct choice only."
+)
+
+
+class OpenAIChatBackend(BackendDefaults):
     """Chat completions with zero-shot or k-shot prompts.
 
     The SDK's own retries are off (``max_retries=0``): the runner retries, so
@@ -43,6 +51,7 @@ class OpenAIChatBackend:
         tools: bool = False,
         mode: str = "chat",
     ) -> None:
+        super().__init__()
         self.name = name
         self.tools = tools
         self.mode = mode
@@ -182,43 +191,30 @@ def unknown_param_warning(model: str, param: str, known: set[str]) -> str:
     )
 
 
-def sdk_error(exc: Exception, base_url: str, timeout: float | None) -> TransportError:
-    """The :class:`TransportError` for what the openai SDK raised (secrets redacted)."""
-    if isinstance(exc, openai.APITimeoutError):
-        after = f" after {timeout:g} s" if timeout else ""
-        return TransportError(f"{base_url}: timed out{after}", retryable=True, kind="timeout")
-    if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc
-        return TransportError(
-            redact(f"cannot connect to {base_url}: {cause}"), retryable=True, kind="connection"
-        )
-    if isinstance(exc, openai.APIStatusError):
-        return status_error(exc)
-    if isinstance(exc, json.JSONDecodeError):  # the SDK lets a non-JSON body through
-        return TransportError(
-            f"malformed response: not JSON ({exc})", retryable=True, kind="malformed"
-        )
-    return TransportError(redact(f"malformed response: {exc}"), retryable=True, kind="malformed")
+def _openai_spec(spec: OpenAIModel, suite: Any) -> OpenAIModel:
+    task = suite.task
+    update: dict[str, Any] = {}
+    if task.system is not None:
+        update["system"] = task.system
+    elif task.type == "multiple_choice":
+        update["system"] = MULTIPLE_CHOICE_SYSTEM
+    if task.prompt is not None or task.type == "multiple_choice":
+        update["prompt"] = task.prompt
+    return spec.model_copy(update=update) if update else spec
 
 
-def status_error(exc: openai.APIStatusError) -> TransportError:
-    status = exc.status_code
-    headers = exc.response.headers
-    retry_after = parse_retry_after(headers.get("retry-after"))
-    ms = headers.get("retry-after-ms")
-    if retry_after is None and ms is not None:
-        try:
-            retry_after = float(ms) / 1000.0
-        except ValueError:
-            retry_after = None
-    detail = exc.message if isinstance(exc.message, str) else str(exc)
-    message = redact(f"HTTP {status}: {detail}")
-    if status in (401, 403):
-        return TransportError(message, retryable=False, status=status, kind="auth", fatal=True)
-    if status == 404:
-        return TransportError(message, retryable=False, status=status, kind="client", fatal=True)
-    retryable = status in _RETRYABLE_STATUS or status >= 500
-    kind = "rate_limit" if status == 429 else "server" if status >= 500 else "client"
-    return TransportError(
-        message, retryable=retryable, retry_after=retry_after, status=status, kind=kind
+def build(name: str, spec: OpenAIModel, context: BuildContext) -> OpenAIChatBackend:
+    """The backend of an OpenAI-compatible model for the suite's task."""
+    task = context.suite.task
+    if task.type == "perplexity" and task.target == "reference":
+        raise ConfigError(
+            f"models.{name}: perplexity of the reference given the input (target: reference) "
+            "needs a local model; openai models score the input text"
+        )
+    return OpenAIChatBackend(
+        name,
+        _openai_spec(spec, context.suite),
+        context.shots,
+        tools=task.type == "tool_call",
+        mode="perplexity" if task.type == "perplexity" else "chat",
     )

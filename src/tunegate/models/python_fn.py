@@ -15,8 +15,9 @@ from typing import Any
 from tunegate.config import PythonModel
 from tunegate.data import Case
 from tunegate.errors import BackendError
-from tunegate.models.base import Completion, TransportError
-from tunegate.models.http import answer_at, completion_from_value
+from tunegate.models.answers import answer_at, completion_from_value
+from tunegate.models.base import BackendDefaults, Completion, TransportError
+from tunegate.models.registry import BuildContext
 from tunegate.secrets import redact
 
 
@@ -116,11 +117,12 @@ def _takes_case(fn: Callable[..., Any]) -> bool:
     return first.name == "case" or first.annotation in (Case, "Case")
 
 
-class PythonBackend:
+class PythonBackend(BackendDefaults):
     """Calls the function with the case text (or the :class:`Case` when its first parameter is
     named ``case`` or annotated ``Case``). Sync functions run in worker threads."""
 
     def __init__(self, name: str, config: PythonModel, search_path: Path | None = None) -> None:
+        super().__init__()
         self.name = name
         self.config = config
         self.concurrency = config.concurrency
@@ -184,3 +186,8 @@ class PythonBackend:
 
     async def aclose(self) -> None:
         return None
+
+
+def build(name: str, spec: PythonModel, context: BuildContext) -> PythonBackend:
+    """The backend of a Python-function model, imported from the config's folder."""
+    return PythonBackend(name, spec, search_path=context.config_dir)

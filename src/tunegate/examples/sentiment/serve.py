@@ -51,7 +51,7 @@ def create_app(backend: BatchBackend | None = None) -> FastAPI:
 
     @app.post("/classify")
     async def classify(body: ClassifyRequest) -> dict[str, Any]:
-        model: BatchBackend = app.state.backend
+        model: Any = app.state.backend  # an HFBackend: render and send_batch
         request = model.render(Case(id="request", text=body.text, reference=""))
         (outcome,) = await model.send_batch([request])
         if isinstance(outcome, TransportError):
