@@ -302,9 +302,7 @@ def test_score_tool_calls_missing_required_and_unexpected_argument() -> None:
     described = score_tool_calls(
         [ToolCall("get_weather", {"city": "Paris"})], expected, functions=WEATHER_FUNCTIONS
     )
-    assert described.detail == (
-        "expected argument 'unit' (from the reference call) in get_weather"
-    )
+    assert described.detail == ("expected argument 'unit' (from the reference call) in get_weather")
     extra = score_tool_calls([ToolCall("get_weather", {"city": "New York", "days": 3})], WEATHER)
     assert extra.detail == "unexpected argument 'days' in get_weather"
 
