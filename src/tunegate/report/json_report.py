@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
+from tunegate.jsonable import jsonable
 from tunegate.report.files import write_atomic
 from tunegate.report.text import cache_lines, conclusion, run_notes
 from tunegate.results import RunResult
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
 
 
 def to_json(result: RunResult) -> dict[str, Any]:
@@ -30,7 +20,7 @@ def to_json(result: RunResult) -> dict[str, Any]:
             raw["conclusion"] = conclusion(comp, result.confidence, suite)
     data["warnings"] = run_notes(result)  # every warning and note of the run
     data["reused_answers"] = cache_lines(result)
-    return _clean(data)  # type: ignore[no-any-return]
+    return jsonable(data)  # type: ignore[no-any-return]
 
 
 def write_json(result: RunResult, path: str | Path) -> Path:
