@@ -29,11 +29,10 @@ from pathlib import Path
 import yaml
 
 from tunegate.config import load_config
-from tunegate.diff import load_run_result
 from tunegate.pipeline import RunOptions, run
 from tunegate.report.files import write_atomic
 from tunegate.report.html import render_html
-from tunegate.store import Store
+from tunegate.store import Store, load_run_result
 
 LABELS = ["positive", "negative", "neutral"]
 WORDS = {"positive": "wonderful", "negative": "disappointing", "neutral": "acceptable"}

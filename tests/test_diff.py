@@ -25,10 +25,10 @@ from rich.console import Console
 from scipy.stats import binomtest, chi2
 
 import tunegate.store
-from tunegate.diff import diff_results, load_run_result, resolve_run
 from tunegate.errors import DataError, TunegateError
-from tunegate.report.diff import headline, print_diff
-from tunegate.store import Store
+from tunegate.history.diff import diff_results
+from tunegate.report.diff_terminal import headline, print_diff
+from tunegate.store import Store, load_run_result, resolve_run
 
 TUNEGATE = Path(sys.executable).parent / "tunegate"
 LABELS = ("positive", "negative", "neutral")

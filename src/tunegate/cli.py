@@ -378,7 +378,7 @@ def runs(
 
 
 def _delete_run(store: Path, ref: str) -> None:
-    from tunegate.diff import resolve_run
+    from tunegate.store import resolve_run
 
     try:
         with Store(store) as db:
@@ -430,7 +430,7 @@ def _stored_results(store: Path, *refs: str) -> list[dict[str, Any]]:
     """The stored result of each run reference (an id, a unique prefix, latest, previous)."""
     if not store.exists():
         raise _fail(f"{store}: no store here (run `tunegate run` first or pass --store)")
-    from tunegate.diff import load_run_result
+    from tunegate.store import load_run_result
 
     try:
         with Store(store) as db:
@@ -455,8 +455,8 @@ def diff_cmd(
     """What changed between two stored runs: metrics, categories, fixed and broken cases."""
     import json
 
-    from tunegate.diff import diff_results
-    from tunegate.report.diff import print_diff
+    from tunegate.history.diff import diff_results
+    from tunegate.report.diff_terminal import print_diff
 
     result_a, result_b = _stored_results(store, run_a, run_b)
     try:
@@ -479,7 +479,7 @@ def plan(
     power: Annotated[float, typer.Option(help="The power to plan for.")] = 0.8,
 ) -> None:
     """Sample size: each gate criterion's minimum detectable effect and the cases it needs."""
-    from tunegate.plan import plan_from_result
+    from tunegate.history.plan import plan_from_result
     from tunegate.report.text import interval, num
 
     (result,) = _stored_results(store, run)

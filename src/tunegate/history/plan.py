@@ -21,7 +21,11 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from tunegate.errors import DataError
+from tunegate.jsonable import jsonable
+from tunegate.results import CriterionResult
 from tunegate.stats import interval_standard_error, minimum_detectable_effect, required_cases
 
 __all__ = ["PlanRow", "plan_from_result"]
@@ -45,24 +49,35 @@ class PlanRow:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return asdict(self)
+        """JSON-ready (undefined numbers None)."""
+        data: dict[str, Any] = jsonable(asdict(self))
+        return data
 
 
-def _row(raw: dict[str, Any], confidence: float, power: float) -> PlanRow:
-    ci_raw = raw.get("ci")
-    ci = (float(ci_raw[0]), float(ci_raw[1])) if isinstance(ci_raw, list | tuple) else None
+def _criterion(raw: Any, i: int) -> CriterionResult:
+    """A stored gate criterion, typed; a malformed one is a :class:`DataError` naming it."""
+    try:
+        return CriterionResult.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        where = f"gate.criteria[{i}]" + (f".{key}" if key else "")
+        raise DataError(f"the stored run's {where}: {first['msg']}") from None
+
+
+def _row(c: CriterionResult, confidence: float, power: float) -> PlanRow:
+    ci = None if c.ci is None else (float(c.ci[0]), float(c.ci[1]))
     row = PlanRow(
-        description=str(raw.get("description", "?")),
-        status=str(raw.get("status", "?")),
-        judge=str(raw.get("judge", "?")),
-        n=raw.get("n"),
-        estimate=raw.get("estimate"),
+        description=c.description,
+        status=c.status,
+        judge=c.judge,
+        n=c.n,
+        estimate=c.estimate,
         ci=ci,
-        threshold=raw.get("threshold"),
+        threshold=c.threshold,
     )
     if row.status == "MISSING":
-        row.note = str(raw.get("reason", "no data"))
+        row.note = c.reason or "no data"
         return row
     if ci is None or row.n is None or row.estimate is None or row.threshold is None:
         row.note = "judged on the observed value: no sample size applies"
@@ -95,4 +110,5 @@ def plan_from_result(result: dict[str, Any], power: float = 0.8) -> list[PlanRow
     confidence = float(gate.get("confidence") or result.get("confidence") or 0.95)
     if not math.isfinite(confidence):
         raise DataError("the stored run has no confidence level")
-    return [_row(c, confidence, power) for c in gate["criteria"] if isinstance(c, dict)]
+    criteria = [_criterion(c, i) for i, c in enumerate(gate["criteria"])]
+    return [_row(c, confidence, power) for c in criteria]

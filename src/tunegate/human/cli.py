@@ -88,8 +88,7 @@ def create(
         if (run is None) == (pairs is None):
             raise TunegateError("pass exactly one of --run RUN and --pairs FILE.jsonl")
         if run is not None:
-            from tunegate.diff import load_run_result
-            from tunegate.store import Store
+            from tunegate.store import Store, load_run_result
 
             if candidate is None or baseline is None:
                 raise TunegateError("--run needs --candidate and --baseline")

@@ -1,4 +1,4 @@
-"""``tunegate diff``: a :class:`~tunegate.diff.RunDiff` as rich renderables."""
+"""``tunegate diff``: a :class:`~tunegate.history.changes.RunDiff` as rich renderables."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from tunegate.diff import CaseChanges, CaseExample, CategoryChange, ModelDiff, RunDiff, RunSide
+from tunegate.history.changes import (
+    CaseChanges,
+    CaseExample,
+    CategoryChange,
+    ModelDiff,
+    RunDiff,
+    RunSide,
+)
 from tunegate.report.text import interval, metric_name, num, p_value
 
 #: Ids of fixed / broken cases listed in the terminal (all of them are in the JSON).

@@ -38,7 +38,7 @@ def write_stored_reports(
 
         diff = None
         if against is not None:
-            from tunegate.diff import diff_results
+            from tunegate.history.diff import diff_results
 
             diff = diff_results(
                 against,
