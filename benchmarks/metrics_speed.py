@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.bfcl import load_bfcl
-from tunegate.config import ScorerConfig, TaskConfig, suite_metrics
+from tunegate.config import TaskConfig, suite_metrics
 from tunegate.data import Case
 from tunegate.evaluate import generic_result, score_generic
 from tunegate.scoring.scorers import build_scorers
@@ -157,14 +157,11 @@ def main() -> None:
 
     # The full scoring pass of a generation suite, as `tunegate run` does it: every
     # scorer on every case, corpus BLEU/chrF, then metrics with intervals per model.
-    task = TaskConfig(
-        type="generation",
-        scorers=[
-            ScorerConfig(type="exact_match"),
-            ScorerConfig(type="rouge"),
-            ScorerConfig(type="bleu"),
-            ScorerConfig(type="chrf"),
-        ],
+    task = TaskConfig.model_validate(
+        {
+            "type": "generation",
+            "scorers": [{"type": t} for t in ("exact_match", "rouge", "bleu", "chrf")],
+        }
     )
     scorers = build_scorers(task, "bench")
     cases = [Case(id=str(i), text="", reference=ref) for i, (_, ref) in enumerate(pairs)]

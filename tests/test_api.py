@@ -269,7 +269,7 @@ def test_named_scorers() -> None:
     chrf = CHRF()
     hypothesis, reference = "the cat is on the mat", "the cat sat on the mat"
     cases = [
-        EvalCase("An apple, please.", "apple please", scorer="exact_match"),
+        EvalCase("An apple, please.", "apple please", scorer="exact_match_squad"),
         EvalCase("Yes ", "Yes", scorer="exact"),
         EvalCase("Yes", ["yes", "Yes"], scorer="exact"),
         EvalCase("The answer is 42.", ["43", "42"], scorer="contains"),
@@ -295,6 +295,18 @@ def test_named_scorers() -> None:
     assert got[8] == (1.0, True)
     assert got[9] == (0.0, False)
     assert "invalid JSON" in (report.cases[9].detail or "")
+
+
+def test_exact_match_has_the_yaml_default_and_squad_is_a_name_of_its_own() -> None:
+    # One default for exact_match in the API and in tunegate.yaml: strip whitespace,
+    # ignore case; punctuation and articles count unless SQuAD normalisation is asked.
+    cases = [
+        EvalCase("  PARIS ", "paris", scorer="exact_match"),
+        EvalCase("An apple, please.", "apple please", scorer="exact_match"),
+        EvalCase("An apple, please.", "apple please", scorer="exact_match_squad"),
+    ]
+    got = [(r.score, r.passed) for r in run_eval_suite(echo, cases).cases]
+    assert got == [(1.0, True), (0.0, False), (1.0, True)]
 
 
 def test_threshold_sets_the_pass_mark_of_continuous_scorers() -> None:

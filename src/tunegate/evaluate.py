@@ -22,7 +22,6 @@ from tunegate.scoring.classification import (
     n_count_cells,
 )
 from tunegate.scoring.scorers import BuiltScorer, references
-from tunegate.scoring.text import corpus_bleu, corpus_chrf
 from tunegate.stats import (
     bootstrap_counts_ci,
     bootstrap_mean_ci,
@@ -121,7 +120,7 @@ def score_generic(
     if pass_rule is not None and pass_rule.metric in values:
         column = values[pass_rule.metric]
         passed = column >= pass_rule.min if pass_rule.min is not None else column <= pass_rule.max
-    tools = any(s.kind == "tool_call" for s in scorers)
+    tools = any(s.reads_tool_calls for s in scorers)
     unparseable = [
         tools and r.error is None and structured.holds_no_call(c, r.text, r.output)
         for c, r in zip(cases, responses, strict=True)
@@ -130,10 +129,8 @@ def score_generic(
     texts = [r.text if r.error is None else None for r in responses]
     refs = [references(c) for c in cases]
     for scorer in scorers:
-        if scorer.kind == "bleu":
-            corpus[scorer.label] = corpus_bleu(texts, refs) / 100.0
-        elif scorer.kind == "chrf":
-            corpus[scorer.label] = corpus_chrf(texts, refs) / 100.0
+        if scorer.corpus is not None:
+            corpus[scorer.label] = scorer.corpus(texts, refs)
     return ScoredModel(
         name=name,
         responses=list(responses),

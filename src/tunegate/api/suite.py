@@ -26,13 +26,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tunegate.api._named import SCORERS, check_named, named_score
 from tunegate.api._run import CallOptions, ModelLike, call_models, check_model
 from tunegate.data import Case
-from tunegate.scoring.assertions import contains_any, equals, regex
 from tunegate.scoring.base import DEFAULT_THRESHOLD, NO_ANSWER, Score, safe_score
 from tunegate.scoring.custom import run_custom
-from tunegate.scoring.structured import json_valid
-from tunegate.scoring.text import exact_match, rouge, sentence_bleu, sentence_chrf
 from tunegate.stats import wilson_interval
 
 __all__ = [
@@ -43,20 +41,6 @@ __all__ = [
     "SuiteReport",
     "run_eval_suite",
 ]
-
-#: The scorer names :class:`EvalCase` accepts, with what each checks.
-#: ``threshold`` is :func:`run_eval_suite`'s (0.5 by default).
-SCORERS: dict[str, str] = {
-    "exact_match": "equals an expected output after SQuAD normalisation "
-    "(case, punctuation, articles a/an/the, whitespace)",
-    "exact": "equals an expected output exactly (case and whitespace count)",
-    "contains": "contains an expected output (case-insensitive)",
-    "regex": "re.search finds a match for an expected output (a pattern)",
-    "rouge_l": "ROUGE-L F-measure against the expected output(s) >= threshold",
-    "bleu": "sentence BLEU / 100 (sacrebleu) >= threshold",
-    "chrf": "sentence chrF / 100 (sacrebleu) >= threshold",
-    "json": "the output is valid JSON (the expected output is not used)",
-}
 
 #: A scorer given as a function: see :class:`EvalCase`.
 ScorerFn = Callable[..., Any]
@@ -104,7 +88,7 @@ class EvalCase:
     input_prompt: str
     expected_output: str | Sequence[str]
     category: str = "simple"
-    scorer: str | ScorerFn = "exact_match"
+    scorer: str | ScorerFn = "exact_match_squad"
     id: str | None = None
 
     def __post_init__(self) -> None:
@@ -135,9 +119,8 @@ class EvalCase:
                         "expected_output must be a string or a list of strings, "
                         f"got an item of type {type(item).__name__}"
                     )
-        if self.scorer == "regex":
-            for pattern in self.expected_outputs:
-                regex("", pattern)  # raises ValueError naming an invalid pattern
+        if isinstance(self.scorer, str):
+            check_named(self.scorer, list(self.expected_outputs))  # an invalid pattern
 
     @property
     def expected_outputs(self) -> list[str]:
@@ -321,40 +304,6 @@ def _clip(text: str) -> str:
     return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 3] + "..."
 
 
-def _first_pass(verdicts: list[Score]) -> Score:
-    """The first passing verdict; else the only one, or a failure summing them up."""
-    for verdict in verdicts:
-        if verdict.passed:
-            return verdict
-    if len(verdicts) == 1:
-        return verdicts[0]
-    if not verdicts:
-        return Score.failure("no expected output to compare with")
-    return Score.failure(
-        f"none of the {len(verdicts)} expected outputs matched (first: {verdicts[0].detail})"
-    )
-
-
-def _named_score(name: str, output: str, expected: list[str], threshold: float) -> Score:
-    if name == "exact_match":
-        return exact_match(output, expected, remove_punctuation=True, remove_articles=True)
-    if name == "exact":
-        return _first_pass([equals(output, value) for value in expected])
-    if name == "contains":
-        return contains_any(output, expected)
-    if name == "regex":
-        return _first_pass([regex(output, pattern) for pattern in expected])
-    if name == "rouge_l":
-        return rouge(output, expected, ("rougeL",), threshold=threshold)["rougeL"]
-    if name == "bleu":
-        return sentence_bleu(output, expected, threshold=threshold)
-    if name == "chrf":
-        return sentence_chrf(output, expected, threshold=threshold)
-    if name == "json":
-        return json_valid(output)
-    raise ValueError(f"unknown scorer {name!r}; known scorers: {_known_scorers()}")
-
-
 def _takes_case_or_output(fn: ScorerFn) -> bool:
     """Whether ``fn`` declares ``case``/``output``/``raw`` or ``**kwargs`` (the CLI convention)."""
     try:
@@ -397,7 +346,7 @@ def _tutorial_scorer(fn: ScorerFn, expected: str) -> Callable[[str | None], Any]
 def _score_case(case: EvalCase, case_id: str, output: str, threshold: float) -> Score:
     expected = case.expected_outputs
     if isinstance(case.scorer, str):
-        return safe_score(_named_score, case.scorer, output, expected, threshold)
+        return safe_score(named_score, case.scorer, output, expected, threshold)
     record = Case(
         id=case_id,
         text=case.input_prompt,

@@ -6,20 +6,24 @@ not a URL``). Relative paths are resolved against the config file's folder.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from tunegate.config.base import ENV_REF, _suggest
+from tunegate.config.base import ENV_REF, ConfigWarning, _suggest
 from tunegate.config.gate import GATE_METRICS
 from tunegate.config.models import _MODEL_CLASSES, MODEL_TYPES, HFModel
 from tunegate.config.root import Config
 from tunegate.config.scorers import (
     _ALL_SCORER_TYPES,
     _JUDGE_CLASSES,
+    DEPRECATED_OPTIONS,
+    SCORER_CLASSES,
+    JsonSchemaScorer,
+    JudgeScorerConfig,
     PairwiseJudgeConfig,
-    ScorerConfig,
 )
 from tunegate.config.tasks import DatasetConfig, SuiteConfig, TaskConfig, suite_metrics
 from tunegate.errors import ConfigError
@@ -48,8 +52,27 @@ def parse_config(data: Any, source: str | Path = "tunegate.yaml") -> Config:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(src, exc)) from None
+    for message in _deprecated_keys(src, data, ""):
+        warnings.warn(message, ConfigWarning, stacklevel=2)
     _check_references(src, config)
     return _resolve_paths(config, src.resolve().parent)
+
+
+def _deprecated_keys(src: Path, data: Any, where: str) -> list[str]:
+    """A message for every deprecated scorer option spelling under ``data``."""
+    found: list[str] = []
+    if isinstance(data, dict):
+        for old, new in DEPRECATED_OPTIONS.get(str(data.get("type")), {}).items():
+            if old in data:
+                found.append(
+                    f"{src}: {where}.{old}: deprecated, write {new}: {str(not data[old]).lower()} instead"
+                )
+        for key, value in data.items():
+            found += _deprecated_keys(src, value, f"{where}.{key}" if where else str(key))
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            found += _deprecated_keys(src, item, f"{where}[{i}]")
+    return found
 
 
 def _check_pass_rule(src: Path, where: str, suite: SuiteConfig) -> list[str]:
@@ -233,7 +256,7 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     def fix_task(task: TaskConfig) -> TaskConfig:
         scorers = [
             sc.model_copy(update={"schema_file": fix(sc.schema_file)})
-            if isinstance(sc, ScorerConfig) and sc.schema_file is not None
+            if isinstance(sc, JsonSchemaScorer) and sc.schema_file is not None
             else sc
             for sc in task.scorers
         ]
@@ -252,11 +275,22 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     return config.model_copy(update=changes)
 
 
+_SCORERS: dict[str, type[BaseModel]] = {
+    **SCORER_CLASSES,
+    "judge": JudgeScorerConfig,
+    "pairwise_judge": PairwiseJudgeConfig,
+}
+
+
 def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
     """The keys allowed in the mapping at ``loc`` (for did-you-mean hints)."""
     model: type[BaseModel] | None = Config
     if len(loc) >= 3 and loc[0] == "models" and loc[2] in _MODEL_CLASSES:
         model, loc = _MODEL_CLASSES[str(loc[2])], loc[3:]
+    for i in range(len(loc) - 2):
+        # A scorer of the union: its own class, from the tag after "scorers", index.
+        if loc[i] == "scorers" and isinstance(loc[i + 1], int) and loc[i + 2] in _SCORERS:
+            return list(_SCORERS[str(loc[i + 2])].model_fields)
     for part in loc:
         if isinstance(part, int):  # an item of a list: the list's element model applies
             continue

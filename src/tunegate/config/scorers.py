@@ -1,15 +1,212 @@
-"""The scorers of a generation suite: one pydantic model per scorer type."""
+"""The scorers of a generation suite: one pydantic model per scorer type.
+
+``AnyScorerConfig`` is a union discriminated on ``type``, so each scorer accepts only
+its own options (``chrf`` has no ``tokenize``, ``exact_match`` no ``use_stemmer``).
+How each type scores lives in :mod:`tunegate.scoring.registry`.
+
+Case is one option everywhere: ``case_sensitive``. The spellings of earlier
+versions (``casefold`` for ``exact_match``, ``lowercase`` for ``bleu``/``chrf``) are
+still read, as deprecated aliases (:data:`DEPRECATED_OPTIONS`).
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, TypeAdapter, model_validator
 
 from tunegate.config.base import _Strict
 
+#: Deprecated option spellings: ``{scorer type: {old key: new key}}``; the old value is
+#: negated (``casefold: true`` is ``case_sensitive: false``).
+DEPRECATED_OPTIONS: dict[str, dict[str, str]] = {
+    "exact_match": {"casefold": "case_sensitive"},
+    "bleu": {"lowercase": "case_sensitive"},
+    "chrf": {"lowercase": "case_sensitive"},
+}
+
+_Threshold = Annotated[float, Field(ge=0, le=1)]
+
+
+class ScorerConfig(_Strict):
+    """What every non-judge scorer shares: its ``type`` and an optional report ``name``."""
+
+    type: str
+    name: str | None = None
+
+    #: The metric's name when ``name`` is not given (default: the type).
+    default_label: ClassVar[str | None] = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deprecated_options(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        renames = DEPRECATED_OPTIONS.get(str(data.get("type")), {})
+        if not any(old in data for old in renames):
+            return data
+        data = dict(data)
+        for old, new in renames.items():
+            if old in data:
+                value = data.pop(old)
+                if new in data:
+                    raise ValueError(f"give {new} only ({old} is its deprecated spelling)")
+                data[new] = (not value) if isinstance(value, bool) else value
+        return data
+
+    @model_validator(mode="after")
+    def _one_type(self) -> ScorerConfig:
+        if type(self) is ScorerConfig:
+            raise ValueError(
+                f"unknown scorer type {self.type!r}; build a scorer with scorer_config(type=...)"
+            )
+        return self
+
+    @property
+    def label(self) -> str:
+        """The scorer's name in reports (``name``, else derived from the type)."""
+        return self.name or self.default_label or self.type
+
+
+class ExactMatchScorer(ScorerConfig):
+    """The normalised answer equals a reference. By default whitespace is stripped and
+    collapsed and case is ignored; ``remove_punctuation`` and ``remove_articles`` add
+    the rest of SQuAD's normalisation."""
+
+    type: Literal["exact_match"]
+    strip: bool = True
+    case_sensitive: bool = False
+    remove_punctuation: bool = False
+    remove_articles: bool = False
+
+
+class RougeScorer(ScorerConfig):
+    """ROUGE-1/2/L/Lsum F-measures; a case passes on ``rougeL >= threshold``."""
+
+    type: Literal["rouge"]
+    use_stemmer: bool = False
+    threshold: _Threshold = 0.5
+
+
+class BleuScorer(ScorerConfig):
+    """Sentence BLEU / 100 (sacrebleu); passes at ``>= threshold``."""
+
+    type: Literal["bleu"]
+    tokenize: str = "13a"
+    case_sensitive: bool = True
+    threshold: _Threshold = 0.5
+
+
+class ChrfScorer(ScorerConfig):
+    """Sentence chrF / 100 (sacrebleu); passes at ``>= threshold``."""
+
+    type: Literal["chrf"]
+    case_sensitive: bool = True
+    threshold: _Threshold = 0.5
+
+
+class JsonScorer(ScorerConfig):
+    """The answer (or its first fenced code block) is valid JSON."""
+
+    type: Literal["json"]
+    default_label: ClassVar[str | None] = "json_valid"
+
+
+class JsonSchemaScorer(ScorerConfig):
+    """The answer is JSON valid against a schema: inline (``schema``) or a file."""
+
+    type: Literal["json_schema"]
+    schema_: Annotated[Any, Field(alias="schema")] = None
+    schema_file: Path | None = None
+    default_label: ClassVar[str | None] = "schema_compliance"
+
+    @model_validator(mode="after")
+    def _one_schema(self) -> JsonSchemaScorer:
+        if (self.schema_ is None) == (self.schema_file is None):
+            raise ValueError("a json_schema scorer needs exactly one of schema and schema_file")
+        return self
+
+
+class ToolCallScorer(ScorerConfig):
+    """The answer's tool calls match the reference calls."""
+
+    type: Literal["tool_call"]
+    default_label: ClassVar[str | None] = "tool_call_accuracy"
+
+
+class _Assertion(ScorerConfig):
+    value: str
+    case_sensitive: bool = False
+    negate: bool = False
+
+
+class ContainsScorer(_Assertion):
+    """``value`` occurs in the answer."""
+
+    type: Literal["contains"]
+
+
+class RegexScorer(_Assertion):
+    """``re.search(value, answer)`` finds a match."""
+
+    type: Literal["regex"]
+
+    @model_validator(mode="after")
+    def _compiles(self) -> RegexScorer:
+        try:
+            re.compile(self.value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {self.value!r}: {exc}") from None
+        return self
+
+
+class EqualsScorer(_Assertion):
+    """The stripped answer equals ``value``."""
+
+    type: Literal["equals"]
+
+
+class MaxLatencyScorer(ScorerConfig):
+    """The call took at most ``limit`` milliseconds."""
+
+    type: Literal["max_latency_ms"]
+    limit: Annotated[float, Field(gt=0)]
+    negate: bool = False
+
+
+class CustomScorer(ScorerConfig):
+    """A function ``package.module:function`` or ``file.py:function``."""
+
+    type: Literal["custom"]
+    function: str
+    threshold: _Threshold = 0.5
+
+    @property
+    def label(self) -> str:
+        """``name``, else the function's name."""
+        return self.name or self.function.rsplit(":", 1)[-1]
+
+
+#: Every scorer config model, by ``type``.
+SCORER_CLASSES: dict[str, type[ScorerConfig]] = {
+    "exact_match": ExactMatchScorer,
+    "rouge": RougeScorer,
+    "bleu": BleuScorer,
+    "chrf": ChrfScorer,
+    "json": JsonScorer,
+    "json_schema": JsonSchemaScorer,
+    "tool_call": ToolCallScorer,
+    "contains": ContainsScorer,
+    "regex": RegexScorer,
+    "equals": EqualsScorer,
+    "max_latency_ms": MaxLatencyScorer,
+    "custom": CustomScorer,
+}
+SCORER_TYPES: tuple[str, ...] = tuple(SCORER_CLASSES)
 ScorerType = Literal[
     "exact_match",
     "rouge",
@@ -24,72 +221,31 @@ ScorerType = Literal[
     "max_latency_ms",
     "custom",
 ]
-SCORER_TYPES: tuple[str, ...] = get_args(ScorerType)
+
+AnyScorer = Annotated[
+    ExactMatchScorer
+    | RougeScorer
+    | BleuScorer
+    | ChrfScorer
+    | JsonScorer
+    | JsonSchemaScorer
+    | ToolCallScorer
+    | ContainsScorer
+    | RegexScorer
+    | EqualsScorer
+    | MaxLatencyScorer
+    | CustomScorer,
+    Field(discriminator="type"),
+]
+_ONE_SCORER: TypeAdapter[ScorerConfig] = TypeAdapter(AnyScorer)
 
 
-class ScorerConfig(_Strict):
-    """One scorer of a generation suite; options apply to the types that use them."""
+def scorer_config(**options: Any) -> ScorerConfig:
+    """A scorer's config from its options: ``scorer_config(type="rouge", use_stemmer=True)``.
 
-    type: ScorerType
-    name: str | None = None
-    # exact_match (SQuAD-style normalisation options)
-    strip: bool = True
-    casefold: bool = True
-    remove_punctuation: bool = False
-    remove_articles: bool = False
-    # rouge
-    use_stemmer: bool = False
-    # bleu / chrf
-    tokenize: str = "13a"
-    lowercase: bool = False
-    # json_schema: inline, or a file
-    schema_: Annotated[Any, Field(alias="schema")] = None
-    schema_file: Path | None = None
-    # contains / regex / equals
-    value: str | None = None
-    case_sensitive: bool = False
-    negate: bool = False
-    # max_latency_ms
-    limit: Annotated[float, Field(gt=0)] | None = None
-    # custom: package.module:function or file.py:function
-    function: str | None = None
-    threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="after")
-    def _needed_options(self) -> ScorerConfig:
-        needs = {
-            "contains": "value",
-            "regex": "value",
-            "equals": "value",
-            "max_latency_ms": "limit",
-            "custom": "function",
-        }
-        key = needs.get(self.type)
-        if key is not None and getattr(self, key) is None:
-            raise ValueError(f"a {self.type} scorer needs {key}")
-        if self.type == "json_schema" and (self.schema_ is None) == (self.schema_file is None):
-            raise ValueError("a json_schema scorer needs exactly one of schema and schema_file")
-        if self.type == "regex" and self.value is not None:
-            try:
-                re.compile(self.value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {self.value!r}: {exc}") from None
-        return self
-
-    @property
-    def label(self) -> str:
-        """The scorer's name in reports (``name``, else derived from the type)."""
-        if self.name:
-            return self.name
-        if self.type == "custom" and self.function:
-            return self.function.rsplit(":", 1)[-1]
-        return {
-            "json": "json_valid",
-            "json_schema": "schema_compliance",
-            "tool_call": "tool_call_accuracy",
-        }.get(self.type, self.type)
+    Raises pydantic's ``ValidationError`` on an unknown type or an option the type lacks.
+    """
+    return _ONE_SCORER.validate_python(options)
 
 
 JudgeScale = Literal["pass_fail", "1-5", "1-10"]
@@ -136,8 +292,23 @@ class PairwiseJudgeConfig(_Strict):
 
 JUDGE_SCORER_TYPES = ("judge", "pairwise_judge")
 _ALL_SCORER_TYPES = (*SCORER_TYPES, *JUDGE_SCORER_TYPES)
+#: A scorer of a task's ``scorers:`` list: one of the twelve types or a judge.
 AnyScorerConfig = Annotated[
-    ScorerConfig | JudgeScorerConfig | PairwiseJudgeConfig, Field(discriminator="type")
+    ExactMatchScorer
+    | RougeScorer
+    | BleuScorer
+    | ChrfScorer
+    | JsonScorer
+    | JsonSchemaScorer
+    | ToolCallScorer
+    | ContainsScorer
+    | RegexScorer
+    | EqualsScorer
+    | MaxLatencyScorer
+    | CustomScorer
+    | JudgeScorerConfig
+    | PairwiseJudgeConfig,
+    Field(discriminator="type"),
 ]
 
 

@@ -12,9 +12,11 @@ from tunegate.config.base import _Strict
 from tunegate.config.scorers import (
     SCORER_TYPES,
     AnyScorerConfig,
+    ExactMatchScorer,
     JudgeScorerConfig,
     PairwiseJudgeConfig,
     ScorerConfig,
+    ToolCallScorer,
 )
 
 TASK_TYPES = ("classification", "multiple_choice", "generation", "tool_call", "perplexity")
@@ -139,13 +141,15 @@ class TaskConfig(_Strict):
     def scorer_list(self) -> list[ScorerConfig | JudgeScorerConfig]:
         """The per-output scorers of a generation/tool_call task (defaults: exact_match /
         tool_call); pairwise judges compare models and are in :attr:`pairwise_judges`."""
-        own = [s for s in self.scorers if not isinstance(s, PairwiseJudgeConfig)]
+        own: list[ScorerConfig | JudgeScorerConfig] = [
+            s for s in self.scorers if not isinstance(s, PairwiseJudgeConfig)
+        ]
         if own:
             return own
         if self.type == "generation":
-            return [ScorerConfig(type="exact_match")]
+            return [ExactMatchScorer(type="exact_match")]
         if self.type == "tool_call":
-            return [ScorerConfig(type="tool_call")]
+            return [ToolCallScorer(type="tool_call")]
         return []
 
     @property
@@ -195,11 +199,12 @@ def suite_metrics(task: TaskConfig) -> list[str]:
         return ["accuracy"]
     if task.type == "perplexity":
         return ["perplexity"]
+    from tunegate.scoring.registry import scorer_kind
+
     names: list[str] = []
     for scorer in task.scorer_list:
-        if scorer.type == "rouge":
-            prefix = f"{scorer.name}." if scorer.name else ""
-            names += [f"{prefix}{t}" for t in ("rougeL", "rouge1", "rouge2", "rougeLsum")]
+        if isinstance(scorer, ScorerConfig):
+            names += scorer_kind(scorer.type).metric_names(scorer)
         else:
             names.append(scorer.label)
     return names
