@@ -18,6 +18,7 @@ from tunegate.config.scorers import (
     ScorerConfig,
     ToolCallScorer,
 )
+from tunegate.data.formats import DataFormat
 
 TASK_TYPES = ("classification", "multiple_choice", "generation", "tool_call", "perplexity")
 
@@ -29,9 +30,7 @@ class DatasetConfig(_Strict):
     """
 
     path: Path
-    format: Literal[
-        "auto", "chat", "jsonl", "csv", "json", "parquet", "bfcl", "mmlu", "general"
-    ] = "auto"
+    format: DataFormat = "auto"  # one Literal with the loaders (tunegate.data.formats)
     input_field: str = "text"
     label_field: str = "label"
     category_field: str | None = "category"

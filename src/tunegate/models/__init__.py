@@ -51,7 +51,7 @@ def _draw(
 ) -> tuple[list[Case], dict[str, Any]]:
     pool = load_cases(
         shots.path,
-        shots.format,  # type: ignore[arg-type]
+        shots.format,
         field_map(shots),
         labels=config.main_task.labels,
     )
