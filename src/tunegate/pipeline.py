@@ -86,7 +86,7 @@ def _comparison_plan(
 ) -> dict[str, list[str]]:
     """Baseline -> metrics to compare: the baselines on the primary metric (and accuracy for
     classification), plus whatever the gate's criteria on this suite compare with."""
-    main = suite.name == config.all_suites[0].name
+    main = config.is_main(suite)
     known = suite_metrics(suite.task)
     plan: dict[str, list[str]] = {}
     for baseline in baselines:
@@ -114,7 +114,7 @@ def evaluate_suite(
     ``judged`` holds the verdicts of the suite's judges (see :func:`run_judges`).
     """
     task = suite.task
-    main = suite.name == config.all_suites[0].name
+    main = config.is_main(suite)
     primary = config.primary_metric if main else default_metric(task)
     level, resamples, seed = config.level, config.bootstrap, config.seed
     labels = task.label_list

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from tunegate.config.base import _Strict
 from tunegate.config.gate import CompareConfig, GateConfig, HumanConfig, JudgeSection
@@ -43,13 +43,25 @@ class Config(_Strict):
             raise ValueError(f"duplicate suite names: {dupes}")
         return self
 
+    # The top-level dataset and task as a suite, built once per (dataset, task) pair.
+    _main_suite: tuple[DatasetConfig, TaskConfig, SuiteConfig] | None = PrivateAttr(None)
+
     @property
     def all_suites(self) -> list[SuiteConfig]:
         """Every suite, the main one first (the top-level dataset and task, named ``main``)."""
-        if self.dataset is not None and self.task is not None:
+        if self.dataset is None or self.task is None:
+            return list(self.suites)
+        built = self._main_suite
+        # model_copy(update=...) may give the copy another dataset or task: rebuild then.
+        if built is None or built[0] is not self.dataset or built[1] is not self.task:
             main = SuiteConfig(name="main", dataset=self.dataset, task=self.task)
-            return [main, *self.suites]
-        return list(self.suites)
+            built = self._main_suite = (self.dataset, self.task, main)
+        return [built[2], *self.suites]
+
+    def is_main(self, suite: SuiteConfig) -> bool:
+        """Whether ``suite`` is the main suite (the first of :attr:`all_suites`): the one
+        place that decides it (suite names are unique)."""
+        return suite.name == self.all_suites[0].name
 
     @property
     def main_task(self) -> TaskConfig:

@@ -76,7 +76,7 @@ def build_backends(
     suite only (they carry its labels).
     """
     suite = suite or config.all_suites[0]
-    main = suite.name == config.all_suites[0].name
+    main = config.is_main(suite)
     built = BuiltModels(backends={})
     test_texts = {c.text for c in cases}
     for name in suite_models(config, suite):
