@@ -70,10 +70,15 @@ class ModelRunStats:
     wall_s: float = 0.0
     stopped: str | None = None
     from_runs: dict[str, int] = field(default_factory=dict)  # run id -> answers reused from it
+    # replica URL -> requests, errors, latency (models served by several replicas)
+    replicas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {**self.__dict__, "from_runs": dict(self.from_runs)}
+        """JSON-ready (``replicas`` only when the model has more than one)."""
+        out = {**self.__dict__, "from_runs": dict(self.from_runs)}
+        if len(self.replicas) < 2:
+            del out["replicas"]
+        return out
 
 
 @dataclass
@@ -350,6 +355,7 @@ class ModelJob:
                     ),
                 )
         worker.stats.wall_s = time.perf_counter() - self.started
+        worker.stats.replicas = backend.replica_stats()
         if worker.observer is not None:
             worker.observer.model_finished(backend.name, worker.stats)
         return ModelRun(backend.name, [worker.results[c.id] for c in self.cases], worker.stats)

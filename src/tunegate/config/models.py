@@ -43,6 +43,23 @@ class _Transport(_Strict):
     # Enters the cache identity: change it when the model behind the name changes
     # (a checkpoint hash, a deployment tag) so that no stored answer is reused.
     version: str | None = None
+    # With several replicas (a list of URLs), ``concurrency`` is per replica and
+    # this caps the sum.
+    concurrency_total: Annotated[int, Field(ge=1, le=65536)] | None = None
+    # ``aiohttp``: the lean client (default); ``sdk``: the openai SDK / httpx.
+    transport: Literal["aiohttp", "sdk"] = "aiohttp"
+
+
+def _check_urls(value: str | list[str] | None) -> str | list[str] | None:
+    """One URL, or a non-empty list of distinct URLs (replicas of one model)."""
+    if not isinstance(value, list):
+        return _check_url(value)
+    if not value:
+        raise ValueError("an empty list: give at least one URL")
+    urls = [str(_check_url(v)) for v in value]
+    if len(set(urls)) != len(urls):
+        raise ValueError("the same URL is listed twice")
+    return urls[0] if len(urls) == 1 else urls
 
 
 class OpenAIModel(_Transport):
@@ -50,7 +67,7 @@ class OpenAIModel(_Transport):
 
     type: Literal["openai"]
     model: str
-    base_url: str | None = None
+    base_url: str | list[str] | None = None
     api_key_env: str | None = None
     system: str | None = None
     prompt: str | None = None
@@ -59,7 +76,7 @@ class OpenAIModel(_Transport):
     extra_body: dict[str, Any] = Field(default_factory=dict)
     shots: ShotsConfig | None = None
 
-    _url = field_validator("base_url")(_check_url)
+    _url = field_validator("base_url")(_check_urls)
 
     @field_validator("api_key_env")
     @classmethod
@@ -86,12 +103,12 @@ class HTTPModel(_Transport):
     """A custom HTTP service, e.g. ``POST /classify {"text": ...} -> {"label": ...}``."""
 
     type: Literal["http"]
-    url: str
+    url: str | list[str]
     method: Literal["POST", "PUT", "GET"] = "POST"
     body: Any = Field(default_factory=lambda: {"text": "{{ input }}"})
     response: str = "label"
 
-    _url = field_validator("url")(_check_url)
+    _url = field_validator("url")(_check_urls)
 
 
 class PythonModel(_Strict):

@@ -81,6 +81,10 @@ class Backend(Protocol):
         """The tokenizer a local model counts tokens with; None for remote models."""
         ...
 
+    def replica_stats(self) -> dict[str, dict[str, Any]]:
+        """Per replica (by URL): requests, errors, latency; empty without replicas."""
+        ...
+
     async def start(self) -> None:
         """Open connections or load weights; called once per run before any request."""
         ...
@@ -161,3 +165,7 @@ class BackendDefaults:
 
     def __init__(self) -> None:
         self.warnings: list[str] = []
+
+    def replica_stats(self) -> dict[str, dict[str, Any]]:
+        """No replicas to report on."""
+        return {}

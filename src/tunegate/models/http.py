@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from tunegate.config import HTTPModel
 from tunegate.data import Case
@@ -14,7 +12,11 @@ from tunegate.models.base import BackendDefaults, Completion, TransportError
 from tunegate.models.errors import http_status_error
 from tunegate.models.prompting import render_template
 from tunegate.models.registry import BuildContext
+from tunegate.models.transport import Transport, raw_status_detail
 from tunegate.secrets import redact, resolve_refs
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def render_body(body: Any, case: Case) -> Any:
@@ -29,22 +31,43 @@ def render_body(body: Any, case: Case) -> Any:
 
 
 class HTTPBackend(BackendDefaults):
-    """Sends each case as a templated JSON body and reads the answer at a dotted path."""
+    """Sends each case as a templated JSON body and reads the answer at a dotted path.
+
+    Requests go through the lean aiohttp :class:`Transport` (spread over the replicas
+    when ``url`` is a list), or through httpx with ``transport: sdk`` (first URL).
+    """
 
     def __init__(self, name: str, config: HTTPModel) -> None:
         super().__init__()
         self.name = name
         self.config = config
-        self.concurrency = config.concurrency
+        self.urls = [config.url] if isinstance(config.url, str) else list(config.url)
+        self.concurrency = config.concurrency * len(self.urls)
+        if config.concurrency_total is not None:
+            self.concurrency = min(self.concurrency, config.concurrency_total)
         self.timeout: float | None = config.timeout
         self.max_retries = config.max_retries
         self._client: httpx.AsyncClient | None = None
+        self._transport: Transport | None = None
 
     async def start(self) -> None:
         headers = {
             h: resolve_refs(v, f"models.{self.name}.headers.{h}")
             for h, v in self.config.headers.items()
         }
+        if self.config.transport == "aiohttp":
+            self._transport = Transport(
+                self.urls,
+                headers=headers,
+                timeout=self.config.timeout,
+                connections=self.concurrency,
+                on_timeout=self._timed_out,
+                status_detail=raw_status_detail,
+            )
+            await self._transport.start()
+            return
+        import httpx
+
         limits = httpx.Limits(
             max_connections=self.concurrency, max_keepalive_connections=self.concurrency
         )
@@ -52,36 +75,48 @@ class HTTPBackend(BackendDefaults):
             headers=headers, timeout=self.config.timeout, limits=limits
         )
 
+    def _timed_out(self, url: str, exc: BaseException | None) -> TransportError:
+        return TransportError(
+            f"timed out after {self.config.timeout:g} s", retryable=True, kind="timeout"
+        )
+
     def identity(self) -> dict[str, Any]:
-        return {"type": "http", "url": self.config.url, "response": self.config.response}
+        url = self.urls[0] if len(self.urls) == 1 else sorted(self.urls)
+        return {"type": "http", "url": url, "response": self.config.response}
 
     def render(self, case: Case) -> dict[str, Any]:
         return {
             "method": self.config.method,
-            "url": self.config.url,
+            "url": self.identity()["url"],
             "body": render_body(self.config.body, case),
         }
 
+    def replica_stats(self) -> dict[str, dict[str, Any]]:
+        return self._transport.stats() if self._transport is not None else {}
+
     async def send(self, request: dict[str, Any]) -> Completion:
+        body = request["body"]
+        get = request["method"] == "GET" and isinstance(body, dict)
+        if self._transport is not None:
+            reply = await self._transport.request(
+                request["method"], "", json_body=None if get else body, params=body if get else None
+            )
+            return answer_at(reply.json(), self.config.response, retryable=True)
+        return await self._send_httpx(request["method"], self.urls[0], body, get)
+
+    async def _send_httpx(self, method: str, url: str, body: Any, get: bool) -> Completion:
+        import httpx
+
         if self._client is None:
             raise RuntimeError("start() was not called")
-        body = request["body"]
-        kwargs: dict[str, Any] = (
-            {"params": body}
-            if request["method"] == "GET" and isinstance(body, dict)
-            else {"json": body}
-        )
+        kwargs: dict[str, Any] = {"params": body} if get else {"json": body}
         try:
-            response = await self._client.request(request["method"], request["url"], **kwargs)
+            response = await self._client.request(method, url, **kwargs)
         except httpx.TimeoutException:
-            raise TransportError(
-                f"timed out after {self.config.timeout:g} s", retryable=True, kind="timeout"
-            ) from None
+            raise self._timed_out(url, None) from None
         except httpx.TransportError as exc:
             raise TransportError(
-                redact(
-                    f"cannot connect to {request['url']}: {type(exc).__name__}: {exc}".rstrip(": ")
-                ),
+                redact(f"cannot connect to {url}: {type(exc).__name__}: {exc}".rstrip(": ")),
                 retryable=True,
                 kind="connection",
             ) from None
@@ -97,6 +132,8 @@ class HTTPBackend(BackendDefaults):
         return answer_at(document, self.config.response, retryable=True)
 
     async def aclose(self) -> None:
+        if self._transport is not None:  # kept: its per-replica stats outlive the session
+            await self._transport.aclose()
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -71,4 +71,6 @@ def as_backend(backend: object) -> Backend:
     for member, default in (("timeout", None), ("max_retries", 0), ("version", None)):
         if not hasattr(backend, member):
             setattr(backend, member, default)
+    if not hasattr(backend, "replica_stats"):
+        setattr(backend, "replica_stats", dict)  # noqa: B010 (no replicas: {})
     return cast(Backend, backend)

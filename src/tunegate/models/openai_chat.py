@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from tunegate.config import OpenAIModel
 from tunegate.data import Case
@@ -17,15 +14,41 @@ from tunegate.models.base import BackendDefaults, Completion, TransportError
 from tunegate.models.errors import sdk_error
 from tunegate.models.prompting import chat_messages
 from tunegate.models.registry import BuildContext
+from tunegate.models.transport import Transport
 from tunegate.secrets import read_env, resolve_refs
+
+if TYPE_CHECKING:
+    import openai
 
 OPENAI_URL = "https://api.openai.com/v1"
 
 
-def _known_params() -> set[str]:
-    from openai.resources.chat.completions import AsyncCompletions
+#: The chat-completions parameters of the openai SDK (``AsyncCompletions.create``),
+#: without its transport options; a test keeps this in step with the installed SDK.
+CHAT_PARAMS = frozenset(
+    {
+        *("audio", "frequency_penalty", "function_call", "functions", "logit_bias"),
+        *("logprobs", "max_completion_tokens", "max_tokens", "messages", "metadata"),
+        *("modalities", "model", "moderation", "n", "parallel_tool_calls", "prediction"),
+        *("presence_penalty", "prompt_cache_key", "prompt_cache_options"),
+        *("prompt_cache_retention", "reasoning_effort", "response_format"),
+        *("safety_identifier", "seed", "service_tier", "stop", "store", "stream"),
+        *("stream_options", "temperature", "tool_choice", "tools", "top_logprobs", "top_p"),
+        *("user", "verbosity", "web_search_options"),
+    }
+)
 
-    return set(inspect.signature(AsyncCompletions.create).parameters) - {"self"}
+
+def urls_of(value: str | list[str] | None) -> list[str]:
+    """The replicas' base URLs (OpenAI's own when none is given)."""
+    if value is None:
+        return [OPENAI_URL]
+    return [value] if isinstance(value, str) else list(value)
+
+
+def total_concurrency(per_replica: int, replicas: int, total: int | None) -> int:
+    """Requests in flight at most: ``concurrency`` per replica, capped by ``concurrency_total``."""
+    return min(per_replica * replicas, total) if total is not None else per_replica * replicas
 
 
 #: What a multiple-choice question asks of a chat model.
@@ -37,9 +60,12 @@ MULTIPLE_CHOICE_SYSTEM = (
 class OpenAIChatBackend(BackendDefaults):
     """Chat completions with zero-shot or k-shot prompts.
 
-    The SDK's own retries are off (``max_retries=0``): the runner retries, so
-    that every attempt is counted and ``Retry-After`` is honoured the same way
-    for every backend.
+    Requests go through the lean aiohttp :class:`~tunegate.models.transport.Transport`
+    (spread over the replicas of ``base_url``), or through the openai SDK with
+    ``transport: sdk`` and for perplexity (completions with ``echo``; first replica).
+    The SDK's own retries are off (``max_retries=0``): the runner retries, so that
+    every attempt is counted and ``Retry-After`` is honoured the same way for every
+    backend.
     """
 
     def __init__(
@@ -56,13 +82,17 @@ class OpenAIChatBackend(BackendDefaults):
         self.tools = tools
         self.mode = mode
         self.config = config
-        self.concurrency = config.concurrency
+        self.urls = urls_of(config.base_url)
+        self.concurrency = total_concurrency(
+            config.concurrency, len(self.urls), config.concurrency_total
+        )
         self.timeout: float | None = config.timeout
         self.max_retries = config.max_retries
         self.shots = list(shots)
-        self.base_url = config.base_url or OPENAI_URL
+        self.base_url = self.urls[0]
         self._client: openai.AsyncOpenAI | None = None
-        known = _known_params() - {"extra_body", "extra_headers", "extra_query", "timeout"}
+        self._transport: Transport | None = None
+        known = set(CHAT_PARAMS)
         self._params = {k: v for k, v in config.params.items() if k in known}
         self._extra = dict(config.extra_body)
         self.warnings = [
@@ -80,16 +110,32 @@ class OpenAIChatBackend(BackendDefaults):
         headers = {
             h: resolve_refs(v, f"{where}.headers.{h}") for h, v in self.config.headers.items()
         }
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=self.base_url,
+        if self.config.transport == "sdk" or self.mode == "perplexity":
+            import openai
+
+            self._client = openai.AsyncOpenAI(
+                api_key=api_key,
+                base_url=self.base_url,
+                timeout=self.config.timeout,
+                max_retries=0,
+                default_headers=headers or None,
+            )
+            return
+        self._transport = Transport(
+            self.urls,
+            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json", **headers},
             timeout=self.config.timeout,
-            max_retries=0,
-            default_headers=headers or None,
+            connections=self.concurrency,
         )
+        await self._transport.start()
 
     def identity(self) -> dict[str, Any]:
-        return {"type": "openai", "base_url": self.base_url, "model": self.config.model}
+        # Replicas serve the same model: which one answered does not matter.
+        where: str | list[str] = self.base_url if len(self.urls) == 1 else sorted(self.urls)
+        return {"type": "openai", "base_url": where, "model": self.config.model}
+
+    def replica_stats(self) -> dict[str, dict[str, Any]]:
+        return self._transport.stats() if self._transport is not None else {}
 
     def render(self, case: Case) -> dict[str, Any]:
         if self.mode == "perplexity":
@@ -109,10 +155,17 @@ class OpenAIChatBackend(BackendDefaults):
         return request
 
     async def send(self, request: dict[str, Any]) -> Completion:
+        if self._transport is not None:
+            body = dict(request)
+            body.update(body.pop("extra_body", None) or {})
+            reply = await self._transport.request("POST", "/chat/completions", json_body=body)
+            return parse_chat(reply.json())
         if self._client is None:
             raise RuntimeError("start() was not called")
         if request.get("echo_logprobs"):
             return await self._perplexity(request)
+        import openai
+
         try:
             response = await self._client.chat.completions.create(**request)
         except (openai.OpenAIError, json.JSONDecodeError) as exc:
@@ -161,9 +214,44 @@ class OpenAIChatBackend(BackendDefaults):
         return Completion(text=f"{value:.6g}", output=output, prompt_tokens=len(values))
 
     async def aclose(self) -> None:
+        if self._transport is not None:  # kept: its per-replica stats outlive the session
+            await self._transport.aclose()
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+def parse_chat(document: Any) -> Completion:
+    """A chat-completions reply (parsed JSON) as a :class:`Completion`, read the way the
+    SDK path reads it; a malformed-response error when it has no ``choices[0].message``."""
+    try:
+        choice = document["choices"][0]
+        message = choice["message"]
+        text = message.get("content")
+        tool_calls = message.get("tool_calls") or None
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise TransportError(
+            f"malformed response: no choices[0].message ({type(exc).__name__})",
+            retryable=True,
+            kind="malformed",
+        ) from None
+    if not isinstance(text, str | None):
+        raise TransportError(
+            "malformed response: content is not text", retryable=True, kind="malformed"
+        )
+    usage = document.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    extra: dict[str, Any] = {"finish_reason": choice.get("finish_reason")}
+    for key, name in (("model", "served_model"), ("system_fingerprint", "system_fingerprint")):
+        if isinstance(document.get(key), str):
+            extra[name] = document[key]
+    return Completion(
+        text=text,
+        output={"tool_calls": tool_calls} if isinstance(tool_calls, list) else None,
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"),
+        extra=extra,
+    )
 
 
 def _served_by(response: Any, finish_reason: Any) -> dict[str, Any]:

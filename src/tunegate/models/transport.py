@@ -1,0 +1,236 @@
+"""The lean HTTP path: one aiohttp session per model, spread over its replicas.
+
+A model may be served by several replicas (``base_url: [http://a/v1, http://b/v1]``).
+Each request goes to the healthy replica with the fewest requests in flight; a
+replica that fails to connect or times out ``MAX_FAILURES`` times in a row is taken
+out of rotation for a backoff (0.5 s, doubling up to 30 s) and then probed with the
+next request: an answer puts it back. A replica that is out is still tried when no
+other one is in rotation, so a model never waits on bookkeeping alone.
+
+Errors keep the openai SDK's semantics (see :mod:`tunegate.models.errors`): status
+codes map to the same :class:`TransportError` kinds, ``Retry-After`` and
+``retry-after-ms`` are honoured, and connection resets, timeouts and bodies that
+are not JSON are retryable.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tunegate.models.base import TransportError
+from tunegate.models.errors import connection_error, http_status_error, malformed_error
+from tunegate.secrets import redact
+
+if TYPE_CHECKING:
+    import aiohttp
+
+#: Connection failures or timeouts in a row that take a replica out of rotation.
+MAX_FAILURES = 3
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 30.0
+
+Failure = Callable[[str, BaseException | None], TransportError]
+
+
+@dataclass
+class Replica:
+    """One server of a model and what it has done so far."""
+
+    url: str
+    in_flight: int = 0
+    requests: int = 0
+    errors: int = 0
+    latency_ms: float = 0.0  # sum over answered requests
+    failures: int = 0  # connection failures or timeouts in a row
+    backoff: float = 0.0
+    out_until: float = 0.0
+    taken_out: int = 0
+    latencies: list[float] = field(default_factory=list, repr=False)
+
+    def stats(self) -> dict[str, Any]:
+        """JSON-ready: requests, errors, mean and p50 latency (ms), times taken out."""
+        answered = sorted(self.latencies)
+        p50 = answered[len(answered) // 2] if answered else None
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "latency_ms_mean": self.latency_ms / len(answered) if answered else None,
+            "latency_ms_p50": p50,
+            "taken_out": self.taken_out,
+        }
+
+
+@dataclass
+class Reply:
+    """An HTTP answer with a status below 400."""
+
+    status: int
+    body: bytes
+    replica: str
+
+    def json(self) -> Any:
+        """The body as JSON; a malformed-response error when it is not."""
+        try:
+            return json.loads(self.body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            snippet = redact(self.body[:80].decode("utf-8", "replace"))
+            raise malformed_error(f"not JSON ({snippet!r})") from None
+
+
+def _timeout_failure(timeout: float | None) -> Failure:
+    def failure(url: str, exc: BaseException | None) -> TransportError:
+        after = f" after {timeout:g} s" if timeout else ""
+        return TransportError(f"{url}: timed out{after}", retryable=True, kind="timeout")
+
+    return failure
+
+
+def _connect_failure(url: str, exc: BaseException | None) -> TransportError:
+    detail = f"{type(exc).__name__}: {exc}".rstrip(": ") if exc is not None else "no answer"
+    return connection_error(url, detail)
+
+
+class Transport:
+    """POST/GET JSON to a model's replicas over one pooled aiohttp session."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        connections: int = 100,
+        on_timeout: Failure | None = None,
+        on_connect: Failure = _connect_failure,
+        status_detail: Callable[[int, bytes], str] | None = None,
+    ) -> None:
+        if not urls:
+            raise ValueError("a transport needs at least one URL")
+        self.replicas = [Replica(u.rstrip("/")) for u in urls]
+        self.headers = dict(headers or {})
+        self.timeout = timeout
+        self.connections = max(1, connections)
+        self.on_timeout = on_timeout or _timeout_failure(timeout)
+        self.on_connect = on_connect
+        self.status_detail = status_detail or sdk_status_detail
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        """Open the session (the connection pool is shared by the replicas)."""
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(
+            limit=self.connections, limit_per_host=0, ttl_dns_cache=300, force_close=False
+        )
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=self.timeout, sock_connect=self.timeout, sock_read=self.timeout
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            headers=self.headers,
+            json_serialize=json.dumps,
+            raise_for_status=False,
+            auto_decompress=True,
+        )
+
+    def pick(self) -> Replica:
+        """The replica in rotation with the fewest in flight (else the one back soonest)."""
+        now = time.monotonic()
+        best: Replica | None = None
+        for replica in self.replicas:
+            if replica.out_until <= now and (best is None or replica.in_flight < best.in_flight):
+                best = replica
+        if best is None:
+            best = min(self.replicas, key=lambda r: (r.out_until, r.in_flight))
+        return best
+
+    def _failed(self, replica: Replica) -> None:
+        replica.errors += 1
+        replica.failures += 1
+        if replica.failures >= MAX_FAILURES:
+            replica.backoff = min(MAX_BACKOFF, replica.backoff * 2 or FIRST_BACKOFF)
+            replica.out_until = time.monotonic() + replica.backoff
+            replica.taken_out += 1
+            replica.failures = 0
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Reply:
+        """Send one request to a replica; raise :class:`TransportError` unless it answered
+        with a status below 400."""
+        import aiohttp
+
+        if self._session is None:
+            raise RuntimeError("start() was not called")
+        replica = self.pick()
+        url = replica.url + path
+        replica.in_flight += 1
+        replica.requests += 1
+        started = time.perf_counter()
+        try:
+            async with self._session.request(
+                method,
+                url,
+                json=json_body if params is None else None,
+                params={k: str(v) for k, v in params.items()} if params is not None else None,
+            ) as response:
+                body = await response.read()
+                status = response.status
+                headers = response.headers
+        except TimeoutError as exc:
+            self._failed(replica)
+            raise self.on_timeout(replica.url, exc) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            if isinstance(exc, aiohttp.ServerTimeoutError):
+                self._failed(replica)
+                raise self.on_timeout(replica.url, exc) from None
+            self._failed(replica)
+            raise self.on_connect(replica.url, exc) from None
+        finally:
+            replica.in_flight -= 1
+        replica.failures = 0
+        replica.backoff = 0.0
+        replica.out_until = 0.0
+        if status >= 400:
+            replica.errors += 1
+            raise http_status_error(status, self.status_detail(status, body), headers)
+        elapsed = (time.perf_counter() - started) * 1000.0
+        replica.latency_ms += elapsed
+        replica.latencies.append(elapsed)
+        return Reply(status, body, replica.url)
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per replica (by redacted URL): requests, errors, latency, times taken out."""
+        return {redact(r.url): r.stats() for r in self.replicas}
+
+    async def aclose(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def raw_status_detail(status: int, body: bytes) -> str:
+    """The error body as text (what a custom HTTP service said)."""
+    return body.decode("utf-8", "replace")
+
+
+def sdk_status_detail(status: int, body: bytes) -> str:
+    """What the openai SDK says about an error status: ``Error code: N - <parsed body>``,
+    else the raw text."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text or f"Error code: {status}"
+    return f"Error code: {status} - {parsed}"
