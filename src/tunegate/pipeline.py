@@ -9,21 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tunegate.compare import compare_categories, compare_classification, compare_generic
+from tunegate.compare import compare_categories
 from tunegate.config import Config, SuiteConfig, TaskConfig, default_metric, suite_metrics
 from tunegate.cost import model_cost
 from tunegate.data import Case, load_cases
 from tunegate.errors import ConfigError
-from tunegate.evaluate import (
-    ScoredModel,
-    case_rows,
-    category_indices,
-    classification_result,
-    generic_result,
-    score_classification,
-    score_generic,
-    score_perplexity,
-)
+from tunegate.evaluate import ScoredModel, case_rows, category_indices
 from tunegate.facts import run_facts
 from tunegate.gate import evaluate_gate
 from tunegate.human_link import human_evidence
@@ -35,6 +26,7 @@ from tunegate.runner import ModelRun, ModelRunStats, Observer, RetryPolicy, run_
 from tunegate.scoring.scorers import build_scorers
 from tunegate.store import Response, Store
 from tunegate.suites import field_map, load_suite_cases
+from tunegate.tasks import ModelScoring
 
 if TYPE_CHECKING:
     from tunegate.leakage import LeakageReport
@@ -90,8 +82,7 @@ def _comparison_plan(
     known = suite_metrics(suite.task)
     plan: dict[str, list[str]] = {}
     for baseline in baselines:
-        extra = ["accuracy"] if suite.task.type == "classification" else []
-        plan[baseline] = list(dict.fromkeys([primary, *extra]))
+        plan[baseline] = list(dict.fromkeys([primary, *suite.task.kind.also_compared]))
     for c in config.gate.criteria if config.gate else []:
         here = c.suite == suite.name or (c.suite is None and main)
         if here and c.vs is not None and c.metric in known and c.category is None:
@@ -106,14 +97,14 @@ def evaluate_suite(
     suite: SuiteConfig,
     cases: Sequence[Case],
     runs: dict[str, ModelRun],
-    base_dir: Path | None = None,
+    config_dir: Path | None = None,
     judged: SuiteJudging | None = None,
 ) -> SuiteResult:
     """Score every model of one suite, compare the candidate with its baselines.
 
     ``judged`` holds the verdicts of the suite's judges (see :func:`run_judges`).
     """
-    task = suite.task
+    task, kind = suite.task, suite.task.kind
     main = config.is_main(suite)
     primary = config.primary_metric if main else default_metric(task)
     level, resamples, seed = config.level, config.bootstrap, config.seed
@@ -121,33 +112,26 @@ def evaluate_suite(
     metric_names = suite_metrics(task)
     scored: dict[str, ScoredModel] = {}
     models: dict[str, ModelResult] = {}
-    if task.type in ("classification", "multiple_choice"):
-        for name, run in runs.items():
-            scored[name] = score_classification(name, cases, run.responses, labels)
-            models[name] = classification_result(
-                scored[name], cases, labels, confidence=level, n_resamples=resamples, seed=seed
-            )
-    else:
-        scorers = (
-            build_scorers(task, f"suites.{suite.name}.task", base_dir)
-            + judge_scorers(suite, judged)
-            if task.type != "perplexity"
-            else []
-        )
-        for name, run in runs.items():
-            scored[name] = (
-                score_perplexity(name, run.responses)
-                if task.type == "perplexity"
-                else score_generic(name, cases, run.responses, scorers, task.pass_)
-            )
-            models[name] = generic_result(
-                scored[name],
-                cases,
-                metric_names,
+    scorers = (
+        build_scorers(task, f"suites.{suite.name}.task", config_dir) + judge_scorers(suite, judged)
+        if kind.uses_scorers
+        else []
+    )
+    for name, run in runs.items():
+        scored[name], models[name] = kind.score(
+            ModelScoring(
+                name=name,
+                cases=cases,
+                responses=run.responses,
+                labels=labels,
+                scorers=scorers,
+                pass_rule=task.pass_,
+                metrics=metric_names,
                 confidence=level,
                 n_resamples=resamples,
                 seed=seed,
             )
+        )
     for name, run in runs.items():
         models[name].run = run.stats.as_dict()
         models[name].cost = model_cost(config.models[name], models[name], run.stats.as_dict())
@@ -159,14 +143,9 @@ def evaluate_suite(
         if baseline not in scored or config.candidate not in scored:
             continue
         cand, base = scored[config.candidate], scored[baseline]
-        if task.type == "classification":
-            comparisons += compare_classification(
-                cand, base, labels, metrics, confidence=level, n_resamples=resamples, seed=seed
-            )
-        else:
-            comparisons += compare_generic(
-                cand, base, metrics, confidence=level, n_resamples=resamples, seed=seed
-            )
+        comparisons += kind.compare(
+            cand, base, labels, metrics, confidence=level, n_resamples=resamples, seed=seed
+        )
         if groups:
             categories += compare_categories(
                 cand,
@@ -177,20 +156,7 @@ def evaluate_suite(
                 seed=seed,
                 margin=suite.margin if suite.base is not None else None,
             )
-    notes = []
-    if task.type == "perplexity":
-        tokenizers = {
-            name: next(
-                (r.output["tokenizer"] for r in run.responses if isinstance(r.output, dict)), None
-            )
-            for name, run in runs.items()
-        }
-        if len({t for t in tokenizers.values() if t is not None}) > 1:
-            listed = ", ".join(f"{m}: {t}" for m, t in tokenizers.items())
-            notes.append(
-                f"{suite.name}: the models use different tokenizers ({listed}); their "
-                "perplexities are per token of different vocabularies and not comparable"
-            )
+    notes = kind.notes(suite.name, runs) if kind.notes is not None else []
     notes += unparseable_notes(config, suite, models)
     regression = None
     if suite.base is not None:
@@ -220,7 +186,7 @@ def evaluate_suite(
 
 def pass_rule_text(task: TaskConfig) -> str:
     """When a case of the suite passes, in words (for the pass-rate column's header)."""
-    if task.type not in ("generation", "tool_call"):
+    if not task.kind.uses_scorers:
         return ""
     if task.pass_ is not None:
         return task.pass_.describe()
@@ -238,7 +204,7 @@ def unparseable_notes(
     notes = []
     for name, m in models.items():
         if m.n and m.unparseable * 2 > m.n - m.errors > 0:
-            what = "hold no tool call" if suite.task.type == "tool_call" else "cannot be read"
+            what = suite.task.kind.unparseable
             runs_on = ", ".join(suite_models(config, suite))
             notes.append(
                 f"{suite.name}: {m.unparseable} of {m.n} answers of {name} {what} "
@@ -257,12 +223,12 @@ def evaluate_run(
     model_meta: dict[str, dict[str, Any]] | None = None,
     leakage: LeakageReport | None = None,
     extra: Sequence[SuiteResult] = (),
-    base_dir: Path | None = None,
+    config_dir: Path | None = None,
     judged: SuiteJudging | None = None,
     human: dict[str, Any] | None = None,
 ) -> RunResult:
     """Score the main suite (and take ``extra`` suites as they are), judge the gate."""
-    main = evaluate_suite(config, config.all_suites[0], cases, runs, base_dir, judged)
+    main = evaluate_suite(config, config.all_suites[0], cases, runs, config_dir, judged)
     all_notes = list(notes)
     for name, run in runs.items():
         if run.stats.stopped:
@@ -360,7 +326,7 @@ async def arun(
     opts = options or RunOptions()
     suites = config.all_suites
     suite_cases = [
-        load_suite_cases(suite, main=i == 0, limit=opts.limit) for i, suite in enumerate(suites)
+        load_suite_cases(suite, main=config.is_main(suite), limit=opts.limit) for suite in suites
     ]
     from tunegate.preflight import first_template_problem
 
@@ -453,7 +419,7 @@ async def arun(
                 model_meta=meta,
                 leakage=check_train_leakage(config, suite_cases[0]),
                 extra=extra,
-                base_dir=config_dir,
+                config_dir=config_dir,
                 judged=judged[0],
                 human=human_evidence(
                     config,

@@ -59,7 +59,7 @@ def templates(config: Config, suite: SuiteConfig, model: str) -> list[tuple[str,
     if isinstance(spec, OpenAIModel | HFModel):
         if suite.task.prompt is not None:
             return [(task_prompt, suite.task.prompt)]
-        if spec.prompt is not None and suite.task.type != "multiple_choice":
+        if spec.prompt is not None and not suite.task.kind.standard_prompt:
             return [(f"models.{model}.prompt", spec.prompt)]
     return []
 
@@ -135,14 +135,14 @@ def preflight(config: Config, config_dir: Path | None, src: str) -> Preflight:
 
     for message in _env_problems(config):
         add(message)
-    for i, suite in enumerate(config.all_suites):
+    for suite in config.all_suites:
         try:
-            cases = load_suite_cases(suite, main=i == 0)
+            cases = load_suite_cases(suite, main=config.is_main(suite))
         except TunegateError as exc:
             add(str(exc))
             continue
         found.cases[suite.name] = cases
-        if suite.task.type in ("generation", "tool_call"):
+        if suite.task.kind.uses_scorers:
             try:
                 build_scorers(suite.task, f"{_where(config, suite)}task", config_dir)
             except TunegateError as exc:

@@ -15,6 +15,7 @@ from pathlib import Path
 from tunegate.config import DatasetConfig, SuiteConfig
 from tunegate.data import Case, FieldMap, load_cases
 from tunegate.errors import ConfigError
+from tunegate.tasks import TASK_KINDS, task_kind
 
 __all__ = ["field_map", "load_suite_cases", "suite_format"]
 
@@ -31,15 +32,7 @@ def field_map(ds: DatasetConfig) -> FieldMap:
 
 def suite_format(suite: SuiteConfig) -> str:
     """The dataset format, with ``auto`` resolved from the task and the file name."""
-    fmt = suite.dataset.format
-    if fmt != "auto":
-        return fmt
-    kind = suite.task.type
-    if kind == "tool_call":
-        return "bfcl"
-    if kind == "multiple_choice":
-        return "mmlu" if Path(suite.dataset.path).suffix.lower() == ".csv" else "general"
-    return "auto"
+    return suite.task.kind.resolve_format(suite.dataset.format, Path(suite.dataset.path))
 
 
 def _as_multiple_choice(case: Case) -> Case:
@@ -52,9 +45,16 @@ def _as_multiple_choice(case: Case) -> Case:
     )
 
 
+def _format_problem(path: Path, fmt: str, task: str) -> str:
+    """Why a task kind does not read a file of format ``fmt``, and what does."""
+    readers = [k.name for k in TASK_KINDS.values() if fmt in k.formats]
+    to = f"; a {fmt} file is read by task: {{type: {readers[0]}}}" if readers else ""
+    return f"{path}: a {task} task reads {task_kind(task).formats_text}, not {fmt}{to}"
+
+
 def load_suite_cases(suite: SuiteConfig, *, main: bool, limit: int | None = None) -> list[Case]:
     """The cases of ``suite`` (the first ``limit`` or ``dataset.limit``)."""
-    ds, task = suite.dataset, suite.task
+    ds, task, kind = suite.dataset, suite.task, suite.task.kind
     fmt = suite_format(suite)
     n = limit or ds.limit
     cases: list[Case]
@@ -67,19 +67,11 @@ def load_suite_cases(suite: SuiteConfig, *, main: bool, limit: int | None = None
 
         cases = load_multiple_choice_csv(ds.path) if fmt == "mmlu" else load_general_jsonl(ds.path)
     else:
-        labels = task.labels if task.type == "classification" else None
+        labels = task.labels if kind.needs_labels else None
         cases = load_cases(ds.path, fmt, field_map(ds), labels=labels)  # type: ignore[arg-type]
-    if fmt in ("mmlu", "general") and task.type != "multiple_choice":
-        raise ConfigError(
-            f"{ds.path}: a {fmt} file holds multiple-choice questions; "
-            f"use task: {{type: multiple_choice}} (not {task.type})"
-        )
-    if task.type == "multiple_choice":
-        if fmt not in ("mmlu", "general"):
-            raise ConfigError(
-                f"{ds.path}: a multiple_choice task reads MMLU CSV (question,A,B,C,D,answer) "
-                "or general-knowledge JSONL (format: mmlu or general)"
-            )
+    if fmt not in kind.formats:
+        raise ConfigError(_format_problem(ds.path, fmt, task.type))
+    if kind.fixed_labels:  # choices: every backend sees the standard prompt
         cases = [_as_multiple_choice(c) for c in cases]
     if n:
         cases = cases[:n]

@@ -51,7 +51,6 @@ from tunegate.config.scorers import (
     ScorerType,
 )
 from tunegate.config.tasks import (
-    TASK_TYPES,
     DatasetConfig,
     PassRule,
     SuiteConfig,
@@ -59,6 +58,7 @@ from tunegate.config.tasks import (
     default_metric,
     suite_metrics,
 )
+from tunegate.tasks import TASK_TYPES
 
 __all__ = [
     "ENV_NAME",

@@ -191,7 +191,7 @@ def _check_judges(
                 problems.append(
                     f"{key}.judge: no model named {sc.judge!r}{_suggest(sc.judge, names)}"
                 )
-            if suite.task.type != "generation":
+            if not suite.task.kind.judged:
                 problems.append(f"{key}: judges grade generation suites, not {suite.task.type}")
             kind: Literal["pointwise", "pairwise"] = (
                 "pairwise" if isinstance(sc, PairwiseJudgeConfig) else "pointwise"
@@ -213,7 +213,7 @@ def _check_judges(
                     f"{src}: judge.suites[{k}]: no suite named {name!r}"
                     f"{_suggest(name, list(suites))}"
                 )
-            elif found.task.type != "generation":
+            elif not found.task.kind.judged:
                 problems.append(
                     f"{src}: judge.suites[{k}]: {name} is a {found.task.type} suite; "
                     "judges grade generation suites"
@@ -221,9 +221,7 @@ def _check_judges(
         problem = check_rubric(section.rubric, "pairwise") if section.rubric else None
         if problem:
             problems.append(f"{src}: judge.rubric: {problem}")
-        if section.suites is None and not any(
-            s.task.type == "generation" for s in config.all_suites
-        ):
+        if section.suites is None and not any(s.task.kind.judged for s in config.all_suites):
             problems.append(f"{src}: judge: there is no generation suite to judge")
     return problems
 

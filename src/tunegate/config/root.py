@@ -120,7 +120,7 @@ class Config(_Strict):
         section = self.judge
         if (
             section is not None
-            and suite.task.type == "generation"
+            and suite.task.kind.judged
             and (section.suites is None or suite.name in section.suites)
         ):
             judges.append(section.as_scorer())

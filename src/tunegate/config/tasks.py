@@ -12,15 +12,13 @@ from tunegate.config.base import _Strict
 from tunegate.config.scorers import (
     SCORER_TYPES,
     AnyScorerConfig,
-    ExactMatchScorer,
     JudgeScorerConfig,
     PairwiseJudgeConfig,
     ScorerConfig,
-    ToolCallScorer,
+    scorer_config,
 )
 from tunegate.data.formats import DataFormat
-
-TASK_TYPES = ("classification", "multiple_choice", "generation", "tool_call", "perplexity")
+from tunegate.tasks import TASK_KINDS, TASK_TYPES, TaskKind, task_kind
 
 
 class DatasetConfig(_Strict):
@@ -124,17 +122,23 @@ class TaskConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> TaskConfig:
-        if self.type == "classification" and not self.labels:
-            raise ValueError("a classification task needs labels: [...]")
-        if self.type != "classification" and self.labels:
-            raise ValueError(f"labels are for classification tasks, not {self.type}")
-        if self.type in ("multiple_choice", "perplexity") and self.scorers:
+        kind = self.kind
+        if kind.needs_labels and not self.labels:
+            raise ValueError(f"a {self.type} task needs labels: [...]")
+        if not kind.needs_labels and self.labels:
+            raise ValueError(f"labels are for {_kinds_with('needs_labels')} tasks, not {self.type}")
+        if kind.own_metric and self.scorers:
             raise ValueError(f"a {self.type} task has its own metric; remove scorers")
-        if self.target != "input" and self.type != "perplexity":
-            raise ValueError("target chooses what a perplexity task scores")
-        if self.pass_ is not None and self.type not in ("generation", "tool_call"):
+        if self.target != "input" and not kind.has_target:
+            raise ValueError(f"target chooses what a {_kinds_with('has_target')} task scores")
+        if self.pass_ is not None and not kind.uses_scorers:
             raise ValueError(f"pass chooses when a generation case passes, not a {self.type} one")
         return self
+
+    @property
+    def kind(self) -> TaskKind:
+        """The task's kind: its metrics, formats, backend mode and scoring."""
+        return task_kind(self.type)
 
     @property
     def scorer_list(self) -> list[ScorerConfig | JudgeScorerConfig]:
@@ -143,13 +147,10 @@ class TaskConfig(_Strict):
         own: list[ScorerConfig | JudgeScorerConfig] = [
             s for s in self.scorers if not isinstance(s, PairwiseJudgeConfig)
         ]
-        if own:
+        default = self.kind.default_scorer
+        if own or default is None:
             return own
-        if self.type == "generation":
-            return [ExactMatchScorer(type="exact_match")]
-        if self.type == "tool_call":
-            return [ToolCallScorer(type="tool_call")]
-        return []
+        return [scorer_config(type=default)]
 
     @property
     def pairwise_judges(self) -> list[PairwiseJudgeConfig]:
@@ -159,9 +160,7 @@ class TaskConfig(_Strict):
     @property
     def label_list(self) -> list[str]:
         """The labels (classification) or the answer letters (multiple choice)."""
-        if self.type == "multiple_choice":
-            return ["A", "B", "C", "D"]
-        return list(self.labels or [])
+        return self.kind.labels(self.labels)
 
 
 class SuiteConfig(_Strict):
@@ -179,25 +178,19 @@ class SuiteConfig(_Strict):
     margin: Annotated[float, Field(ge=0, le=1)] = 0.05
 
 
+def _kinds_with(flag: str) -> str:
+    return " / ".join(k.name for k in TASK_KINDS.values() if getattr(k, flag))
+
+
 def default_metric(task: TaskConfig) -> str:
     """A task's lead metric: macro-F1, accuracy, perplexity, or its first scorer's."""
-    if task.type == "classification":
-        return "macro_f1"
-    if task.type == "multiple_choice":
-        return "accuracy"
-    if task.type == "perplexity":
-        return "perplexity"
-    return suite_metrics(task)[0]
+    return task.kind.default_metric or suite_metrics(task)[0]
 
 
 def suite_metrics(task: TaskConfig) -> list[str]:
     """The metric names a task reports (besides error_rate, pass_rate, latency)."""
-    if task.type == "classification":
-        return ["accuracy", "macro_f1", "micro_f1", "weighted_f1"]
-    if task.type == "multiple_choice":
-        return ["accuracy"]
-    if task.type == "perplexity":
-        return ["perplexity"]
+    if task.kind.metrics:
+        return list(task.kind.metrics)
     from tunegate.scoring.registry import scorer_kind
 
     names: list[str] = []

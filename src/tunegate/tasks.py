@@ -1,0 +1,281 @@
+"""The one registry of task kinds: what each measures and how.
+
+A suite's ``task.type`` names a :class:`TaskKind` (classification, multiple choice,
+generation, tool call, perplexity). The kind says which metrics the suite reports
+and which leads, which dataset formats it reads, what a backend is asked to do
+(``backend_mode``), whether it takes labels or scorers, and how a model's
+responses are scored and compared. Code elsewhere asks the kind
+(``task_kind(task.type).metrics``) instead of testing the type's name.
+
+This module imports nothing heavy: the scoring functions import
+:mod:`tunegate.evaluate` and :mod:`tunegate.compare` when they run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from tunegate.config.tasks import PassRule
+    from tunegate.data import Case
+    from tunegate.evaluate import ScoredModel
+    from tunegate.results import Comparison, ModelResult
+    from tunegate.runner import ModelRun
+    from tunegate.scoring.registry import BuiltScorer
+    from tunegate.store import Response
+
+__all__ = ["TASK_KINDS", "TASK_TYPES", "ModelScoring", "TaskKind", "task_kind"]
+
+#: What a backend is asked to do: pick a label (``classify``), pick a choice
+#: (``choice``), write an answer (``generate``) or score the text (``perplexity``).
+BackendMode = Literal["classify", "choice", "generate", "perplexity"]
+
+#: The formats read through a field map (text, label, category, id fields).
+FIELD_FORMATS = ("auto", "chat", "jsonl", "csv", "json", "parquet")
+#: The formats holding four-choice questions.
+CHOICE_FORMATS = ("mmlu", "general")
+
+
+@dataclass(frozen=True)
+class ModelScoring:
+    """What scoring one model of a suite needs."""
+
+    name: str
+    cases: Sequence[Case]
+    responses: Sequence[Response]
+    labels: list[str]
+    scorers: list[BuiltScorer]
+    pass_rule: PassRule | None
+    metrics: list[str]
+    confidence: float
+    n_resamples: int
+    seed: int
+
+
+ScoreFn = Callable[[ModelScoring], "tuple[ScoredModel, ModelResult]"]
+CompareFn = Callable[..., "list[Comparison]"]
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """A kind of task.
+
+    ``metrics`` empty: the metrics are the scorers' (generation, tool call), and the
+    first one leads unless ``default_metric`` is set. ``formats``: the dataset formats
+    it reads (``auto`` resolved by ``auto_format`` from the file's path when set).
+    """
+
+    name: str
+    description: str
+    metrics: tuple[str, ...]
+    default_metric: str | None
+    formats: tuple[str, ...]
+    backend_mode: BackendMode
+    score: ScoreFn
+    compare: CompareFn
+    auto_format: Callable[[Path], str] | None = None
+    #: The formats it reads, in words (for messages).
+    formats_text: str = "JSONL, chat JSONL, CSV, JSON, Parquet or BFCL files"
+    #: The task names its labels (``labels: [...]``, required).
+    needs_labels: bool = False
+    #: The labels a backend chooses from when the task names none (answer letters).
+    fixed_labels: tuple[str, ...] = ()
+    #: The per-output scorer used when ``scorers:`` is empty (None: scorers are not used).
+    default_scorer: str | None = None
+    #: The kind reports its own metric: ``scorers:`` are an error.
+    own_metric: bool = False
+    #: Judges grade its outputs (``judge`` / ``pairwise_judge`` scorers).
+    judged: bool = False
+    #: ``target: reference`` is meaningful (what the perplexity is of).
+    has_target: bool = False
+    #: The kind asks every model with its own standard prompt (a model's ``prompt`` is
+    #: not used; the task's is).
+    standard_prompt: bool = False
+    #: Backends are offered the case's functions and answer with tool calls.
+    tools: bool = False
+    #: Metrics compared with every baseline besides the primary one.
+    also_compared: tuple[str, ...] = ()
+    #: What an unparseable answer fails to hold, in a note.
+    unparseable: str = "cannot be read"
+    #: Notes on a suite's runs (e.g. perplexities over different tokenizers).
+    notes: Callable[[str, Mapping[str, ModelRun]], list[str]] | None = None
+
+    @property
+    def uses_scorers(self) -> bool:
+        """Whether cases are scored by ``scorers:`` (and a ``pass:`` rule applies)."""
+        return self.default_scorer is not None
+
+    def labels(self, configured: Sequence[str] | None) -> list[str]:
+        """The labels a backend chooses from: the configured ones or the fixed ones."""
+        return list(self.fixed_labels) if self.fixed_labels else list(configured or [])
+
+    def resolve_format(self, fmt: str, path: Path) -> str:
+        """``auto`` resolved from the file's path for kinds that know their format."""
+        if fmt == "auto" and self.auto_format is not None:
+            return self.auto_format(path)
+        return fmt
+
+
+# --------------------------------------------------------------------- scoring functions
+
+
+def _score_labels(s: ModelScoring) -> tuple[ScoredModel, ModelResult]:
+    from tunegate.evaluate import classification_result, score_classification
+
+    scored = score_classification(s.name, s.cases, s.responses, s.labels)
+    result = classification_result(
+        scored,
+        s.cases,
+        s.labels,
+        confidence=s.confidence,
+        n_resamples=s.n_resamples,
+        seed=s.seed,
+    )
+    return scored, result
+
+
+def _score_outputs(s: ModelScoring) -> tuple[ScoredModel, ModelResult]:
+    from tunegate.evaluate import score_generic
+
+    scored = score_generic(s.name, s.cases, s.responses, s.scorers, s.pass_rule)
+    return scored, _generic(scored, s)
+
+
+def _score_perplexity(s: ModelScoring) -> tuple[ScoredModel, ModelResult]:
+    from tunegate.evaluate import score_perplexity
+
+    scored = score_perplexity(s.name, s.responses)
+    return scored, _generic(scored, s)
+
+
+def _generic(scored: ScoredModel, s: ModelScoring) -> ModelResult:
+    from tunegate.evaluate import generic_result
+
+    return generic_result(
+        scored,
+        s.cases,
+        s.metrics,
+        confidence=s.confidence,
+        n_resamples=s.n_resamples,
+        seed=s.seed,
+    )
+
+
+def _compare_labels(*args: Any, **kwargs: Any) -> list[Comparison]:
+    from tunegate.compare import compare_classification
+
+    return compare_classification(*args, **kwargs)
+
+
+def _compare_outputs(cand: Any, base: Any, labels: Any, *args: Any, **kwargs: Any) -> list[Any]:
+    from tunegate.compare import compare_generic
+
+    return compare_generic(cand, base, *args, **kwargs)
+
+
+def _tokenizer_notes(suite: str, runs: Mapping[str, ModelRun]) -> list[str]:
+    """Perplexities per token of different vocabularies are not comparable."""
+    tokenizers = {
+        name: next(
+            (r.output["tokenizer"] for r in run.responses if isinstance(r.output, dict)), None
+        )
+        for name, run in runs.items()
+    }
+    if len({t for t in tokenizers.values() if t is not None}) <= 1:
+        return []
+    listed = ", ".join(f"{m}: {t}" for m, t in tokenizers.items())
+    return [
+        f"{suite}: the models use different tokenizers ({listed}); their "
+        "perplexities are per token of different vocabularies and not comparable"
+    ]
+
+
+def _choice_format(path: Path) -> str:
+    return "mmlu" if path.suffix.lower() == ".csv" else "general"
+
+
+# --------------------------------------------------------------------------- the kinds
+
+_NOT_CHOICES = (*FIELD_FORMATS, "bfcl")
+
+TASK_KINDS: dict[str, TaskKind] = {
+    kind.name: kind
+    for kind in (
+        TaskKind(
+            name="classification",
+            description="a label per case",
+            metrics=("accuracy", "macro_f1", "micro_f1", "weighted_f1"),
+            default_metric="macro_f1",
+            formats=_NOT_CHOICES,
+            backend_mode="classify",
+            score=_score_labels,
+            compare=_compare_labels,
+            needs_labels=True,
+            also_compared=("accuracy",),
+        ),
+        TaskKind(
+            name="multiple_choice",
+            description="a choice (A-D) per question",
+            metrics=("accuracy",),
+            default_metric="accuracy",
+            formats=CHOICE_FORMATS,
+            formats_text="MMLU CSV (question,A,B,C,D,answer) or general-knowledge JSONL "
+            "(format: mmlu or general)",
+            backend_mode="choice",
+            score=_score_labels,
+            compare=_compare_outputs,
+            auto_format=_choice_format,
+            fixed_labels=("A", "B", "C", "D"),
+            own_metric=True,
+            standard_prompt=True,
+        ),
+        TaskKind(
+            name="generation",
+            description="free text, scored by the task's scorers",
+            metrics=(),
+            default_metric=None,
+            formats=_NOT_CHOICES,
+            backend_mode="generate",
+            score=_score_outputs,
+            compare=_compare_outputs,
+            default_scorer="exact_match",
+            judged=True,
+        ),
+        TaskKind(
+            name="tool_call",
+            description="function calls, scored against the reference calls",
+            metrics=(),
+            default_metric=None,
+            formats=_NOT_CHOICES,
+            backend_mode="generate",
+            score=_score_outputs,
+            compare=_compare_outputs,
+            auto_format=lambda path: "bfcl",
+            default_scorer="tool_call",
+            tools=True,
+            unparseable="hold no tool call",
+        ),
+        TaskKind(
+            name="perplexity",
+            description="the model's perplexity of the text",
+            metrics=("perplexity",),
+            default_metric="perplexity",
+            formats=_NOT_CHOICES,
+            backend_mode="perplexity",
+            score=_score_perplexity,
+            compare=_compare_outputs,
+            own_metric=True,
+            has_target=True,
+            notes=_tokenizer_notes,
+        ),
+    )
+}
+TASK_TYPES: tuple[str, ...] = tuple(TASK_KINDS)
+
+
+def task_kind(name: str) -> TaskKind:
+    """The kind called ``name`` (config validation makes sure it exists)."""
+    return TASK_KINDS[name]
