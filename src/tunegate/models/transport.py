@@ -226,11 +226,13 @@ def raw_status_detail(status: int, body: bytes) -> str:
 
 
 def sdk_status_detail(status: int, body: bytes) -> str:
-    """What the openai SDK says about an error status: ``Error code: N - <parsed body>``,
-    else the raw text."""
-    text = body.decode("utf-8", "replace").strip()
+    """What the openai SDK says about an error status: ``Error code: N``, plus `` - <message>``
+    when the body is JSON with a non-empty ``error.message`` (or top-level ``message``)."""
+    detail = f"Error code: {status}"
     try:
-        parsed = json.loads(text)
-    except ValueError:
-        return text or f"Error code: {status}"
-    return f"Error code: {status} - {parsed}"
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return detail
+    error = parsed.get("error", parsed) if isinstance(parsed, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return f"{detail} - {message}" if isinstance(message, str) and message else detail
