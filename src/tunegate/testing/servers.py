@@ -766,16 +766,18 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 @contextmanager
-def serve(app: Any, host: str = "127.0.0.1", *, startup_timeout: float = 10.0) -> Iterator[str]:
+def serve(
+    app: Any, host: str = "127.0.0.1", *, startup_timeout: float = 10.0, port: int = 0
+) -> Iterator[str]:
     """Serve ``app`` with a real uvicorn server in a daemon thread; yield its base URL.
 
     The socket is bound to an OS-chosen free port before the server starts, so
     the URL (``"http://127.0.0.1:PORT"``) is known up front and nothing races
-    for the port. On exit the server stops accepting, pending hangs and
+    for the port (``port`` picks one, e.g. a replica that comes up late). On exit the server stops accepting, pending hangs and
     latencies end early, in-flight requests finish, and the thread is joined.
     """
-    sock = _bind(host, 0)
-    port: int = sock.getsockname()[1]
+    sock = _bind(host, port)
+    port = int(sock.getsockname()[1])
     server = _Server(_config(app, host, port))
     failure: list[BaseException] = []
 
