@@ -35,16 +35,6 @@ def suite_format(suite: SuiteConfig) -> str:
     return suite.task.kind.resolve_format(suite.dataset.format, Path(suite.dataset.path))
 
 
-def _as_multiple_choice(case: Case) -> Case:
-    from tunegate.mmlu import format_multiple_choice
-
-    text = format_multiple_choice(case)
-    metadata = {**case.metadata, "question": case.text}
-    return replace(
-        case, text=text, messages=({"role": "user", "content": text},), metadata=metadata
-    )
-
-
 def _format_problem(path: Path, fmt: str, task: str) -> str:
     """Why a task kind does not read a file of format ``fmt``, and what does."""
     readers = [k.name for k in TASK_KINDS.values() if fmt in k.formats]
@@ -57,22 +47,12 @@ def load_suite_cases(suite: SuiteConfig, *, main: bool, limit: int | None = None
     ds, task, kind = suite.dataset, suite.task, suite.task.kind
     fmt = suite_format(suite)
     n = limit or ds.limit
-    cases: list[Case]
-    if fmt == "bfcl":
-        from tunegate.bfcl import load_bfcl
-
-        cases = load_bfcl(ds.path)
-    elif fmt in ("mmlu", "general"):
-        from tunegate.mmlu import load_general_jsonl, load_multiple_choice_csv
-
-        cases = load_multiple_choice_csv(ds.path) if fmt == "mmlu" else load_general_jsonl(ds.path)
-    else:
-        labels = task.labels if kind.needs_labels else None
-        cases = load_cases(ds.path, fmt, field_map(ds), labels=labels)  # type: ignore[arg-type]
+    labels = task.labels if kind.needs_labels else None
+    # One dispatcher for every format (tunegate.data); MMLU and general-knowledge
+    # questions come with the standard multiple-choice prompt every backend sees.
+    cases = load_cases(ds.path, fmt, field_map(ds), labels=labels)  # type: ignore[arg-type]
     if fmt not in kind.formats:
         raise ConfigError(_format_problem(ds.path, fmt, task.type))
-    if kind.fixed_labels:  # choices: every backend sees the standard prompt
-        cases = [_as_multiple_choice(c) for c in cases]
     if n:
         cases = cases[:n]
     if not main:
