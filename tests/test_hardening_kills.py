@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from servers import classify_app, keyword_sentiment, openai_app, serve
 
+from tunegate.store import BATCH_SIZE
+
 TUNEGATE = Path(sys.executable).parent / "tunegate"
 N = 240
 CONCURRENCY = 4
@@ -145,8 +147,11 @@ def test_sigkill_at_ten_random_moments(tmp_path: Path) -> None:
             assert stored(out) >= N * MODELS
             assert all(reports_complete_or_absent(out).values())
             repeated = sum(n - 1 for log in logs for n in log.counts().values() if n > 1)
-            assert repeated <= CONCURRENCY * MODELS, (trial, repeated)
-            # Over the two processes every case was asked, and asked again only if in flight.
+            # Responses are committed in batches (issue 11): a kill loses those in flight
+            # plus at most one unflushed batch (BATCH_SIZE answers, or 100 ms of them).
+            assert repeated <= CONCURRENCY * MODELS + BATCH_SIZE, (trial, repeated)
+            # Over the two processes every case was asked, and asked again only if in flight
+            # or in the last unflushed batch.
             assert [len(log.counts()) for log in logs] == [N] * MODELS
             assert sum(len(log) for log in logs) == N * MODELS + repeated
             figures.append(

@@ -2,7 +2,8 @@
 
 For each model: render every case, reuse stored answers (cache), send the rest
 with bounded concurrency, retry transport failures with exponential backoff that
-honours ``Retry-After``, and write every response to the store as it arrives.
+honours ``Retry-After``, and write every response to the store as it arrives
+(committed in batches: :meth:`tunegate.store.Store.record_soon`).
 All models run at the same time; each has its own concurrency limit.
 """
 
@@ -20,7 +21,7 @@ from tunegate.data import Case
 from tunegate.errors import ConfigError, TunegateError
 from tunegate.models.base import Backend, BatchBackend, Completion, TransportError, cache_key
 from tunegate.secrets import redact
-from tunegate.store import Response, Store
+from tunegate.store import FLUSH_SECONDS, Response, Store
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class _ModelWorker:
 
     def _finish(self, item: _Item, response: Response) -> None:
         self.results[item.case.id] = response
-        self.store.record(self.run_id, response, item.request)
+        self.store.record_soon(self.run_id, response, item.request)
         if response.error is not None:
             self.stats.errors += 1
         if self.observer is not None:
@@ -410,8 +411,19 @@ async def run_models(
         # latency honest and the total time the same.
         return [await job.execute() for job in local]
 
-    remote_runs, local_runs = await asyncio.gather(
-        asyncio.gather(*(job.execute() for job in remote)), one_after_another()
-    )
+    async def flush_every(seconds: float) -> None:
+        # Answers that arrive slowly are committed within ``seconds`` all the same.
+        while True:
+            await asyncio.sleep(seconds)
+            store.flush()
+
+    flusher = asyncio.create_task(flush_every(FLUSH_SECONDS))
+    try:
+        remote_runs, local_runs = await asyncio.gather(
+            asyncio.gather(*(job.execute() for job in remote)), one_after_another()
+        )
+    finally:
+        flusher.cancel()
+        store.flush()
     finished = {r.name: r for r in [*remote_runs, *local_runs]}
     return {job.backend.name: finished[job.backend.name] for job in jobs}

@@ -1,7 +1,8 @@
 """One SQLite file (WAL) holding runs and every model response.
 
-Every response is committed as it arrives, so a killed process loses nothing
-already answered. A later run reuses stored answers through the cache key (a
+Responses are committed in batches (every :data:`BATCH_SIZE` responses or
+:data:`FLUSH_SECONDS`, whichever comes first), so a killed process loses at most
+the requests in flight plus the last unflushed batch. A later run reuses stored answers through the cache key (a
 hash of the backend identity and the rendered request, never secrets); stored
 errors are never reused as answers, so they are retried.
 """
@@ -24,6 +25,11 @@ from tunegate.errors import DataError, TunegateError
 from tunegate.secrets import redact, redact_known, redact_urls, remember_urls_in
 
 SCHEMA_VERSION = 1
+#: Responses committed together (see :meth:`Store.record_soon`): a SIGKILL loses at most
+#: this many answered responses besides those in flight.
+BATCH_SIZE = 64
+#: ... or the responses answered in the last this many seconds, whichever is fewer.
+FLUSH_SECONDS = 0.1
 MAX_ANSWER_CHARS = 10_000_000
 """A stored answer text longer than this is cut here; ``extra["truncated_from"]`` keeps the length."""
 _LOCK_RETRIES = 5
@@ -192,6 +198,8 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._pending: list[tuple[str, Response, dict[str, Any]]] = []
+        self._pending_since = 0.0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -241,8 +249,11 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        """Close the connection."""
-        self._db.close()
+        """Write what is pending and close the connection."""
+        try:
+            self.flush()
+        finally:
+            self._db.close()
 
     # ------------------------------------------------------------------ runs
 
@@ -272,7 +283,8 @@ class Store:
         self._write("UPDATE runs SET meta=? WHERE id=?", (_safe_dump(current), run_id))
 
     def finish_run(self, run_id: str, status: str = "completed") -> None:
-        """Mark a run finished."""
+        """Mark a run finished (after writing what is pending)."""
+        self.flush()
         self._write("UPDATE runs SET status=?, finished_at=? WHERE id=?", (status, _now(), run_id))
 
     def get_run(self, run_id: str) -> RunInfo:
@@ -328,6 +340,30 @@ class Store:
                 response.origin_at,
             ),
         )
+
+    def record_soon(self, run_id: str, response: Response, request: dict[str, Any]) -> None:
+        """Queue one response; the queue is committed in one transaction once it holds
+        :data:`BATCH_SIZE` responses or its oldest waited :data:`FLUSH_SECONDS`
+        (:meth:`flush` writes it now)."""
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending.append((run_id, response, request))
+        if len(self._pending) >= BATCH_SIZE or time.monotonic() - self._pending_since >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the responses queued by :meth:`record_soon`."""
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        self._write("BEGIN IMMEDIATE")
+        try:
+            for run_id, response, request in batch:
+                self.record(run_id, response, request)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def record_many(self, run_id: str, items: Iterable[tuple[Response, dict[str, Any]]]) -> None:
         """Write several responses in one transaction."""
