@@ -22,6 +22,7 @@ from tunegate.scoring.classification import (
     n_count_cells,
 )
 from tunegate.scoring.scorers import BuiltScorer, references
+from tunegate.scoring.text import perplexity_of
 from tunegate.stats import (
     bootstrap_counts_ci,
     bootstrap_mean_ci,
@@ -160,7 +161,7 @@ def score_perplexity(name: str, responses: Sequence[Response]) -> ScoredModel:
             details.append(None)
         else:
             details.append(r.error or "no perplexity in the answer")
-    corpus = {"perplexity": math.exp(-total_lp / total_tokens)} if total_tokens else {}
+    corpus = {"perplexity": perplexity_of(total_lp, total_tokens)} if total_tokens else {}
     return ScoredModel(
         name=name,
         responses=list(responses),

@@ -44,6 +44,7 @@ __all__ = [
     "exact_match",
     "exact_match_score",
     "normalize_answer",
+    "perplexity_of",
     "rouge",
     "rouge_l_score",
     "sentence_bleu",
@@ -294,7 +295,22 @@ def calculate_perplexity(log_probs: Sequence[float] | npt.ArrayLike) -> float:
             f"log_probs must be natural-log probabilities (<= 0), found {highest!r}; "
             "pass log p, not the negative log-likelihood -log p"
         )
-    mean = float(np.mean(values))
+    return perplexity_of(float(values.sum()), int(values.size))
+
+
+def perplexity_of(logprob_sum: float, n_tokens: int) -> float:
+    """``exp(-logprob_sum / n_tokens)``: tunegate's one perplexity formula.
+
+    Of one text (its tokens' natural-log probabilities summed) or of a corpus (summed
+    over every text, ``n_tokens`` counting every scored token). NaN for no tokens;
+    ``inf`` for a token of probability 0 or a mean that overflows.
+
+    >>> round(perplexity_of(math.log(0.5) + math.log(0.25), 2), 6)
+    2.828427
+    """
+    if n_tokens <= 0:
+        return math.nan
+    mean = logprob_sum / n_tokens
     if math.isinf(mean):
         return math.inf
     try:
