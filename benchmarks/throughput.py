@@ -1,68 +1,50 @@
-"""Throughput of tunegate's runner against a loopback OpenAI-compatible server.
+"""Throughput of tunegate (whole process) next to a plain aiohttp loop and the bare openai SDK.
 
-Run: ``.venv/bin/python benchmarks/throughput.py [--n 2000] [--concurrency 32 128]
-[--latency-ms 50] [--repeat 2] [--profile]``
+Run: ``.venv/bin/python benchmarks/throughput.py [--n 5000] [--concurrency 32 128]
+[--latency-ms 50] [--transport aiohttp]``
 
-Starts ``tests/servers.py openai --latency-ms L`` in a subprocess (so the server does
-not share this process's GIL), then for each concurrency C measures requests/s of
+Starts the loopback OpenAI-compatible server (:mod:`tunegate.testing.servers`) in a
+subprocess answering after ``--latency-ms``, then for each concurrency C measures
+requests/s over ``--n`` distinct chat cases of
 
-- ``runner``: :func:`tunegate.runner.run_models` with the openai backend, a temporary
-  SQLite store and ``use_cache=False`` (render, cache keys, retries, one committed
-  row per response: everything a real run does);
-- ``bare``: a plain ``AsyncOpenAI`` client + ``asyncio.Semaphore(C)`` loop sending the
-  same requests with the same client settings (timeout, ``max_retries=0``);
+- ``limit``: C / latency (every slot always busy, zero overhead);
+- ``aiohttp``: a plain ``aiohttp`` session + ``asyncio.Semaphore(C)`` loop;
+- ``sdk``: a bare ``AsyncOpenAI`` client (``max_retries=0``) + semaphore;
+- ``tunegate``: ``tunegate run`` as a whole process (start to JSON report written,
+  fresh store): render, cache keys, retries, store, scoring, statistics, report.
 
-next to the theoretical limit ``C / latency`` (every slot always busy, zero overhead).
-Prints the best of ``--repeat`` interleaved runs, the ratios runner/bare and
-runner/limit, and the client CPU time per request of each (the overhead measure
-least disturbed by other load on the machine).
-``--profile`` adds a cProfile of one runner pass at the first concurrency.
+and prints the issue's table: requests/s, the ratio to the limit, tunegate's request
+phase (the runner's wall time for the model) against the limit, the seconds of the
+process outside the request phase, and the client CPU ms per request of the loops.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
-import io
+import json
 import os
-import pstats
 import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import openai
-
-from tunegate.config import OpenAIModel
-from tunegate.data import Case
-from tunegate.models.openai_chat import OpenAIChatBackend
-from tunegate.runner import RetryPolicy, run_models
-from tunegate.store import Store
-
-SERVERS_PY = Path(__file__).resolve().parent.parent / "tests" / "servers.py"
-WORDS = ["great", "terrible", "fine", "love", "awful", "okay", "excellent", "broken"]
 TIMEOUT = 60.0
+WORDS = ["great", "terrible", "fine", "love", "awful", "okay", "excellent", "broken"]
+TUNEGATE = Path(sys.executable).parent / "tunegate"
 
 
 @contextmanager
 def server(latency_ms: float) -> Iterator[str]:
     """The loopback OpenAI-compatible server in a subprocess; yields its base URL."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(SERVERS_PY),
-            "openai",
-            "--port",
-            "0",
-            "--latency-ms",
-            f"{latency_ms:g}",
-        ],
+        [sys.executable, "-m", "tunegate.testing.servers", "openai", "--port", "0"]
+        + ["--latency-ms", f"{latency_ms:g}"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -82,57 +64,51 @@ def server(latency_ms: float) -> Iterator[str]:
             proc.wait()
 
 
-def make_cases(n: int) -> list[Case]:
-    """``n`` distinct chat cases (distinct texts, so nothing is shared between requests)."""
-    cases = []
-    for i in range(n):
-        text = f"Review {i}: the product is {WORDS[i % len(WORDS)]} and arrived on day {i % 7}"
-        cases.append(
-            Case(
-                id=f"c{i:05d}",
-                text=text,
-                reference="neutral",
-                messages=(
-                    {"role": "system", "content": "Classify the sentiment of the review."},
-                    {"role": "user", "content": text},
-                ),
-            )
-        )
-    return cases
+def texts(n: int) -> list[str]:
+    """``n`` distinct review texts (nothing shared between requests)."""
+    return [
+        f"Review {i}: the product is {WORDS[i % len(WORDS)]} and arrived on day {i % 7}"
+        for i in range(n)
+    ]
 
 
-def backend(url: str, concurrency: int) -> OpenAIChatBackend:
-    config = OpenAIModel(
-        type="openai",
-        model="toy",
-        base_url=f"{url}/v1",
-        concurrency=concurrency,
-        timeout=TIMEOUT,
-    )
-    return OpenAIChatBackend("bench", config)
+def bodies(n: int) -> list[dict[str, Any]]:
+    system = {"role": "system", "content": "Classify the sentiment of the review."}
+    return [
+        {"model": "toy", "messages": [system, {"role": "user", "content": t}]} for t in texts(n)
+    ]
 
 
-async def runner_pass(url: str, cases: list[Case], concurrency: int) -> tuple[float, int]:
-    """Seconds for the runner to answer every case, and how many answers were errors."""
-    with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "bench.db") as store:
-        run_id = store.start_run("bench", {}, 0)
-        started = time.perf_counter()
-        runs = await run_models(
-            {"bench": backend(url, concurrency)},
-            cases,
-            store,
-            run_id,
-            use_cache=False,
-            policy=RetryPolicy(),
-        )
-        elapsed = time.perf_counter() - started
-    errors = sum(1 for r in runs["bench"].responses if r.error is not None)
-    return elapsed, errors
+async def aiohttp_pass(url: str, n: int, concurrency: int) -> tuple[float, int]:
+    """A plain aiohttp session and a semaphore; seconds and errors."""
+    import aiohttp
+
+    requests = bodies(n)
+    started = time.perf_counter()
+    gate = asyncio.Semaphore(concurrency)
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(body: dict[str, Any]) -> None:
+            nonlocal errors
+            async with gate:
+                try:
+                    async with session.post(f"{url}/v1/chat/completions", json=body) as resp:
+                        data = await resp.json()
+                        _ = data["choices"][0]["message"]["content"]
+                except (aiohttp.ClientError, KeyError):
+                    errors += 1
+
+        await asyncio.gather(*(one(b) for b in requests))
+    return time.perf_counter() - started, errors
 
 
-async def bare_pass(url: str, cases: list[Case], concurrency: int) -> tuple[float, int]:
-    """The same requests with a bare ``AsyncOpenAI`` client and a semaphore."""
-    requests = [backend(url, concurrency).render(c) for c in cases]
+async def sdk_pass(url: str, n: int, concurrency: int) -> tuple[float, int]:
+    """A bare ``AsyncOpenAI`` client and a semaphore; seconds and errors."""
+    import openai
+
+    requests = bodies(n)
     started = time.perf_counter()
     client = openai.AsyncOpenAI(
         api_key="not-needed", base_url=f"{url}/v1", timeout=TIMEOUT, max_retries=0
@@ -140,98 +116,138 @@ async def bare_pass(url: str, cases: list[Case], concurrency: int) -> tuple[floa
     gate = asyncio.Semaphore(concurrency)
     errors = 0
 
-    async def one(request: dict[str, Any]) -> None:
+    async def one(body: dict[str, Any]) -> None:
         nonlocal errors
         async with gate:
             try:
-                response = await client.chat.completions.create(**request)
+                response = await client.chat.completions.create(**body)
                 _ = response.choices[0].message.content
             except openai.OpenAIError:
                 errors += 1
 
-    await asyncio.gather(*(one(r) for r in requests))
+    await asyncio.gather(*(one(b) for b in requests))
     await client.close()
     return time.perf_counter() - started, errors
 
 
-Pass = Callable[[str, list[Case], int], Coroutine[Any, Any, tuple[float, int]]]
+def write_project(folder: Path, url: str, n: int, concurrency: int, transport: str) -> Path:
+    rows = [{"id": f"c{i:06d}", "text": t, "label": "neutral"} for i, t in enumerate(texts(n))]
+    (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = folder / "tunegate.yaml"
+    config.write_text(
+        "dataset: {path: test.jsonl}\n"
+        "task: {type: classification, labels: [positive, negative, neutral],"
+        " system: Classify the sentiment of the review.}\n"
+        "models:\n"
+        f"  chat: {{type: openai, model: toy, base_url: '{url}/v1', concurrency: {concurrency},"
+        f" transport: {transport}}}\n"
+    )
+    return config
 
 
-def measure(
-    url: str, cases: list[Case], concurrency: int, repeat: int
-) -> dict[str, tuple[float, float]]:
-    """Best requests/s and least client CPU ms per request, bare and runner passes interleaved.
-
-    Interleaving makes both see the same machine load; CPU time per request (this
-    process only) is the overhead measure least disturbed by other processes.
-    """
-    passes: dict[str, Pass] = {"bare": bare_pass, "runner": runner_pass}
-    best: dict[str, tuple[float, float]] = {name: (0.0, float("inf")) for name in passes}
-    for _ in range(repeat):
-        for name, run in passes.items():
-            cpu = time.process_time()
-            elapsed, errors = asyncio.run(run(url, cases, concurrency))
-            cpu_ms = (time.process_time() - cpu) * 1000.0 / len(cases)
-            if errors:
-                raise RuntimeError(f"{name}: {errors} of {len(cases)} requests failed")
-            rate, least_cpu = best[name]
-            best[name] = (max(rate, len(cases) / elapsed), min(least_cpu, cpu_ms))
-    return best
+def find(document: Any, key: str) -> Any:
+    """The first value of ``key`` anywhere in a JSON document."""
+    if isinstance(document, dict):
+        if key in document:
+            return document[key]
+        values = document.values()
+    elif isinstance(document, list):
+        values = document
+    else:
+        return None
+    for value in values:
+        found = find(value, key)
+        if found is not None:
+            return found
+    return None
 
 
-def profile_runner(url: str, cases: list[Case], concurrency: int) -> str:
-    """cProfile of one runner pass: the top functions by own time."""
-    profiler = cProfile.Profile()
-    profiler.enable()
-    asyncio.run(runner_pass(url, cases, concurrency))
-    profiler.disable()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
-    return out.getvalue()
+def tunegate_pass(url: str, n: int, concurrency: int, transport: str) -> tuple[float, float]:
+    """``tunegate run`` as a whole process: seconds in all, and of its request phase."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        config = write_project(folder, url, n, concurrency, transport)
+        report = folder / "r.json"
+        command = [str(TUNEGATE), "run", str(config), "--store", str(folder / "t.db")]
+        command += ["--json", str(report), "--no-gate", "-q"]
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        elapsed = time.perf_counter() - started
+        if done.returncode not in (0, 1):
+            raise RuntimeError(f"tunegate run failed ({done.returncode}): {done.stderr[-2000:]}")
+        data = json.loads(report.read_text())
+    errors = find(data, "errors")
+    if errors:
+        raise RuntimeError(f"tunegate: {errors} of {n} requests failed")
+    return elapsed, float(find(data, "wall_s") or elapsed)
+
+
+def cpu_of(coro_pass: Any, url: str, n: int, concurrency: int) -> tuple[float, float]:
+    """requests/s and client CPU ms per request of one loop pass."""
+    cpu = time.process_time()
+    elapsed, errors = asyncio.run(coro_pass(url, n, concurrency))
+    if errors:
+        raise RuntimeError(f"{coro_pass.__name__}: {errors} of {n} requests failed")
+    return n / elapsed, (time.process_time() - cpu) * 1000.0 / n
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=2000, help="cases per pass")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--n", type=int, default=5000, help="cases per pass")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--latency-ms", type=float, default=50.0)
-    parser.add_argument("--repeat", type=int, default=2, help="passes per measurement (best)")
-    parser.add_argument("--profile", action="store_true", help="cProfile one runner pass")
+    parser.add_argument("--transport", choices=["aiohttp", "sdk"], default="aiohttp")
     args = parser.parse_args()
-    cases = make_cases(args.n)
     latency_s = args.latency_ms / 1000.0
-
-    rows = []
-    load_before = os.getloadavg()[0]
+    n = args.n
+    rows: list[tuple[str, list[str]]] = []
+    load_before = os.getloadavg()
     with server(args.latency_ms) as url:
-        asyncio.run(bare_pass(url, cases[:200], 16))  # warm up the server
-        for concurrency in args.concurrency:
-            best = measure(url, cases, concurrency, args.repeat)
-            rows.append((concurrency, concurrency / latency_s, best["bare"], best["runner"]))
-        profile = profile_runner(url, cases, args.concurrency[0]) if args.profile else ""
-    load_after = os.getloadavg()[0]
+        asyncio.run(aiohttp_pass(url, 200, 16))  # warm the server up
+        results: dict[int, dict[str, Any]] = {}
+        for c in args.concurrency:
+            res: dict[str, Any] = {"limit": c / latency_s}
+            res["aiohttp"] = cpu_of(aiohttp_pass, url, n, c)
+            res["sdk"] = cpu_of(sdk_pass, url, n, c)
+            total, phase = tunegate_pass(url, n, c, args.transport)
+            res["tunegate"] = (n / total, n / phase, total - phase)
+            results[c] = res
+    load_after = os.getloadavg()
+
+    def cell(rate: float, limit: float) -> str:
+        return f"{rate:,.0f} ({rate / limit:.0%})"
+
+    for name in ("limit", "aiohttp", "sdk", "tunegate"):
+        cells = []
+        for c in args.concurrency:
+            res, limit = results[c], results[c]["limit"]
+            if name == "limit":
+                cells.append(f"{limit:,.0f} (100%)")
+            elif name == "tunegate":
+                rate, phase_rate, outside = res[name]
+                cells.append(
+                    f"{cell(rate, limit)}; request phase {phase_rate / limit:.0%},"
+                    f" {outside:.2f} s outside it"
+                )
+            else:
+                rate, cpu_ms = res[name]
+                cells.append(f"{cell(rate, limit)}; {cpu_ms:.2f} ms CPU/req")
+        rows.append((name, cells))
+    import aiohttp
+    import openai
 
     print(
-        f"{args.n} requests per pass, server latency {args.latency_ms:g} ms, best of "
-        f"{args.repeat}; Python {sys.version.split()[0]}, openai {openai.__version__}, "
-        f"{os.cpu_count()} CPUs, load average {load_before:.1f} before / {load_after:.1f} after"
+        f"{n} chat cases per pass, loopback server latency {args.latency_ms:g} ms (its own"
+        f" process), tunegate transport {args.transport}; Python {sys.version.split()[0]},"
+        f" aiohttp {aiohttp.__version__}, openai {openai.__version__}, {os.cpu_count()} CPUs;"
+        f" load average {load_before[0]:.2f} before, {load_after[0]:.2f} after"
+        " (the machine is shared)"
     )
-    header = (
-        f"{'concurrency':>11}  {'limit req/s':>11}  {'bare req/s':>10}  {'runner req/s':>12}"
-        f"  {'runner/bare':>11}  {'runner/limit':>12}  {'CPU ms/req bare':>15}"
-        f"  {'CPU ms/req runner':>17}"
-    )
-    print(header)
-    print("-" * len(header))
-    for concurrency, limit, (bare, bare_cpu), (runner, runner_cpu) in rows:
-        print(
-            f"{concurrency:>11}  {limit:>11.0f}  {bare:>10.0f}  {runner:>12.0f}"
-            f"  {runner / bare:>11.1%}  {runner / limit:>12.1%}  {bare_cpu:>15.2f}"
-            f"  {runner_cpu:>17.2f}"
-        )
-    if profile:
-        print(f"\ncProfile of one runner pass at concurrency {args.concurrency[0]}:")
-        print(profile)
+    header = ["tool"] + [f"c={c} rps (of limit)" for c in args.concurrency]
+    print(" | ".join(header))
+    print(" | ".join("---" for _ in header))
+    for name, cells in rows:
+        print(" | ".join([name, *cells]))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,11 @@ All models run at the same time; each has its own concurrency limit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import random
+import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Collection, Sequence
@@ -96,6 +100,28 @@ class ModelRun:
     name: str
     responses: list[Response]
     stats: ModelRunStats = field(default_factory=ModelRunStats)
+
+
+#: What scoring and statistics import next: loaded in a background thread while
+#: requests are in flight, so that neither the first request nor the end waits on them.
+PRELOAD = ("sklearn.metrics", "scipy.stats", "statsmodels.stats.contingency_tables")
+
+
+def preload(modules: Sequence[str] = PRELOAD) -> threading.Thread | None:
+    """Import ``modules`` (those not imported yet) in a daemon thread; None if none is left."""
+    missing = [m for m in modules if m not in sys.modules]
+    if not missing:
+        return None
+
+    def load() -> None:
+        for module in missing:
+            # A failure shows again where the module is used, with its message.
+            with contextlib.suppress(Exception):
+                importlib.import_module(module)
+
+    thread = threading.Thread(target=load, name="tunegate-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def retry_delay(policy: RetryPolicy, exc: TransportError, attempt: int) -> float:
@@ -418,6 +444,8 @@ async def run_models(
             store.flush()
 
     flusher = asyncio.create_task(flush_every(FLUSH_SECONDS))
+    if any(job.pending for job in remote):
+        preload()
     try:
         remote_runs, local_runs = await asyncio.gather(
             asyncio.gather(*(job.execute() for job in remote)), one_after_another()

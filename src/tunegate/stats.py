@@ -25,8 +25,6 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import norm
-from statsmodels.stats.contingency_tables import mcnemar
 
 __all__ = [
     "CountMetric",
@@ -418,6 +416,8 @@ def mcnemar_test(correct_a: npt.ArrayLike, correct_b: npt.ArrayLike) -> McNemarR
         [c, int(np.count_nonzero(~right_a & ~right_b))],
     ]
     exact = b + c < _MCNEMAR_EXACT_BELOW
+    from statsmodels.stats.contingency_tables import mcnemar  # heavy: imported when used
+
     result = mcnemar(table, exact=exact, correction=True)
     return McNemarResult(
         b=b,
@@ -479,6 +479,8 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
     if n == 0:
         return math.nan, math.nan
+    from scipy.stats import norm  # heavy: imported when used
+
     z = float(norm.ppf(1.0 - (1.0 - confidence) / 2.0))
     p = successes / n
     z2 = z * z
@@ -508,6 +510,8 @@ def latency_percentiles(
 
 
 def _z(probability: float) -> float:
+    from scipy.stats import norm
+
     return float(norm.ppf(probability))
 
 

@@ -27,12 +27,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
 
 __all__ = [
     "CONFUSION_EXTRA_COLUMNS",
@@ -333,6 +327,13 @@ def classification_report(
     truth_list = list(y_true)
     pred_list = [sentinel if pred is None else pred for pred in y_pred]
     common: dict[str, Any] = {"labels": label_list, "zero_division": 0}
+
+    from sklearn.metrics import (  # heavy: imported when scoring, not at startup
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
 
     precision, recall, f1, support = precision_recall_fscore_support(
         truth_list, pred_list, average=None, **common

@@ -26,15 +26,16 @@ import re
 import string
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from rouge_score import rouge_scorer
-from sacrebleu.metrics.bleu import BLEU
-from sacrebleu.metrics.chrf import CHRF
 
 from tunegate.scoring.base import DEFAULT_THRESHOLD, NO_ANSWER, Score
+
+if TYPE_CHECKING:
+    from sacrebleu.metrics.bleu import BLEU
+    from sacrebleu.metrics.chrf import CHRF
 
 __all__ = [
     "ROUGE_TYPES",
@@ -189,6 +190,8 @@ def _rouge_scorer(types: tuple[str, ...], use_stemmer: bool, split_summaries: bo
             )
     if not types:
         raise ValueError("no ROUGE type requested")
+    from rouge_score import rouge_scorer  # heavy (nltk): imported when scoring
+
     return rouge_scorer.RougeScorer(
         list(types), use_stemmer=use_stemmer, split_summaries=split_summaries
     )
@@ -323,6 +326,8 @@ def perplexity_of(logprob_sum: float, n_tokens: int) -> float:
 
 
 def _check_bleu_options(tokenize: str, smooth_method: str) -> None:
+    from sacrebleu.metrics.bleu import BLEU
+
     if tokenize not in BLEU.TOKENIZERS:
         raise ValueError(
             f"unknown BLEU tokenizer {tokenize!r} (choose from {', '.join(BLEU.TOKENIZERS)})"
@@ -343,6 +348,8 @@ def _bleu_metric(
     max_ngram_order: int,
     effective_order: bool,
 ) -> BLEU:
+    from sacrebleu.metrics.bleu import BLEU
+
     _check_bleu_options(tokenize, smooth_method)
     return BLEU(
         lowercase=lowercase,
@@ -358,6 +365,8 @@ def _bleu_metric(
 def _chrf_metric(
     char_order: int, word_order: int, beta: int, lowercase: bool, eps_smoothing: bool
 ) -> CHRF:
+    from sacrebleu.metrics.chrf import CHRF
+
     return CHRF(
         char_order=char_order,
         word_order=word_order,
@@ -411,6 +420,8 @@ def corpus_bleu(
     if not hyps and not refs_lists:
         return math.nan
     hypotheses, streams = _reference_streams(hyps, refs_lists)
+    from sacrebleu.metrics.bleu import BLEU
+
     _check_bleu_options(tokenize, smooth_method)
     metric = BLEU(
         lowercase=lowercase,
@@ -473,6 +484,8 @@ def corpus_chrf(
     """
     if not hyps and not refs_lists:
         return math.nan
+    from sacrebleu.metrics.chrf import CHRF
+
     hypotheses, streams = _reference_streams(hyps, refs_lists)
     metric = CHRF(
         char_order=char_order,
