@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tunegate.evaluate import ScoredModel
 from tunegate.results import CategoryComparison, Comparison
 from tunegate.scoring.classification import count_metric, n_count_cells
 from tunegate.stats import (
@@ -15,6 +15,9 @@ from tunegate.stats import (
     paired_bootstrap_mean_delta,
     wins_ties_losses,
 )
+
+if TYPE_CHECKING:  # a type only: evaluate's imports stay out of compare's
+    from tunegate.evaluate import ScoredModel
 
 
 def compare_classification(
