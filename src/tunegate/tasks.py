@@ -100,6 +100,10 @@ class TaskKind:
     also_compared: tuple[str, ...] = ()
     #: What an unparseable answer fails to hold, in a note.
     unparseable: str = "cannot be read"
+    #: The prompt a local model gets when the task names none (None: the model's own).
+    local_prompt: str | None = None
+    #: The system message a chat model gets when the task names none.
+    chat_system: str | None = None
     #: Notes on a suite's runs (e.g. perplexities over different tokenizers).
     notes: Callable[[str, Mapping[str, ModelRun]], list[str]] | None = None
 
@@ -193,6 +197,23 @@ def _tokenizer_notes(suite: str, runs: Mapping[str, ModelRun]) -> list[str]:
     ]
 
 
+#: How a local model is asked a multiple-choice question: the log-likelihood of each
+#: choice's text after this prompt decides (the most likely choice is the answer).
+MULTIPLE_CHOICE_PROMPT = "Question: {{ question }}\nAnswer:"
+
+#: What a multiple-choice question asks of a chat model.
+MULTIPLE_CHOICE_SYSTEM = (
+    "Answer the multiple-choice question with the letter (A, B, C or D) of the correct choice only."
+)
+
+#: The default prompt of a local model in a tool-calling suite.
+TOOL_CALL_PROMPT = (
+    "You can call these functions (JSON descriptions):\n{{ functions | tojson }}\n\n"
+    'Reply with a JSON list of calls, e.g. [{"name": "f", "arguments": {"x": 1}}], '
+    "or [] when no function fits the request.\n\nRequest: {{ input }}\nCalls:"
+)
+
+
 def _choice_format(path: Path) -> str:
     return "mmlu" if path.suffix.lower() == ".csv" else "general"
 
@@ -231,6 +252,8 @@ TASK_KINDS: dict[str, TaskKind] = {
             fixed_labels=("A", "B", "C", "D"),
             own_metric=True,
             standard_prompt=True,
+            local_prompt=MULTIPLE_CHOICE_PROMPT,
+            chat_system=MULTIPLE_CHOICE_SYSTEM,
         ),
         TaskKind(
             name="generation",
@@ -257,6 +280,7 @@ TASK_KINDS: dict[str, TaskKind] = {
             default_scorer="tool_call",
             tools=True,
             unparseable="hold no tool call",
+            local_prompt=TOOL_CALL_PROMPT,
         ),
         TaskKind(
             name="perplexity",
@@ -269,6 +293,7 @@ TASK_KINDS: dict[str, TaskKind] = {
             compare=_compare_outputs,
             own_metric=True,
             has_target=True,
+            local_prompt="{{ input }}",
             notes=_tokenizer_notes,
         ),
     )

@@ -13,16 +13,7 @@ from tunegate.models.base import Backend
 from tunegate.models.prompting import render_template
 from tunegate.models.registry import BuildContext
 
-#: How a local model is asked a multiple-choice question: the log-likelihood of each
-#: choice's text after this prompt decides (the most likely choice is the answer).
-MULTIPLE_CHOICE_PROMPT = "Question: {{ question }}\nAnswer:"
-
-#: The default prompt of a local model in a tool-calling suite.
-TOOL_CALL_PROMPT = (
-    "You can call these functions (JSON descriptions):\n{{ functions | tojson }}\n\n"
-    'Reply with a JSON list of calls, e.g. [{"name": "f", "arguments": {"x": 1}}], '
-    "or [] when no function fits the request.\n\nRequest: {{ input }}\nCalls:"
-)
+# The default prompts of each task kind are in tunegate.tasks (TaskKind.local_prompt).
 
 
 def build(name: str, spec: HFModel, context: BuildContext) -> Backend:
@@ -30,21 +21,11 @@ def build(name: str, spec: HFModel, context: BuildContext) -> Backend:
     from tunegate.models.hf import HFBackend  # imports torch: only when a local model is used
 
     task, shots = context.suite.task, context.shots
-    prompt = task.prompt or spec.prompt
-    if task.type == "multiple_choice":
-        prompt = task.prompt or MULTIPLE_CHOICE_PROMPT
-    elif task.type == "tool_call":
-        prompt = task.prompt or TOOL_CALL_PROMPT
-    elif task.type == "perplexity":
-        prompt = task.prompt or "{{ input }}"
+    kind = task.kind
+    prompt = task.prompt or kind.local_prompt or spec.prompt
     if shots and prompt is not None:
         prefix = "".join(f"{render_template(prompt, s)} {s.reference}\n\n" for s in shots)
         prompt = "{% raw %}" + prefix + "{% endraw %}" + prompt
-    mode = {
-        "classification": "classify",
-        "multiple_choice": "choice",
-        "perplexity": "perplexity",
-    }.get(task.type, "generate")
     backend = HFBackend(
         name,
         path=spec.path,
@@ -52,14 +33,14 @@ def build(name: str, spec: HFModel, context: BuildContext) -> Backend:
         gguf=spec.gguf,
         adapter=spec.adapter,
         prompt=prompt,
-        labels=task.label_list if mode in ("classify", "choice") else None,
-        mode=mode,  # type: ignore[arg-type]
+        labels=task.label_list or None,
+        mode=kind.backend_mode,
         batch_size=spec.batch_size,
         threads=spec.threads,
         dtype=spec.dtype,
         max_new_tokens=spec.max_new_tokens,
         stop=spec.stop,
-        trained_prompt_warning=task.type == "classification",
+        trained_prompt_warning=kind.needs_labels,
         perplexity_of=task.target,
     )
     return as_backend(backend)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -51,10 +50,7 @@ def total_concurrency(per_replica: int, replicas: int, total: int | None) -> int
     return min(per_replica * replicas, total) if total is not None else per_replica * replicas
 
 
-#: What a multiple-choice question asks of a chat model.
-MULTIPLE_CHOICE_SYSTEM = (
-    "Answer the multiple-choice question with the letter (A, B, C or D) of the correct choice only."
-)
+# The system message of each task kind is in tunegate.tasks (TaskKind.chat_system).
 
 
 class OpenAIChatBackend(BackendDefaults):
@@ -198,13 +194,14 @@ class OpenAIChatBackend(BackendDefaults):
 
     async def _perplexity(self, request: dict[str, Any]) -> Completion:
         from tunegate.models.logprobs import prompt_logprobs
+        from tunegate.scoring.text import perplexity_of
 
         assert self._client is not None
         text = str(request["prompt"])
         values = await prompt_logprobs(self._client, str(request["model"]), text)
         scored = [v for v in values if v is not None]
         total = float(sum(scored))
-        value = math.exp(-total / len(scored)) if scored else math.nan
+        value = perplexity_of(total, len(scored))
         output = {
             "perplexity": value,
             "n_tokens": len(scored),
@@ -284,9 +281,9 @@ def _openai_spec(spec: OpenAIModel, suite: Any) -> OpenAIModel:
     update: dict[str, Any] = {}
     if task.system is not None:
         update["system"] = task.system
-    elif task.type == "multiple_choice":
-        update["system"] = MULTIPLE_CHOICE_SYSTEM
-    if task.prompt is not None or task.type == "multiple_choice":
+    elif task.kind.chat_system is not None:
+        update["system"] = task.kind.chat_system
+    if task.prompt is not None or task.kind.standard_prompt:
         update["prompt"] = task.prompt
     return spec.model_copy(update=update) if update else spec
 
@@ -294,7 +291,7 @@ def _openai_spec(spec: OpenAIModel, suite: Any) -> OpenAIModel:
 def build(name: str, spec: OpenAIModel, context: BuildContext) -> OpenAIChatBackend:
     """The backend of an OpenAI-compatible model for the suite's task."""
     task = context.suite.task
-    if task.type == "perplexity" and task.target == "reference":
+    if task.target == "reference":  # only a perplexity task has a target
         raise ConfigError(
             f"models.{name}: perplexity of the reference given the input (target: reference) "
             "needs a local model; openai models score the input text"
@@ -303,6 +300,6 @@ def build(name: str, spec: OpenAIModel, context: BuildContext) -> OpenAIChatBack
         name,
         _openai_spec(spec, context.suite),
         context.shots,
-        tools=task.type == "tool_call",
-        mode="perplexity" if task.type == "perplexity" else "chat",
+        tools=task.kind.tools,
+        mode="perplexity" if task.kind.backend_mode == "perplexity" else "chat",
     )
