@@ -43,8 +43,10 @@ TUNEGATE = Path(sys.executable).parent / "tunegate"
 def server(latency_ms: float) -> Iterator[str]:
     """The loopback OpenAI-compatible server in a subprocess; yields its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tunegate.testing.servers", "openai", "--port", "0"]
-        + ["--latency-ms", f"{latency_ms:g}"],
+        [
+            *(sys.executable, "-m", "tunegate.testing.servers", "openai"),
+            *("--port", "0", "--latency-ms", f"{latency_ms:g}"),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
