@@ -68,7 +68,8 @@ def test_starts_with_and_equals() -> None:
 def test_regex() -> None:
     assert regex("Order #12345 shipped", r"#\d{5}\b").passed
     assert not regex("Order #123 shipped", r"#\d{5}\b").passed
-    assert regex("ORDER", "order", ignore_case=True).passed
+    assert regex("ORDER", "order", case_sensitive=False).passed
+    assert not regex("ORDER", "order").passed
     negated = regex("call 555-1234 now", r"\d{3}-\d{4}", negate=True)
     assert negated.detail == r"/\d{3}-\d{4}/ matches '555-1234' (negated check)"
     with pytest.raises(ValueError, match="invalid regular expression '\\(unclosed'"):

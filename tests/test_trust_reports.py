@@ -27,7 +27,7 @@ from tunegate.pipeline import RunOptions, run
 from tunegate.report.json_report import to_json
 from tunegate.report.markdown import to_markdown
 from tunegate.report.terminal import print_summary
-from tunegate.report.text import conclusion
+from tunegate.report.wording import conclusion
 from tunegate.results import Comparison, Estimate, ModelResult, SuiteResult
 
 TUNEGATE = Path(sys.executable).parent / "tunegate"

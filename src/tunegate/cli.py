@@ -480,7 +480,7 @@ def plan(
 ) -> None:
     """Sample size: each gate criterion's minimum detectable effect and the cases it needs."""
     from tunegate.history.plan import plan_from_result
-    from tunegate.report.text import interval, num
+    from tunegate.report.wording import interval, num
 
     (result,) = _stored_results(store, run)
     try:

@@ -18,7 +18,7 @@ from typing import Any
 
 from tunegate.report.files import write_atomic
 from tunegate.report.html_data import page_data, script_json
-from tunegate.report.text import interval, metric_name, num
+from tunegate.report.wording import interval, metric_name, num
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSP = (

@@ -8,7 +8,7 @@ from typing import Any
 
 from tunegate.jsonable import jsonable
 from tunegate.report.files import write_atomic
-from tunegate.report.text import cache_lines, conclusion, run_notes
+from tunegate.report.wording import cache_lines, conclusion, run_notes
 from tunegate.results import RunResult
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tunegate.report.text import interval, num, p_value
+from tunegate.report.wording import interval, num, p_value
 from tunegate.results import RunResult, SuiteResult
 
 __all__ = [

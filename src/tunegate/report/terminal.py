@@ -18,7 +18,7 @@ from tunegate.report.judges import (
     pairwise_rows,
     pointwise_rows,
 )
-from tunegate.report.text import (
+from tunegate.report.wording import (
     cache_lines,
     column_name,
     conclusion,

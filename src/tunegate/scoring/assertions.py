@@ -114,21 +114,22 @@ def starts_with(
 
 
 @lru_cache(maxsize=256)
-def _compile(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+def _compile(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
     try:
-        return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+        return re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
     except re.error as exc:
         raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
 
 
 def regex(
-    text: str | None, pattern: str, *, ignore_case: bool = False, negate: bool = False
+    text: str | None, pattern: str, *, case_sensitive: bool = True, negate: bool = False
 ) -> Score:
-    """Passes if ``re.search(pattern, text)`` finds a match.
+    """Passes if ``re.search(pattern, text)`` finds a match (ignoring case unless
+    ``case_sensitive``).
 
     An invalid pattern is a configuration error: :class:`ValueError` naming it.
     """
-    compiled = _compile(pattern, ignore_case)
+    compiled = _compile(pattern, case_sensitive)
     if text is None:
         return Score.failure(NO_ANSWER)
     match = compiled.search(text)

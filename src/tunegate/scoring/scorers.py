@@ -163,7 +163,7 @@ def _contains(sc: ContainsScorer, ctx: BuildContext) -> KindFn:
 @scorer("regex")
 def _regex(sc: RegexScorer, ctx: BuildContext) -> KindFn:
     return lambda c, r: assertions.regex(
-        _answer(r), sc.value, ignore_case=not sc.case_sensitive, negate=sc.negate
+        _answer(r), sc.value, case_sensitive=sc.case_sensitive, negate=sc.negate
     )
 
 
