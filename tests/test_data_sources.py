@@ -177,3 +177,19 @@ def test_field_map_is_the_datasets_field_map(tmp_path: Path) -> None:
     fields = FieldMap(input_field="q", label_field="a", id_field="key", category_field=None)
     (case,) = load_cases(path, "jsonl", fields)
     assert (case.id, case.text, case.reference) == ("k1", "Why?", "Because")
+
+
+def test_human_pairs_use_the_same_line_reader(tmp_path: Path) -> None:
+    from tunegate.human.study import items_from_pairs
+
+    pair = {"prompt": "p", "output_a": "a", "output_b": "b", "model_a": "x", "model_b": "y"}
+    path = tmp_path / "pairs.jsonl"
+    lines = [json.dumps({"id": 1, **pair}), "{nope", "[]", json.dumps({"id": 1, **pair})]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        items_from_pairs(path)
+    assert str(info.value).splitlines() == [
+        f"{path}:2: invalid JSON (Expecting property name enclosed in double quotes at column 2)",
+        f"{path}:3: expected a JSON object, got list",
+        f"{path}:4: duplicate id '1'",
+    ]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tunegate.data.lines import json_lines, raise_problems
 from tunegate.errors import DataError, TunegateError
 
 #: The criterion that carries the overall preference.
@@ -131,30 +132,19 @@ _PAIR_FIELDS = ("id", "prompt", "output_a", "output_b", "model_a", "model_b")
 
 def items_from_pairs(path: Path) -> list[PairItem]:
     """Pairs from a JSONL file: ``{"id", "prompt", "output_a", "output_b", "model_a",
-    "model_b", "category"?}`` per line. Errors name the file and line."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text") from None
+    "model_b", "category"?}`` per line. Errors name the file and line (up to ten at once)."""
     items: list[PairItem] = []
     seen: set[str] = set()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{path}:{number}: expected a JSON object")
+    problems: list[str] = []
+    for number, row in json_lines(path, problems):
         missing = [k for k in _PAIR_FIELDS if row.get(k) is None]
         if missing:
-            raise DataError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
+            problems.append(f"{path}:{number}: missing field(s) {', '.join(missing)}")
+            continue
         item_id = str(row["id"])
         if item_id in seen:
-            raise DataError(f"{path}:{number}: duplicate id {item_id!r}")
+            problems.append(f"{path}:{number}: duplicate id {item_id!r}")
+            continue
         seen.add(item_id)
         category = row.get("category")
         items.append(
@@ -168,6 +158,7 @@ def items_from_pairs(path: Path) -> list[PairItem]:
                 category=None if category is None else str(category),
             )
         )
+    raise_problems(problems)
     if not items:
         raise DataError(f"{path}: no pairs in the file")
     return items
