@@ -250,7 +250,7 @@ def test_load_scorer_from_module(scorer_module: str) -> None:
 
 def test_load_scorer_from_file(tmp_path: Path) -> None:
     (tmp_path / "local_score.py").write_text(MODULE_SOURCE)
-    by_base = load_scorer("local_score.py:exact", base_dir=tmp_path)
+    by_base = load_scorer("local_score.py:exact", config_dir=tmp_path)
     assert run_custom(by_base, CASE, "positive").passed
     absolute = load_scorer(f"{tmp_path / 'local_score.py'}:exact")
     assert absolute is by_base  # the file is loaded once

@@ -319,9 +319,9 @@ def functions_module(tmp_path: Path) -> str:
     return name
 
 
-def python_backend(module: str, fn: str, search_path: Path, **kw: Any) -> PythonBackend:
+def python_backend(module: str, fn: str, config_dir: Path, **kw: Any) -> PythonBackend:
     config = PythonModel(type="python", function=f"{module}:{fn}", **kw)
-    return PythonBackend("fn", config, search_path=search_path)
+    return PythonBackend("fn", config, config_dir=config_dir)
 
 
 async def test_python_sync_function_runs_in_a_worker_thread(
@@ -379,7 +379,7 @@ def test_python_import_errors_name_the_config_key(
 ) -> None:
     config = PythonModel(type="python", function=function.format(module=functions_module))
     with pytest.raises(BackendError) as info:
-        PythonBackend("my-fn", config, search_path=tmp_path)
+        PythonBackend("my-fn", config, config_dir=tmp_path)
     assert str(info.value).startswith("models.my-fn.function: ")
     assert message in str(info.value)
 
@@ -389,4 +389,4 @@ def test_python_module_raising_on_import_names_the_key(tmp_path: Path) -> None:
     (tmp_path / f"{name}.py").write_text("raise RuntimeError('no GPU here')\n", encoding="utf-8")
     config = PythonModel(type="python", function=f"{name}:fn")
     with pytest.raises(BackendError, match=r"models\.fn\.function: .*RuntimeError: no GPU here"):
-        PythonBackend("fn", config, search_path=tmp_path)
+        PythonBackend("fn", config, config_dir=tmp_path)

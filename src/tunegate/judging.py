@@ -117,7 +117,7 @@ def _http(name: str, spec: Any, labels: list[str], search: Path | None) -> Backe
 def _python(name: str, spec: Any, labels: list[str], search: Path | None) -> Backend:
     from tunegate.models.python_fn import PythonBackend
 
-    return PythonBackend(name, spec, search_path=search)
+    return PythonBackend(name, spec, config_dir=search)
 
 
 def _hf(name: str, spec: Any, labels: list[str], search: Path | None) -> Backend:

@@ -21,11 +21,11 @@ from tunegate.models.registry import BuildContext
 from tunegate.secrets import redact
 
 
-def import_function(spec: str, key: str, search_path: Path | None = None) -> Callable[..., Any]:
-    """Import ``package.module:function``; ``search_path`` (the config's folder) is tried first."""
+def import_function(spec: str, key: str, config_dir: Path | None = None) -> Callable[..., Any]:
+    """Import ``package.module:function``; ``config_dir`` (the config's folder) is tried first."""
     module_name, _, attr = spec.partition(":")
-    if search_path is not None and str(search_path) not in sys.path:
-        sys.path.insert(0, str(search_path))
+    if config_dir is not None and str(config_dir) not in sys.path:
+        sys.path.insert(0, str(config_dir))
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -121,14 +121,14 @@ class PythonBackend(BackendDefaults):
     """Calls the function with the case text (or the :class:`Case` when its first parameter is
     named ``case`` or annotated ``Case``). Sync functions run in worker threads."""
 
-    def __init__(self, name: str, config: PythonModel, search_path: Path | None = None) -> None:
+    def __init__(self, name: str, config: PythonModel, config_dir: Path | None = None) -> None:
         super().__init__()
         self.name = name
         self.config = config
         self.concurrency = config.concurrency
         self.timeout: float | None = config.timeout
         self.max_retries = config.max_retries
-        self.fn = import_function(config.function, f"models.{name}.function", search_path)
+        self.fn = import_function(config.function, f"models.{name}.function", config_dir)
         self._is_async = inspect.iscoroutinefunction(self.fn)
         self._takes_case = _takes_case(self.fn)
         self._source_hash = source_hash(self.fn)
@@ -190,4 +190,4 @@ class PythonBackend(BackendDefaults):
 
 def build(name: str, spec: PythonModel, context: BuildContext) -> PythonBackend:
     """The backend of a Python-function model, imported from the config's folder."""
-    return PythonBackend(name, spec, search_path=context.config_dir)
+    return PythonBackend(name, spec, config_dir=context.config_dir)

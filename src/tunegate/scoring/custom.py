@@ -62,11 +62,11 @@ _EXPECTED = (
 )
 
 
-def _load_module(module_part: str, spec: str, base_dir: Path | None) -> Any:
+def _load_module(module_part: str, spec: str, config_dir: Path | None) -> Any:
     if module_part.endswith(".py"):
         path = Path(module_part)
         if not path.is_absolute():
-            path = (base_dir or Path.cwd()) / path
+            path = (config_dir or Path.cwd()) / path
         path = path.resolve()
         if not path.is_file():
             raise ConfigError(f"custom scorer {spec!r}: file {path} not found")
@@ -99,11 +99,11 @@ def _load_module(module_part: str, spec: str, base_dir: Path | None) -> Any:
         ) from exc
 
 
-def load_scorer(spec: str, *, base_dir: str | Path | None = None) -> CustomScorer:
+def load_scorer(spec: str, *, config_dir: str | Path | None = None) -> CustomScorer:
     """Import the scorer named by ``spec`` and return it.
 
     ``spec`` is ``"package.module:function"`` (the module is imported normally) or
-    ``"path/to/file.py:function"`` (a relative path is taken from ``base_dir``,
+    ``"path/to/file.py:function"`` (a relative path is taken from ``config_dir``,
     e.g. the configuration file's folder, else the current directory). The part
     after ``:`` may be dotted (``module:Class.method``). Every problem raises
     :class:`~tunegate.errors.ConfigError` naming the spec.
@@ -113,7 +113,7 @@ def load_scorer(spec: str, *, base_dir: str | Path | None = None) -> CustomScore
         raise ConfigError(
             f"custom scorer {spec!r}: expected 'package.module:function' or 'file.py:function'"
         )
-    module = _load_module(module_part, spec, Path(base_dir) if base_dir is not None else None)
+    module = _load_module(module_part, spec, Path(config_dir) if config_dir is not None else None)
     target: Any = module
     for part in attribute.split("."):
         try:

@@ -181,5 +181,5 @@ def _max_latency(sc: MaxLatencyScorer, ctx: BuildContext) -> KindFn:
 
 @scorer("custom")
 def _custom(sc: CustomScorer, ctx: BuildContext) -> KindFn:
-    user_fn = load_scorer(sc.function, base_dir=ctx.config_dir)
+    user_fn = load_scorer(sc.function, config_dir=ctx.config_dir)
     return lambda c, r: run_custom(user_fn, c, _answer(r), r.output, threshold=sc.threshold)
