@@ -60,11 +60,6 @@ class RunOptions:
     fresh: tuple[str, ...] = ()  # models asked again even when the store has their answers
 
 
-def load_test_cases(config: Config, limit: int | None = None) -> list[Case]:
-    """The main suite's cases, checked against its task (labels, format)."""
-    return load_suite_cases(config.all_suites[0], main=True, limit=limit)
-
-
 def _suite_baselines(config: Config, suite: SuiteConfig, models: Sequence[str]) -> list[str]:
     if config.candidate not in models:
         return []

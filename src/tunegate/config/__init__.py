@@ -15,12 +15,9 @@ Secrets are never part of the config: it names environment variables
 
 from __future__ import annotations
 
-from tunegate.config.base import ENV_NAME, ENV_REF, suggest
+from tunegate.config.base import ENV_REF, suggest
 from tunegate.config.gate import (
-    GATE_METRICS,
-    JUDGE_METRICS,
     OBSERVED_METRICS,
-    PREFERENCE_METRICS,
     CompareConfig,
     Criterion,
     GateConfig,
@@ -41,14 +38,11 @@ from tunegate.config.models import (
 )
 from tunegate.config.root import Config
 from tunegate.config.scorers import (
-    JUDGE_SCORER_TYPES,
     SCORER_TYPES,
     AnyScorerConfig,
-    JudgeScale,
     JudgeScorerConfig,
     PairwiseJudgeConfig,
     ScorerConfig,
-    ScorerType,
 )
 from tunegate.config.tasks import (
     DatasetConfig,
@@ -61,14 +55,9 @@ from tunegate.config.tasks import (
 from tunegate.tasks import TASK_TYPES
 
 __all__ = [
-    "ENV_NAME",
     "ENV_REF",
-    "GATE_METRICS",
-    "JUDGE_METRICS",
-    "JUDGE_SCORER_TYPES",
     "MODEL_TYPES",
     "OBSERVED_METRICS",
-    "PREFERENCE_METRICS",
     "SCORER_TYPES",
     "TASK_TYPES",
     "AnyScorerConfig",
@@ -80,7 +69,6 @@ __all__ = [
     "HFModel",
     "HTTPModel",
     "HumanConfig",
-    "JudgeScale",
     "JudgeScorerConfig",
     "JudgeSection",
     "ModelConfig",
@@ -90,7 +78,6 @@ __all__ = [
     "PriceConfig",
     "PythonModel",
     "ScorerConfig",
-    "ScorerType",
     "ShotsConfig",
     "SuiteConfig",
     "TaskConfig",

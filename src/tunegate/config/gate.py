@@ -75,9 +75,6 @@ _NOT_PAIRED = (
 #: Preference criteria: ``min`` on the candidate's win rate against ``vs``.
 PREFERENCE_METRICS = ("human_preference", "judge_preference")
 
-#: Criteria that rest on a judge's verdicts (``gate.trust_judge`` applies to them).
-JUDGE_METRICS = ("judge_preference", "judge_score")
-
 
 class Criterion(_Strict):
     """One go/no-go condition on the candidate.

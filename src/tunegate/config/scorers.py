@@ -207,20 +207,6 @@ SCORER_CLASSES: dict[str, type[ScorerConfig]] = {
     "custom": CustomScorer,
 }
 SCORER_TYPES: tuple[str, ...] = tuple(SCORER_CLASSES)
-ScorerType = Literal[
-    "exact_match",
-    "rouge",
-    "bleu",
-    "chrf",
-    "json",
-    "json_schema",
-    "tool_call",
-    "contains",
-    "regex",
-    "equals",
-    "max_latency_ms",
-    "custom",
-]
 
 AnyScorer = Annotated[
     ExactMatchScorer
