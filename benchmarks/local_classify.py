@@ -10,12 +10,19 @@ Variants on the sentiment test split (``src/tunegate/examples/sentiment/data/tes
 - ``hf fp32 k-shot``: a k-shot prompt (shared prefix of k train reviews) with the
   prefix KV cache on and off, to measure what reusing the prefix buys.
 
+``--base-vs-merged`` instead times the base model against the merged adapter model in
+one process, interleaved (so the machine's load hits both alike), on the classify fast
+path and on multiple choice (the bundled general questions, several kept positions per
+sequence), and prints medians of ``--repeats`` runs. ``--without-contiguous-head`` adds
+the merged model as it ran before the fix (``lm_head`` fed a strided view).
+
 Macro-F1 is scikit-learn's over the three labels. Timings are wall clock on whatever
 else the machine runs at the time; compare rows of one run, not across machines.
 
 Usage::
 
     python benchmarks/local_classify.py [--limit 40] [--base] [--shots 5] [--no-naive]
+    python benchmarks/local_classify.py --base-vs-merged --limit 40 [--repeats 3]
 
 All 180 cases take about 20 minutes on two shared cores (the naive loop and bf16
 dominate: this CPU has no fast bfloat16 matmul); ``--limit 40`` gives a quick look.
@@ -32,7 +39,7 @@ import argparse
 import asyncio
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +49,7 @@ from sklearn.metrics import f1_score
 
 from tunegate.data import Case, load_cases
 from tunegate.models.base import Completion
-from tunegate.models.hf import HFBackend
+from tunegate.models.hf import HFBackend, LocalLM
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "src" / "tunegate" / "examples" / "sentiment"
@@ -116,6 +123,61 @@ def shots_template(train: Sequence[Case], k: int, seed: int) -> str:
     return "{% raw %}" + examples + "{% endraw %}" + PROMPT
 
 
+def base_vs_merged(adapter: Path, limit: int, repeats: int, threads: int, unfixed: bool) -> int:
+    """Base vs merged model on identical inputs, interleaved; medians of ``repeats`` runs."""
+    import statistics
+
+    from tunegate.mmlu import GENERAL_KNOWLEDGE, load_general_jsonl
+    from tunegate.models.hf import resolve_gguf
+
+    gguf = resolve_gguf("gemma3-270m")
+    models = {"base": LocalLM(gguf_file=gguf, threads=threads)}
+    models["merged"] = LocalLM(gguf_file=gguf, adapter=adapter, threads=threads)
+    if unfixed:  # the merged model as before: lm_head gets the strided view
+        old = LocalLM(gguf_file=gguf, adapter=adapter, threads=threads)
+        old.model.get_output_embeddings()._forward_pre_hooks.clear()
+        models["merged, strided lm_head input"] = old
+    reviews = load_cases(EXAMPLE / "data" / "test.jsonl", labels=LABELS, limit=limit)
+    review_prompts = [PROMPT.replace("{{ input }}", c.text) for c in reviews]
+    questions = load_general_jsonl(GENERAL_KNOWLEDGE)[:limit]
+    mc_prompts = [f"Question: {c.text}\nAnswer:" for c in questions]
+    mc_choices = [[str(v) for v in c.metadata["choices"].values()] for c in questions]
+    tasks: dict[str, Callable[[LocalLM], Any]] = {
+        "classify (1 kept position)": lambda lm: lm.label_logprobs(review_prompts, LABELS, 8),
+        "multiple choice (k kept)": lambda lm: lm.choice_logprobs(mc_prompts, mc_choices, 8),
+    }
+    names = list(models)
+    times: dict[tuple[str, str], list[float]] = {}
+    results: dict[tuple[str, str], np.ndarray] = {}
+    for rep in range(repeats):
+        for task, run in tasks.items():
+            for name in names if rep % 2 == 0 else names[::-1]:
+                t0 = time.perf_counter()
+                results[task, name] = np.asarray(run(models[name]))
+                times.setdefault((task, name), []).append(time.perf_counter() - t0)
+    print(f"{limit} reviews / {limit} questions x 4 choices, {threads} threads, {repeats} runs")
+    print(f"{'task':<28} {'model':<31} {'median s':>8} {'ms/case':>8} {'vs base':>8}  runs")
+    for task in tasks:
+        base_s = statistics.median(times[task, "base"])
+        for name in names:
+            runs = times[task, name]
+            med = statistics.median(runs)
+            print(
+                f"{task:<28} {name:<31} {med:8.2f} {1000 * med / limit:8.1f} "
+                f"{med / base_s:7.2f}x  {' '.join(f'{x:.1f}' for x in runs)}"
+            )
+        if unfixed:
+            a = results[task, "merged"]
+            b = results[task, "merged, strided lm_head input"]
+            same = bool((a.argmax(axis=1) == b.argmax(axis=1)).all())
+            print(
+                f"  merged vs before the fix: same answers {same}, "
+                f"max |delta log-prob| {float(np.abs(a - b).max()):.1e}"
+            )
+    print("Wall-clock timings on a shared machine: noisy; compare rows of one run.")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="first N test cases (all 180)")
@@ -125,7 +187,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--shots", type=int, default=5, help="k of the k-shot rows (0: skip)")
     parser.add_argument("--no-naive", action="store_true")
+    parser.add_argument("--base-vs-merged", action="store_true", help="time base vs merged")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of --base-vs-merged")
+    parser.add_argument("--without-contiguous-head", action="store_true")
     args = parser.parse_args(argv)
+    if args.base_vs_merged:
+        return base_vs_merged(
+            args.adapter,
+            args.limit or 40,
+            args.repeats,
+            args.threads,
+            args.without_contiguous_head,
+        )
 
     cases = load_cases(EXAMPLE / "data" / "test.jsonl", labels=LABELS, limit=args.limit)
     refs = [c.reference for c in cases]

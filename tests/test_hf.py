@@ -235,6 +235,45 @@ def test_adapter_changes_predictions(base_lm: LocalLM, adapter_backend: HFBacken
 
 
 @pytest.mark.slow
+def test_merged_model_projects_logits_in_one_matrix_product(
+    base_lm: LocalLM, adapter_backend: HFBackend
+) -> None:
+    """Regression: the merged adapter model ran multi-position scoring (multiple choice,
+    continuations) 2x slower than its base. merge_and_unload freezes the weights, and
+    torch's matmul of a strided 3-D input (the kept last positions) with a frozen
+    weight is a batched product over the broadcast 262k x 640 lm_head instead of one
+    matrix product. Both models must be frozen alike and lm_head must get a
+    contiguous input, so neither ever takes that path."""
+    import torch
+
+    tuned = adapter_backend.lm
+    assert tuned is not None
+    for lm in (base_lm, tuned):
+        assert not any(p.requires_grad for p in lm.model.parameters())
+        head = lm.model.get_output_embeddings()
+        inputs: list[bool] = []
+
+        def record(_mod: Any, args: tuple[Any, ...], _out: Any, seen: list[bool] = inputs) -> None:
+            seen.append(args[0].is_contiguous())
+
+        handle = head.register_forward_hook(record)
+        try:
+            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+                got = lm.continuation_logprobs(
+                    ["Question: What is the capital of France?\nAnswer:"] * 2,
+                    ["Paris", "the city of Lyon on the Rhone"],
+                )
+        finally:
+            handle.remove()
+        assert [lp.size for lp in got][1] > 2  # several positions kept: the strided case
+        assert inputs
+        assert all(inputs)
+        ops = {event.key for event in prof.key_averages()}
+        assert "aten::bmm" not in ops
+        assert "aten::mm" in ops or "aten::addmm" in ops
+
+
+@pytest.mark.slow
 async def test_backend_send_batch_matches_local_lm(adapter_backend: HFBackend) -> None:
     assert isinstance(adapter_backend, BatchBackend)
     assert adapter_backend.prompt == PROMPT
