@@ -139,3 +139,21 @@ def test_corpus_bleu_and_chrf_use_the_scorers_options() -> None:
     cased = build_scorer(scorer_config(type="bleu"), BuildContext("t"))
     assert cased.corpus is not None
     assert cased.corpus(hyps, refs) < bleu.corpus(hyps, refs)
+
+
+def test_max_latency_takes_ms_and_reads_limit_as_its_old_spelling() -> None:
+    with pytest.warns(
+        ConfigWarning, match=r"scorers\[0\]\.limit: deprecated, write ms: 250 instead"
+    ):
+        config = parse_config(_config([{"type": "max_latency_ms", "limit": 250}]))
+    assert config.task is not None
+    (scorer,) = config.task.scorers
+    assert scorer == scorer_config(type="max_latency_ms", ms=250)
+    built = build_scorer(scorer, BuildContext("t"))
+    fast = Response(case_id="1", model="m", key="k", text="x", latency_ms=249.0)
+    slow = Response(case_id="1", model="m", key="k", text="x", latency_ms=251.0)
+    case = Case(id="1", text="q", reference="")
+    assert built(case, fast)["max_latency_ms"].passed
+    assert not built(case, slow)["max_latency_ms"].passed
+    with pytest.raises(ConfigError, match=r"scorers\[0\]\.ms: required key is missing"):
+        parse_config(_config([{"type": "max_latency_ms"}]))

@@ -24,6 +24,7 @@ from tunegate.config.scorers import (
     JsonSchemaScorer,
     JudgeScorerConfig,
     PairwiseJudgeConfig,
+    renamed_value,
 )
 from tunegate.config.tasks import DatasetConfig, SuiteConfig, TaskConfig, suite_metrics
 from tunegate.errors import ConfigError
@@ -58,6 +59,10 @@ def parse_config(data: Any, source: str | Path = "tunegate.yaml") -> Config:
     return _resolve_paths(config, src.resolve().parent)
 
 
+def _yaml(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _deprecated_keys(src: Path, data: Any, where: str) -> list[str]:
     """A message for every deprecated scorer option spelling under ``data``."""
     found: list[str] = []
@@ -65,7 +70,7 @@ def _deprecated_keys(src: Path, data: Any, where: str) -> list[str]:
         for old, new in DEPRECATED_OPTIONS.get(str(data.get("type")), {}).items():
             if old in data:
                 found.append(
-                    f"{src}: {where}.{old}: deprecated, write {new}: {str(not data[old]).lower()} instead"
+                    f"{src}: {where}.{old}: deprecated, write {new}: {_yaml(renamed_value(data[old]))} instead"
                 )
         for key, value in data.items():
             found += _deprecated_keys(src, value, f"{where}.{key}" if where else str(key))

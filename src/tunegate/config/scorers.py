@@ -19,13 +19,21 @@ from pydantic import ConfigDict, Field, TypeAdapter, model_validator
 
 from tunegate.config.base import _Strict
 
-#: Deprecated option spellings: ``{scorer type: {old key: new key}}``; the old value is
-#: negated (``casefold: true`` is ``case_sensitive: false``).
+#: Deprecated option spellings: ``{scorer type: {old key: new key}}``. A yes/no value
+#: is negated (``casefold: true`` is ``case_sensitive: false``); a number is kept
+#: (``limit: 500`` is ``ms: 500``: ``limit`` is a number of cases elsewhere).
 DEPRECATED_OPTIONS: dict[str, dict[str, str]] = {
     "exact_match": {"casefold": "case_sensitive"},
     "bleu": {"lowercase": "case_sensitive"},
     "chrf": {"lowercase": "case_sensitive"},
+    "max_latency_ms": {"limit": "ms"},
 }
+
+
+def renamed_value(value: Any) -> Any:
+    """The value of a deprecated option under its new name."""
+    return (not value) if isinstance(value, bool) else value
+
 
 _Threshold = Annotated[float, Field(ge=0, le=1)]
 
@@ -55,7 +63,7 @@ class ScorerConfig(_Strict):
                 value = data.pop(old)
                 if new in data:
                     raise ValueError(f"give {new} only ({old} is its deprecated spelling)")
-                data[new] = (not value) if isinstance(value, bool) else value
+                data[new] = renamed_value(value)
         return data
 
     @model_validator(mode="after")
@@ -171,10 +179,10 @@ class EqualsScorer(_Assertion):
 
 
 class MaxLatencyScorer(ScorerConfig):
-    """The call took at most ``limit`` milliseconds."""
+    """The call took at most ``ms`` milliseconds."""
 
     type: Literal["max_latency_ms"]
-    limit: Annotated[float, Field(gt=0)]
+    ms: Annotated[float, Field(gt=0)]
     negate: bool = False
 
 

@@ -176,7 +176,7 @@ def _equals(sc: EqualsScorer, ctx: BuildContext) -> KindFn:
 
 @scorer("max_latency_ms")
 def _max_latency(sc: MaxLatencyScorer, ctx: BuildContext) -> KindFn:
-    return lambda c, r: assertions.max_latency_ms(r.latency_ms, sc.limit, negate=sc.negate)
+    return lambda c, r: assertions.max_latency_ms(r.latency_ms, sc.ms, negate=sc.negate)
 
 
 @scorer("custom")
