@@ -157,3 +157,28 @@ def test_max_latency_takes_ms_and_reads_limit_as_its_old_spelling() -> None:
     assert not built(case, slow)["max_latency_ms"].passed
     with pytest.raises(ConfigError, match=r"scorers\[0\]\.ms: required key is missing"):
         parse_config(_config([{"type": "max_latency_ms"}]))
+
+
+def test_cli_says_a_deprecated_spelling_once_as_a_warning(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tunegate.cli import app
+
+    (tmp_path / "cases.jsonl").write_text('{"text": "q", "label": "a"}\n', encoding="utf-8")
+    (tmp_path / "fn.py").write_text("def answer(text):\n    return text\n", encoding="utf-8")
+    path = tmp_path / "tunegate.yaml"
+    path.write_text(
+        "dataset: {path: cases.jsonl}\n"
+        "task: {type: generation, scorers: [{type: bleu, lowercase: true}]}\n"
+        "models: {m: {type: python, function: 'fn:answer'}}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    line = (
+        f"warning: {path}: task.scorers[0].lowercase: deprecated, "
+        "write case_sensitive: false instead"
+    )
+    assert line in " ".join(result.output.split())
+    assert result.output.count("write case_sensitive") == 1
+    assert "ConfigWarning" not in result.output

@@ -129,10 +129,26 @@ def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
 
 
 def _load(config_path: Path) -> Config:
+    import warnings
+
+    from rich.markup import escape
+
+    from tunegate.config.base import ConfigWarning
+
     try:
-        return load_config(config_path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConfigWarning)
+            config = load_config(config_path)
     except TunegateError as exc:
         raise _fail(str(exc)) from None
+    for warning in caught:  # deprecated key spellings: said once, without a traceback line
+        if issubclass(warning.category, ConfigWarning):
+            err.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return config
 
 
 def _execute(
