@@ -313,33 +313,7 @@ class Store:
         """Write one response now (autocommit), replacing an earlier one for the same case.
 
         An answer longer than :data:`MAX_ANSWER_CHARS` is stored cut, with a note."""
-        response = _truncated(response)
-        self._write(
-            "INSERT OR REPLACE INTO responses(run_id, model, case_id, key, request, text, output,"
-            " extra, error, error_kind, latency_ms, prompt_tokens, completion_tokens, attempts,"
-            " cached, created_at, origin_run, origin_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run_id,
-                response.model,
-                response.case_id,
-                response.key,
-                _safe_dump(request),
-                response.text,
-                _dump(response.output),
-                _dump(response.extra),
-                None if response.error is None else redact(response.error),
-                response.error_kind,
-                response.latency_ms,
-                response.prompt_tokens,
-                response.completion_tokens,
-                response.attempts,
-                int(response.cached),
-                time.time(),
-                response.origin_run,
-                response.origin_at,
-            ),
-        )
+        self._write(_INSERT_RESPONSE, _response_row(run_id, response, request))
 
     def record_soon(self, run_id: str, response: Response, request: dict[str, Any]) -> None:
         """Queue one response; the queue is committed in one transaction once it holds
@@ -348,7 +322,8 @@ class Store:
         if not self._pending:
             self._pending_since = time.monotonic()
         self._pending.append((run_id, response, request))
-        if len(self._pending) >= BATCH_SIZE or time.monotonic() - self._pending_since >= FLUSH_SECONDS:
+        waited = time.monotonic() - self._pending_since
+        if len(self._pending) >= BATCH_SIZE or waited >= FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
@@ -356,10 +331,13 @@ class Store:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
+        rows = [_response_row(run_id, response, request) for run_id, response, request in batch]
         self._write("BEGIN IMMEDIATE")
         try:
-            for run_id, response, request in batch:
-                self.record(run_id, response, request)
+            try:
+                self._db.executemany(_INSERT_RESPONSE, rows)
+            except sqlite3.DatabaseError as exc:
+                raise _store_error(self.path, exc, "cannot write to the store") from None
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
@@ -469,6 +447,39 @@ def _secret_free_config(config: dict[str, Any]) -> str | None:
 
 def _locked(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+_INSERT_RESPONSE = (
+    "INSERT OR REPLACE INTO responses(run_id, model, case_id, key, request, text, output,"
+    " extra, error, error_kind, latency_ms, prompt_tokens, completion_tokens, attempts,"
+    " cached, created_at, origin_run, origin_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _response_row(run_id: str, response: Response, request: dict[str, Any]) -> tuple[Any, ...]:
+    """The values of one ``responses`` row (answers cut, secrets redacted)."""
+    response = _truncated(response)
+    return (
+        run_id,
+        response.model,
+        response.case_id,
+        response.key,
+        _safe_dump(request),
+        response.text,
+        _dump(response.output),
+        _dump(response.extra),
+        None if response.error is None else redact(response.error),
+        response.error_kind,
+        response.latency_ms,
+        response.prompt_tokens,
+        response.completion_tokens,
+        response.attempts,
+        int(response.cached),
+        time.time(),
+        response.origin_run,
+        response.origin_at,
+    )
 
 
 def _retry_locked(action: Callable[[], Any]) -> Any:
