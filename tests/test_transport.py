@@ -194,3 +194,14 @@ async def test_refused_connection_takes_a_replica_out_and_fewest_in_flight_wins(
     finally:
         await transport.aclose()
     assert transport.stats()["http://127.0.0.1:9/v1"]["errors"] == 3
+
+
+async def test_userinfo_in_the_url_is_basic_auth_on_both_paths() -> None:
+    app = openai_app()
+    with serve(app) as url:
+        with_user = url.replace("http://", "http://tg%20user:s3cret@") + "/v1"
+        for transport in TRANSPORTS:
+            result = await outcome(chat_backend(with_user, transport), "great")
+            assert isinstance(result, Completion)
+        sent = [entry["headers"]["authorization"] for entry in app.state.log.entries]
+    assert sent[0] == sent[1] == "Basic dGcgdXNlcjpzM2NyZXQ="  # "tg user:s3cret"

@@ -41,6 +41,8 @@ class Replica:
     """One server of a model and what it has done so far."""
 
     url: str
+    target: str = ""  # ``url`` without userinfo (sent as Basic auth instead, as httpx does)
+    basic_auth: str | None = None
     in_flight: int = 0
     requests: int = 0
     errors: int = 0
@@ -81,6 +83,23 @@ class Reply:
             raise malformed_error(f"not JSON ({snippet!r})") from None
 
 
+def _replica(url: str) -> Replica:
+    """A replica of ``url``; userinfo in it becomes a Basic ``Authorization`` header (as
+    httpx, under the openai SDK, sends it: it wins over a bearer key)."""
+    from base64 import b64encode
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return Replica(url, target=url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port is not None else host
+    target = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    token = b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return Replica(url, target=target, basic_auth=f"Basic {token}")
+
+
 def _timeout_failure(timeout: float | None) -> Failure:
     def failure(url: str, exc: BaseException | None) -> TransportError:
         after = f" after {timeout:g} s" if timeout else ""
@@ -110,7 +129,7 @@ class Transport:
     ) -> None:
         if not urls:
             raise ValueError("a transport needs at least one URL")
-        self.replicas = [Replica(u.rstrip("/")) for u in urls]
+        self.replicas = [_replica(u.rstrip("/")) for u in urls]
         self.headers = dict(headers or {})
         self.timeout = timeout
         self.connections = max(1, connections)
@@ -173,7 +192,8 @@ class Transport:
         if self._session is None:
             raise RuntimeError("start() was not called")
         replica = self.pick()
-        url = replica.url + path
+        url = replica.target + path
+        auth = None if replica.basic_auth is None else {"Authorization": replica.basic_auth}
         replica.in_flight += 1
         replica.requests += 1
         started = time.perf_counter()
@@ -183,6 +203,7 @@ class Transport:
                 url,
                 json=json_body if params is None else None,
                 params={k: str(v) for k, v in params.items()} if params is not None else None,
+                headers=auth,
             ) as response:
                 body = await response.read()
                 status = response.status
