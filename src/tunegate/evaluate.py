@@ -21,8 +21,8 @@ from tunegate.scoring.classification import (
     count_metric,
     n_count_cells,
 )
+from tunegate.scoring.perplexity import perplexity_of
 from tunegate.scoring.scorers import BuiltScorer, references
-from tunegate.scoring.text import perplexity_of
 from tunegate.stats import (
     bootstrap_counts_ci,
     bootstrap_mean_ci,
