@@ -407,6 +407,8 @@ def test_package_exports_the_api_lazily() -> None:
         " 'scipy', 'tunegate.api') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
         "from tunegate import rouge_l_score\n"
+        "assert 'rouge_score' not in sys.modules\n"  # imported when first used (issue 11)
+        "assert rouge_l_score('a b', 'a c') > 0\n"
         "assert 'rouge_score' in sys.modules and 'torch' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
