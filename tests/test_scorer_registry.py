@@ -182,3 +182,22 @@ def test_cli_says_a_deprecated_spelling_once_as_a_warning(tmp_path: Path) -> Non
     assert line in " ".join(result.output.split())
     assert result.output.count("write case_sensitive") == 1
     assert "ConfigWarning" not in result.output
+
+
+def test_a_lower_is_better_scorer_marks_its_metrics_for_comparisons() -> None:
+    from tunegate.evaluate import score_generic
+    from tunegate.scoring.base import Score
+    from tunegate.scoring.registry import BuiltScorer
+
+    def words(case: Case, response: Response) -> dict[str, Score]:
+        return {"words": Score(float(len((response.text or "").split())), True)}
+
+    cases = [Case(id="1", text="q", reference="a b")]
+    responses = [Response(case_id="1", model="m", key="k", text="a b c")]
+    fewer = BuiltScorer("words", "custom", ("words",), words, higher_is_better=False)
+    scored = score_generic("m", cases, responses, [fewer], None)
+    assert scored.lower_is_better == frozenset({"words"})
+    assert scored.values["words"].tolist() == [3.0]
+    exact = build_scorer(scorer_config(type="exact_match"), BuildContext("t"))
+    assert exact.higher_is_better
+    assert score_generic("m", cases, responses, [exact], None).lower_is_better == frozenset()

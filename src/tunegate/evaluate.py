@@ -142,6 +142,7 @@ def score_generic(
         values=values,
         details=details,
         corpus=corpus,
+        lower_is_better=frozenset(m for s in scorers if not s.higher_is_better for m in s.metrics),
         failed=failed,
         unparseable=unparseable,
     )

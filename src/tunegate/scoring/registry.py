@@ -132,6 +132,8 @@ class BuiltScorer:
     #: (corpus BLEU and chrF).
     corpus: CorpusFn | None = None
     reads_tool_calls: bool = False
+    #: False: a lower value is better (comparisons and deltas read it that way).
+    higher_is_better: bool = True
 
     def __call__(self, case: Case, response: Response) -> dict[str, Score]:
         """Scores by metric name; an exception becomes a failed score for every metric."""
@@ -151,7 +153,10 @@ def build_scorer(sc: ScorerConfig, ctx: BuildContext) -> BuiltScorer:
     kind = scorer_kind(sc.type)
     names = kind.metric_names(sc)
     made = kind.make(sc, ctx)
-    extra: dict[str, Any] = {"reads_tool_calls": kind.reads_tool_calls}
+    extra: dict[str, Any] = {
+        "reads_tool_calls": kind.reads_tool_calls,
+        "higher_is_better": kind.higher_is_better,
+    }
     fn: KindFn
     if isinstance(made, WithCorpus):
         fn, extra["corpus"] = made.fn, made.corpus
