@@ -4,6 +4,7 @@ up late, per-replica stats and a cache identity that ignores which replica answe
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -16,6 +17,7 @@ from servers import openai_app, serve
 
 from tunegate.config import OpenAIModel
 from tunegate.data import Case
+from tunegate.models import transport
 from tunegate.models.base import cache_key
 from tunegate.models.openai_chat import OpenAIChatBackend
 from tunegate.runner import RetryPolicy, run_models
@@ -85,8 +87,13 @@ def test_cache_identity_does_not_depend_on_the_replica() -> None:
 
 
 @pytest.mark.slow
-async def test_replica_killed_mid_run_and_one_started_late(tmp_path: Path) -> None:
-    n, latency = 600, 30.0
+async def test_replica_killed_mid_run_and_one_started_late(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Backoff capped at 1 s so that the late replica is probed back well before the end
+    # of the run on a loaded machine (the run lasts 4 s or more).
+    monkeypatch.setattr(transport, "MAX_BACKOFF", 1.0)
+    n, latency = 1200, 30.0
     cases = [Case(id=f"c{i}", text=f"review {i} great", reference="") for i in range(n)]
     late_port = free_port()
     store = Store(tmp_path / "store.db")
@@ -109,6 +116,7 @@ async def test_replica_killed_mid_run_and_one_started_late(tmp_path: Path) -> No
     assert [r for r in run.responses if r.error is not None] == []  # no case lost
     assert all(r.text == "positive" for r in run.responses)
     stats = run.stats.as_dict()["replicas"]
+    print(json.dumps(stats, indent=1))  # shown with -s
     by_url = {url.split(":")[-1].split("/")[0]: s for url, s in stats.items()}
     lost, came = by_url[second.split(":")[-1]], by_url[str(late_port)]
     kept = by_url[first.split(":")[-1]]
