@@ -128,3 +128,13 @@ async def test_replica_killed_mid_run_and_one_started_late(
     assert kept["latency_ms_mean"] >= latency
     answered = sum(s["requests"] - s["errors"] for s in stats.values())
     assert answered == n
+
+
+def test_run_facts_list_every_replica_without_secrets() -> None:
+    from tunegate.facts import model_identity
+
+    spec = OpenAIModel(
+        type="openai", model="toy", base_url=["http://u:pw@127.0.0.1:1/v1", "http://127.0.0.1:2/v1"]
+    ).model_dump(mode="json")
+    urls = model_identity(spec)["base_url"]
+    assert urls == ["http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1"]

@@ -35,6 +35,8 @@ def model_identity(spec: dict[str, Any]) -> dict[str, Any]:
     for key in ("base_url", "url"):
         if isinstance(spec.get(key), str):
             out[key] = _safe_url(spec[key])
+        elif isinstance(spec.get(key), list):  # replicas of one model
+            out[key] = [_safe_url(str(u)) for u in spec[key]]
     if spec.get("params"):
         out["params"] = spec["params"]
     for key in ("max_new_tokens", "batch_size"):
