@@ -94,3 +94,13 @@ def adapter_backend(base_lm: LocalLM) -> HFBackend:
     backend = HFBackend("tuned", adapter=ADAPTER)
     asyncio.run(backend.start())
     return backend
+
+
+@pytest.fixture(autouse=True)
+def _forget_remembered_secrets() -> Iterator[None]:
+    """Each test starts with no remembered secret values: a value one test registered (a
+    key, a URL's user name) would otherwise be scrubbed from the next test's messages."""
+    from tunegate import secrets
+
+    yield
+    secrets._known.clear()

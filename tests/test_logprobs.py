@@ -296,7 +296,8 @@ async def test_refused_request_is_unsupported(refusing_url: str) -> None:
     assert_unsupported(error, refusing_url)
     assert error.status in (400, 422, 501)
     assert f"HTTP {error.status}: echo is not supported for this model" in error.message
-    assert "sk-***" in error.message  # the echoed key is scrubbed
+    assert KEY not in error.message  # the echoed key is scrubbed
+    assert "(request from Bearer ***)" in error.message
     assert error.fatal == (error.status == 501)  # a 400 may be about this one text
 
 
