@@ -35,7 +35,7 @@ from tunegate.models.hf import (
     split_continuation,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "tunegate" / "examples" / "sentiment"
+EXAMPLE = Path(__file__).resolve().parents[2] / "src" / "tunegate" / "examples" / "sentiment"
 ADAPTER = EXAMPLE / "adapter"
 TEST_FILE = EXAMPLE / "data" / "test.jsonl"
 LABELS = ["positive", "negative", "neutral"]

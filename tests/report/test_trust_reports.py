@@ -31,7 +31,7 @@ from tunegate.report.wording import conclusion
 from tunegate.results import Comparison, Estimate, ModelResult, SuiteResult
 
 TUNEGATE = Path(sys.executable).parent / "tunegate"
-EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "tunegate" / "examples" / "tool_calling"
+EXAMPLE = Path(__file__).resolve().parents[2] / "src" / "tunegate" / "examples" / "tool_calling"
 
 
 # --- item 6: one sentence, the deciding evidence first, signs kept ---------------------

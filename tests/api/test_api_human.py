@@ -19,7 +19,7 @@ from tunegate import (
 )
 
 PANDALM = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "pairwise_human" / "testset-v1.json"
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "pairwise_human" / "testset-v1.json"
 )
 
 

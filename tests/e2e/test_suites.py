@@ -27,7 +27,7 @@ from tunegate.report.markdown import to_markdown
 from tunegate.scoring.text import normalize_answer
 from tunegate.stats import wilson_interval
 
-EXAMPLES = Path(__file__).parents[1] / "src" / "tunegate" / "examples"
+EXAMPLES = Path(__file__).parents[2] / "src" / "tunegate" / "examples"
 TOOL_CASES = EXAMPLES / "tool_calling" / "cases.jsonl"
 
 QA = [

@@ -140,7 +140,7 @@ def test_cli_validate_accepts_yes_no_labels(tmp_path: Path) -> None:
 
 
 def test_no_yaml_read_bypasses_yamlio() -> None:
-    src = Path(__file__).resolve().parents[1] / "src" / "tunegate"
+    src = Path(__file__).resolve().parents[2] / "src" / "tunegate"
     offenders = [
         str(p.relative_to(src))
         for p in src.rglob("*.py")

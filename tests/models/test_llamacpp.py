@@ -33,7 +33,7 @@ import pytest
 pytestmark = pytest.mark.llamacpp
 
 TUNEGATE = Path(sys.executable).parent / "tunegate"
-DATA = Path(__file__).resolve().parents[1] / "src" / "tunegate" / "examples" / "sentiment" / "data"
+DATA = Path(__file__).resolve().parents[2] / "src" / "tunegate" / "examples" / "sentiment" / "data"
 LABELS = ["positive", "negative", "neutral"]
 ALIAS = "gemma3-270m"
 N = 12

@@ -24,7 +24,7 @@ from tunegate.data.multiple_choice import as_multiple_choice, format_multiple_ch
 from tunegate.errors import DataError
 from tunegate.models import build_backends
 
-TOOL_CALLING = Path(__file__).resolve().parent.parent / "src/tunegate/examples/tool_calling"
+TOOL_CALLING = Path(__file__).resolve().parents[2] / "src/tunegate/examples/tool_calling"
 RECORDS = [
     {"id": "r1", "text": "great kettle", "label": "positive", "category": "kitchen"},
     {"id": "r2", "text": "broken lamp", "label": "negative", "category": "home"},

@@ -30,7 +30,7 @@ from tunegate.scoring.text import (
     sentence_chrf,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 VECTORS = SHARED / "data" / "metric_vectors"
 ROUGE_DIR = VECTORS / "rouge"
 SACREBLEU_DIR = VECTORS / "sacrebleu"

@@ -21,7 +21,7 @@ from tunegate.pipeline import RunOptions, run
 from tunegate.report.markdown import to_markdown
 
 TUNEGATE = Path(sys.executable).parent / "tunegate"
-MMLU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mmlu" / "test"
+MMLU = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mmlu" / "test"
 LABELS = ["positive", "negative", "neutral"]
 
 

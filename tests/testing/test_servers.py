@@ -28,7 +28,7 @@ from servers import (
     serve,
 )
 
-SERVERS_PY = Path(__file__).with_name("servers.py")
+SERVERS_PY = Path(__file__).resolve().parents[1] / "servers.py"
 
 
 def chat_body(text: str, **extra: object) -> dict[str, object]:

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from tunegate.cli import app
 from tunegate.human.store import HumanStore
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pairwise_human"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "pairwise_human"
 pytestmark = pytest.mark.skipif(
     not (DATA / "testset-v1.json").exists(),
     reason=f"PandaLM reference data not found at {DATA} (it lives outside the repository)",

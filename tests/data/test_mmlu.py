@@ -24,7 +24,7 @@ from tunegate.mmlu import (
     mmlu_category,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 MMLU = SHARED / "data" / "mmlu"
 needs_shared = pytest.mark.skipif(
     not MMLU.is_dir(),

@@ -24,7 +24,7 @@ from tunegate.scoring.structured import (
     score_tool_calls,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 BFCL = SHARED / "data" / "bfcl"
 CATEGORIES = {
     "simple_python": ("simple", 400),

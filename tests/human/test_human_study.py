@@ -24,7 +24,7 @@ from tunegate.human.study import (
     stratified_sample,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "tunegate" / "examples" / "human_eval"
+EXAMPLE = Path(__file__).resolve().parents[2] / "src" / "tunegate" / "examples" / "human_eval"
 
 
 def invoke(*args: str) -> Any:

@@ -30,7 +30,7 @@ from tunegate.scoring.classification import (
 
 pytestmark = pytest.mark.filterwarnings("error")
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 TWEETEVAL = SHARED / "data" / "sentiment" / "tweeteval"
 SENTIMENT = ["negative", "neutral", "positive"]
 NO_LABEL = "<no valid label>"  # the tests' own stand-in for None when calling sklearn

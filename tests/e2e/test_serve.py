@@ -14,7 +14,7 @@ from tunegate.config import load_config
 from tunegate.models.hf import HFBackend
 from tunegate.pipeline import RunOptions, run
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "tunegate" / "examples" / "sentiment"
+EXAMPLE = Path(__file__).resolve().parents[2] / "src" / "tunegate" / "examples" / "sentiment"
 
 
 def test_served_adapter_is_evaluated_like_the_local_backend(
