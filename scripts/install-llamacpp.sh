@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs llama-cpp-python with its OpenAI-compatible server into .venv, for the tests
-# marked `llamacpp` (tests/test_llamacpp.py): they run tunegate's `openai` backend
+# marked `llamacpp` (tests/models/test_llamacpp.py): they run tunegate's `openai` backend
 # against `python -m llama_cpp.server` serving the Gemma 3 270M GGUF.
 #
 # PyPI ships llama-cpp-python as a source distribution only, so pip compiles llama.cpp.
