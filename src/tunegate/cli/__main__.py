@@ -1,0 +1,5 @@
+"""``python -m tunegate.cli``."""
+
+from tunegate.cli import main
+
+main()

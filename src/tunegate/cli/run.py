@@ -1,0 +1,227 @@
+"""``tunegate run``, ``demo``, ``validate`` and ``check-data``: the commands that read a
+config or data files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from tunegate.cli.base import _fail, _load, _Sigterm, app, err, out
+from tunegate.cli.progress import ProgressBars
+from tunegate.config import Config
+from tunegate.demo import demo_config_path, with_openai_baseline
+from tunegate.errors import TunegateError
+
+if TYPE_CHECKING:
+    from tunegate.pipeline import RunOptions
+
+
+def _execute(
+    cfg: Config,
+    options: RunOptions,
+    config_dir: Path,
+    json_path: Path | None,
+    quiet: bool,
+    gate_exit: bool,
+    markdown_path: Path | None = None,
+    html_path: Path | None = None,
+) -> None:
+    progress = Progress(
+        TextColumn("{task.description}", style="bold"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}", style="dim"),
+        console=err,
+        disable=quiet,
+    )
+    # Imported here: scikit-learn and friends take seconds, config errors should not wait.
+    from tunegate.pipeline import run
+    from tunegate.report.json_report import write_json
+    from tunegate.report.terminal import print_summary
+
+    options.observer = ProgressBars(progress)
+    options.gate = gate_exit
+    _Sigterm.install()
+    try:
+        with progress:
+            result = run(cfg, options, config_dir=config_dir)
+    except TunegateError as exc:
+        raise _fail(str(exc), exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise _fail(_Sigterm.message(), _Sigterm.exit_code()) from None
+    print_summary(result, out)
+    if json_path is not None:
+        path = write_json(result, json_path)
+        out.print(f"JSON report: {path}")
+    if markdown_path is not None:
+        from tunegate.report.markdown import write_markdown
+
+        out.print(f"Markdown report: {write_markdown(result, markdown_path)}")
+    if html_path is not None:
+        from tunegate.report.html import write_html
+        from tunegate.report.json_report import to_json
+
+        out.print(f"HTML report: {write_html(to_json(result), html_path)}")
+    # The exit code follows the printed verdict (--no-gate: no verdict, 0).
+    if result.gate is not None and result.gate.exit_code:
+        raise typer.Exit(result.gate.exit_code)
+
+
+@app.command("run")
+def run_cmd(
+    config: Annotated[Path, typer.Argument(help="The tunegate.yaml to run.")],
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the JSON report here.")
+    ] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write a Markdown report (for a pull request) here.")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Write the self-contained HTML report here.")
+    ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Send every request again; --no-cache MODEL asks only MODEL again (repeatable).",
+        ),
+    ] = False,
+    no_cache_model: Annotated[
+        list[str] | None, typer.Option("--no-cache-model", hidden=True)
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N cases.", min=1)] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="The SQLite store (default from the config).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    gate: Annotated[
+        bool,
+        typer.Option(
+            "--gate/--no-gate",
+            help="Judge the gate (the config's, or the default one) and exit with the "
+            "verdict's code: 0 SHIP, 1 ITERATE, 3 INCONCLUSIVE. --no-gate: no verdict, exit 0.",
+        ),
+    ] = True,
+) -> None:
+    """Run every model on the test set, score, compare, judge the gate, print the summary."""
+    cfg = _load(config)  # before importing the pipeline: config errors should not wait
+    from tunegate.pipeline import RunOptions
+
+    fresh = tuple(no_cache_model or ())
+    unknown = [m for m in fresh if m not in cfg.models]
+    if unknown:
+        from tunegate.config import suggest
+
+        raise _fail(
+            f"--no-cache {unknown[0]}: no model named {unknown[0]!r} in {config}"
+            f"{suggest(unknown[0], list(cfg.models))}"
+        )
+    options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store, fresh=fresh)
+    _execute(cfg, options, config.resolve().parent, json_path, quiet, gate, markdown, html)
+
+
+@app.command()
+def demo(
+    json_path: Annotated[Path, typer.Option("--json", help="Write the JSON report here.")] = Path(
+        "tunegate-demo.json"
+    ),
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write a Markdown report (for a pull request) here.")
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(help="Write the HTML report here (default: next to the JSON report)."),
+    ] = None,
+    store: Annotated[Path, typer.Option(help="The SQLite store.")] = Path(".tunegate/demo.db"),
+    limit: Annotated[int | None, typer.Option(help="Only the first N cases.", min=1)] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Compute every answer again.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """The offline demo: a LoRA-fine-tuned Gemma 3 270M against its prompted base model.
+
+    With OPENAI_API_KEY set, gpt-4o-mini zero-shot joins as another baseline.
+    """
+    config_path = demo_config_path()
+    from tunegate.pipeline import RunOptions
+
+    cfg = _load(config_path)
+    if html is None:
+        html = json_path.with_suffix(".html")
+    if os.environ.get("OPENAI_API_KEY"):
+        cfg = with_openai_baseline(cfg)
+    options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store)
+    _execute(cfg, options, config_path.parent, json_path, quiet, True, markdown, html)
+
+
+@app.command()
+def validate(config: Annotated[Path, typer.Argument(help="The tunegate.yaml to check.")]) -> None:
+    """Check everything a run checks, without calling any model: datasets, templates
+    (rendered against the real cases), environment variables, python functions, custom
+    scorers and shots files."""
+    cfg = _load(config)
+    from tunegate.preflight import preflight
+
+    found = preflight(cfg, config.resolve().parent, str(config))
+    for warning in found.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", markup=True, soft_wrap=True)
+    if found.problems:
+        raise _fail("\n".join(found.problems))
+    task = cfg.main_task
+    what = f"{len(task.labels)} labels" if task.labels else task.type
+    suites = list(found.cases.items())
+    more = "".join(
+        f"; suite {cfg.all_suites[i + 1].name}: {len(cases)} cases "
+        f"({cfg.all_suites[i + 1].task.type})"
+        for i, (_, cases) in enumerate(suites[1:])
+    )
+    out.print(
+        f"{config}: OK — {len(suites[0][1])} cases, {what}, "
+        f"{len(cfg.models)} models (candidate {cfg.candidate}){more}"
+    )
+
+
+@app.command("check-data")
+def check_data(
+    train: Annotated[Path, typer.Option(help="The training file (JSONL, chat JSONL or CSV).")],
+    test: Annotated[Path, typer.Option(help="The test file.")],
+    threshold: Annotated[
+        float, typer.Option(help="Jaccard of word 3-grams from which a pair is a near duplicate.")
+    ] = 0.8,
+    input_field: Annotated[str, typer.Option(help="Input field of JSONL/CSV records.")] = "text",
+    label_field: Annotated[str, typer.Option(help="Label field of JSONL/CSV records.")] = "label",
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the report here.")] = None,
+) -> None:
+    """Train/test leakage (exact and near-duplicate inputs) and label balance."""
+    import json
+
+    from tunegate.data import FieldMap, load_cases
+    from tunegate.leakage import check_leakage
+    from tunegate.report.terminal import print_leakage
+
+    fields = FieldMap(input_field=input_field, label_field=label_field)
+    try:
+        report = check_leakage(
+            load_cases(train, fields=fields), load_cases(test, fields=fields), threshold=threshold
+        )
+    except TunegateError as exc:
+        raise _fail(str(exc)) from None
+    print_leakage(report, str(train), str(test), out)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        out.print(f"JSON report: {json_path}")
