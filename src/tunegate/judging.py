@@ -122,9 +122,8 @@ def _python(name: str, spec: Any, labels: list[str], search: Path | None) -> Bac
 
 def _hf(name: str, spec: Any, labels: list[str], search: Path | None) -> Backend:
     from tunegate.models.hf import HFBackend
-    from tunegate.models.local import as_backend
 
-    hf = HFBackend(
+    return HFBackend(
         name,
         path=spec.path,
         gguf_file=spec.gguf_file,
@@ -138,7 +137,6 @@ def _hf(name: str, spec: Any, labels: list[str], search: Path | None) -> Backend
         dtype=spec.dtype,
         trained_prompt_warning=False,
     )
-    return as_backend(hf)
 
 
 #: How each kind of model becomes a judge backend (one entry per ``models:`` type).

@@ -6,8 +6,6 @@ when a local model is built).
 
 from __future__ import annotations
 
-from typing import cast
-
 from tunegate.config import HFModel
 from tunegate.models.base import Backend
 from tunegate.models.prompting import render_template
@@ -43,15 +41,4 @@ def build(name: str, spec: HFModel, context: BuildContext) -> Backend:
         trained_prompt_warning=kind.needs_labels,
         perplexity_of=task.target,
     )
-    return as_backend(backend)
-
-
-def as_backend(backend: object) -> Backend:
-    """A local backend with every member of the :class:`Backend` protocol: those that
-    ``HFBackend`` does not define itself get their defaults."""
-    for member, default in (("timeout", None), ("max_retries", 0), ("version", None)):
-        if not hasattr(backend, member):
-            setattr(backend, member, default)
-    if not hasattr(backend, "replica_stats"):
-        setattr(backend, "replica_stats", dict)  # noqa: B010 (no replicas: {})
-    return cast(Backend, backend)
+    return backend  # HFBackend implements every member of the Backend protocol itself
