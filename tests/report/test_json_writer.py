@@ -59,11 +59,16 @@ def test_jsonable_cleans_nested_values() -> None:
 
 def test_dumps_report_is_faster_than_indent() -> None:
     data = _document(20_000)
-    started = time.perf_counter()
-    fast = dumps_report(data)
-    fast_s = time.perf_counter() - started
-    started = time.perf_counter()
-    slow = json.dumps(data, indent=2, ensure_ascii=False)
-    slow_s = time.perf_counter() - started
-    assert json.loads(fast) == json.loads(slow)
-    assert fast_s < slow_s
+
+    def best_of_three(write: Any) -> float:  # the machine is shared: the fastest of 3
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            write(data)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    assert json.loads(dumps_report(data)) == data
+    assert best_of_three(dumps_report) < best_of_three(
+        lambda d: json.dumps(d, indent=2, ensure_ascii=False)
+    )
