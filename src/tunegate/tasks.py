@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from tunegate.scoring.registry import BuiltScorer
     from tunegate.store import Response
 
-__all__ = ["TASK_KINDS", "TASK_TYPES", "ModelScoring", "TaskKind", "task_kind"]
+__all__ = [
+    "TASK_KINDS",
+    "TASK_TYPES",
+    "ModelScoring",
+    "TaskKind",
+    "stored_task_kind",
+    "task_kind",
+]
 
 #: What a backend is asked to do: pick a label (``classify``), pick a choice
 #: (``choice``), write an answer (``generate``) or score the text (``perplexity``).
@@ -106,6 +113,19 @@ class TaskKind:
     chat_system: str | None = None
     #: Notes on a suite's runs (e.g. perplexities over different tokenizers).
     notes: Callable[[str, Mapping[str, ModelRun]], list[str]] | None = None
+    #: Scored per label: reports show per-class metrics and confusion matrices.
+    per_class: bool = False
+    #: Answers can be unreadable (no label, no tool call): reports count them.
+    shows_unparsed: bool = False
+    #: The metrics a models table shows beside the primary one (empty: the suite's
+    #: scorers' metrics, then the pass rate).
+    table_metrics: tuple[str, ...] = ()
+
+    @property
+    def picks_label(self) -> bool:
+        """Whether an answer is one of a set of labels (named or fixed), so a case is right
+        or wrong by its label and accuracy is its correctness."""
+        return self.needs_labels or bool(self.fixed_labels)
 
     @property
     def uses_scorers(self) -> bool:
@@ -236,6 +256,9 @@ TASK_KINDS: dict[str, TaskKind] = {
             compare=_compare_labels,
             needs_labels=True,
             also_compared=("accuracy",),
+            per_class=True,
+            shows_unparsed=True,
+            table_metrics=("accuracy", "macro_f1"),
         ),
         TaskKind(
             name="multiple_choice",
@@ -279,6 +302,7 @@ TASK_KINDS: dict[str, TaskKind] = {
             auto_format=lambda path: "bfcl",
             default_scorer="tool_call",
             tools=True,
+            shows_unparsed=True,
             unparseable="hold no tool call",
             local_prompt=TOOL_CALL_PROMPT,
         ),
@@ -304,3 +328,9 @@ TASK_TYPES: tuple[str, ...] = tuple(TASK_KINDS)
 def task_kind(name: str) -> TaskKind:
     """The kind called ``name`` (config validation makes sure it exists)."""
     return TASK_KINDS[name]
+
+
+def stored_task_kind(name: object) -> TaskKind | None:
+    """The kind of a stored result's ``task`` (None for a name this version does not know,
+    e.g. in a result written by another version): what reports ask instead of the name."""
+    return TASK_KINDS.get(name) if isinstance(name, str) else None

@@ -19,6 +19,7 @@ from typing import Any
 from tunegate.report.files import write_atomic
 from tunegate.report.html_data import page_data, script_json
 from tunegate.report.wording import interval, metric_name, num
+from tunegate.tasks import stored_task_kind
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSP = (
@@ -109,8 +110,9 @@ def _forest(result: dict[str, Any]) -> tuple[str | None, int]:
 
 def _columns(suite: dict[str, Any]) -> list[str]:
     primary = str(suite.get("primary_metric"))
-    if suite.get("task") == "classification":
-        rest = [m for m in ("accuracy", "macro_f1") if m != primary]
+    kind = stored_task_kind(suite.get("task"))
+    if kind is not None and kind.table_metrics:
+        rest = [m for m in kind.table_metrics if m != primary]
     else:
         metrics = [str(m) for m in suite.get("metrics") or []]
         rest = [m for m in metrics if m != primary][:3]
@@ -155,7 +157,8 @@ def _suite(result: dict[str, Any], suite: dict[str, Any], index: int) -> dict[st
     labels = [str(x) for x in suite.get("labels") or []]
     columns = _columns(suite)
     confusions = []
-    if suite.get("task") == "classification" and labels:
+    kind = stored_task_kind(suite.get("task"))
+    if kind is not None and kind.per_class and labels:
         for model, m in models.items():
             if m.get("confusion"):
                 confusions.append(plots.confusion(labels, m["confusion"], f"{name}: {model}"))

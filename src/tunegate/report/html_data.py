@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tunegate.tasks import stored_task_kind
+
 #: Per-model outcome fields, in the order they are packed (the page's script reads them so).
 OUTCOME_FIELDS = (
     "answer",
@@ -43,11 +45,18 @@ def _outcome(row: dict[str, Any], parsed: bool) -> list[Any]:
     ]
 
 
+def picks_label(suite: dict[str, Any]) -> bool:
+    """Whether the stored suite's task kind answers with a label (classification, multiple
+    choice): its answers are parsed, and can be unparseable."""
+    kind = stored_task_kind(suite.get("task"))
+    return kind is not None and kind.picks_label
+
+
 def suite_cases(suite: dict[str, Any], models: list[str]) -> list[list[Any]]:
     """``[id, input, reference, category, [outcome per model in models order]]`` per case,
     in the suite's case order (a model without a row for a case gets None)."""
     inputs: dict[str, str] = suite.get("inputs") or {}
-    parsed = suite.get("task") in ("classification", "multiple_choice")
+    parsed = picks_label(suite)
     by_case: dict[str, dict[str, dict[str, Any]]] = {}
     for row in suite.get("cases") or []:
         by_case.setdefault(str(row.get("case_id")), {})[str(row.get("model"))] = row
@@ -88,6 +97,8 @@ def page_data(result: dict[str, Any]) -> dict[str, Any]:
             {
                 "name": suite.get("name"),
                 "task": suite.get("task"),
+                # The task kind answers with a label: an answer can be unparseable.
+                "picks_label": picks_label(suite),
                 "labels": suite.get("labels") or [],
                 "models": models,
                 "candidate": candidate if candidate in models else None,

@@ -31,6 +31,7 @@ from tunegate.report.wording import (
     run_notes,
 )
 from tunegate.results import GateResult, ModelResult, RunResult, SuiteResult
+from tunegate.tasks import stored_task_kind
 
 
 def _ms(value: float | None) -> str:
@@ -73,7 +74,9 @@ def models_table(
     for metric in columns:
         table.add_column(column_name(suite, metric), justify="right", no_wrap=True)
     table.add_column("errors", justify="right", no_wrap=compact)
-    if suite.task in UNPARSED_TASKS:
+    kind = stored_task_kind(suite.task)
+    unparsed = kind is not None and kind.shows_unparsed
+    if unparsed:
         table.add_column("unparsed", justify="right", no_wrap=compact)
     table.add_column(
         "p50/95/99 ms" if compact else "p50/p95/p99 ms", justify="right", no_wrap=compact
@@ -98,7 +101,7 @@ def models_table(
             estimate(m.metrics[c]) if c in m.metrics else "—" for c in columns
         ]
         cells.append(_count(m.errors, m.n, compact))
-        if suite.task in UNPARSED_TASKS:
+        if unparsed:
             cells.append(_count(m.unparseable, m.n, compact))
         cells.append(f"{_ms(lat['p50'])}/{_ms(lat['p95'])}/{_ms(lat['p99'])}")
         if not compact:
@@ -109,8 +112,6 @@ def models_table(
     return table
 
 
-#: Tasks whose answers can be unreadable (no label, no tool call): an "unparsed" column.
-UNPARSED_TASKS = ("classification", "tool_call")
 #: Metric columns in the models table; the rest wrap into a second table.
 MAIN_METRICS = 4
 
@@ -257,7 +258,8 @@ def suite_parts(
     more = more_metrics_table(suite, compact)
     if more is not None:
         parts.append(more)
-    if suite.task == "classification" and suite.models:
+    kind = stored_task_kind(suite.task)
+    if kind is not None and kind.per_class and suite.models:
         parts.append(per_class_table(suite))
         if candidate in suite.models:
             parts.append(confusion_table(suite.models[candidate], suite.labels))

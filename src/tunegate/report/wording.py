@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tunegate.results import Comparison, Estimate, RunResult, SuiteResult
+from tunegate.tasks import stored_task_kind
 
 METRIC_NAMES = {
     "accuracy": "accuracy",
@@ -68,7 +69,8 @@ def conclusion(c: Comparison, confidence: float, suite: SuiteResult | None = Non
     if not c.test.startswith("McNemar") or c.p_value != c.p_value or c.metric == "perplexity":
         return head
     verdict = "significant" if c.p_value < 1 - confidence else "not significant"
-    by_class = "pass/fail" not in c.test or (suite is not None and suite.task == "multiple_choice")
+    kind = None if suite is None else stored_task_kind(suite.task)
+    by_class = "pass/fail" not in c.test or (kind is not None and kind.picks_label)
     tested, key = ("accuracy", "accuracy") if by_class else ("pass rate", "pass_rate")
     if c.metric == key:
         return f"{head}; McNemar {p_value(c.p_value)} ({verdict})"
@@ -148,8 +150,9 @@ def metric_columns(suite: SuiteResult) -> list[str]:
     """The metrics a models table shows: the primary one first, then every other metric of
     the suite's scorers (classification: accuracy and macro-F1), then the pass rate when
     several scorers (or a pass rule) decide it."""
-    if suite.task == "classification":
-        rest = [m for m in ("accuracy", "macro_f1") if m != suite.primary_metric]
+    kind = stored_task_kind(suite.task)
+    if kind is not None and kind.table_metrics:
+        rest = [m for m in kind.table_metrics if m != suite.primary_metric]
     else:
         rest = [m for m in suite.metrics if m != suite.primary_metric]
         several = len(suite.metrics) > 1 or suite.pass_rule not in ("", "the scorer passes")

@@ -29,7 +29,7 @@
     return text.length > n ? text.slice(0, n - 1) + "…" : text;
   }
   function suite() { return data.suites[state.suite]; }
-  function classifies(s) { return s.task === "classification" || s.task === "multiple_choice"; }
+  function classifies(s) { return s.picks_label === true; }
   function said(out) {  // what a model answered, as compared between models
     if (!out) { return null; }
     if (out[F.error] !== null) { return "\u0000error"; }
