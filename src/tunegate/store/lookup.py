@@ -3,11 +3,13 @@ names, and its stored result."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunegate.errors import DataError, TunegateError
-from tunegate.store.db import Store
 from tunegate.store.records import RunInfo
+
+if TYPE_CHECKING:
+    from tunegate.store import Store
 
 #: Run references with a meaning of their own (besides ids and id prefixes).
 SPECIAL_REFS = ("latest", "previous")
