@@ -17,7 +17,7 @@ class ConfigWarning(UserWarning):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _check_url(value: str | None) -> str | None:

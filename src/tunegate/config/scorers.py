@@ -11,6 +11,7 @@ still read, as deprecated aliases (:data:`DEPRECATED_OPTIONS`).
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -47,7 +48,7 @@ class ScorerConfig(_Strict):
     #: The metric's name when ``name`` is not given (default: the type).
     default_label: ClassVar[str | None] = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -231,7 +232,12 @@ AnyScorer = Annotated[
     | CustomScorer,
     Field(discriminator="type"),
 ]
-_ONE_SCORER: TypeAdapter[ScorerConfig] = TypeAdapter(AnyScorer)
+
+
+@functools.cache
+def _one_scorer() -> TypeAdapter[ScorerConfig]:
+    """Built on first use: 0.1 s that ``import tunegate.config`` need not pay (startup)."""
+    return TypeAdapter(AnyScorer)
 
 
 def scorer_config(**options: Any) -> ScorerConfig:
@@ -239,7 +245,7 @@ def scorer_config(**options: Any) -> ScorerConfig:
 
     Raises pydantic's ``ValidationError`` on an unknown type or an option the type lacks.
     """
-    return _ONE_SCORER.validate_python(options)
+    return _one_scorer().validate_python(options)
 
 
 JudgeScale = Literal["pass_fail", "1-5", "1-10"]

@@ -74,7 +74,7 @@ class TaskConfig(_Strict):
     # generation / tool_call: when a case passes (default: every scorer passes)
     pass_: Annotated[PassRule | None, Field(alias="pass")] = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @field_validator("labels", mode="before")
     @classmethod
