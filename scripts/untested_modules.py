@@ -12,6 +12,14 @@ the CLI); nor is anything under ``tunegate/examples`` (example projects, exercis
 tests that run them).
 
     python scripts/untested_modules.py          # one module per line; exit 1 if any
+    python scripts/untested_modules.py --why    # ... each marked "re-export" when a test
+                                                # reaches it only through its package
+
+A test that imports a name from a package (``from tunegate.stats import mcnemar_test``)
+reaches the submodule the package's ``__init__`` re-exports it from
+(``tunegate.stats.paired``), but does not import it directly: ``--why`` tells those
+modules (tested through the package's old path, e.g. after a module became a package)
+from the ones no test reaches at all.
 
 Exit code 0 when every module is imported by some test, 1 otherwise.
 """
@@ -79,6 +87,41 @@ def imported_modules(files: Iterable[Path], package: str = PACKAGE) -> set[str]:
     return names
 
 
+def reexports(src: Path = REPO / "src", package: str = PACKAGE) -> dict[str, str]:
+    """``package.sub.name`` -> the module a package ``__init__`` re-exports ``name`` from
+    (``from .mod import name`` or ``from package.sub.mod import name`` in it)."""
+    out: dict[str, str] = {}
+    for init in sorted((src / package).rglob("__init__.py")):
+        owner = ".".join(init.relative_to(src).parent.parts)
+        tree = ast.parse(init.read_text(encoding="utf-8"), filename=str(init))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                base = owner.rsplit(".", node.level - 1)[0] if node.level > 1 else owner
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            if not module.startswith(package + "."):
+                continue
+            for alias in node.names:
+                out[f"{owner}.{alias.asname or alias.name}"] = module
+    return out
+
+
+def reached_through_packages(
+    missing: Iterable[str],
+    src: Path = REPO / "src",
+    tests: Path = REPO / "tests",
+    package: str = PACKAGE,
+) -> set[str]:
+    """Those of ``missing`` that a test reaches through a package's re-export."""
+    imported = imported_modules(find_test_files(tests), package)
+    via = reexports(src, package)
+    reached = {via[name] for name in imported if name in via}
+    return set(missing) & reached
+
+
 def untested(
     src: Path = REPO / "src", tests: Path = REPO / "tests", package: str = PACKAGE
 ) -> list[str]:
@@ -91,12 +134,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--src", type=Path, default=REPO / "src")
     parser.add_argument("--tests", type=Path, default=REPO / "tests")
+    parser.add_argument(
+        "--why", action="store_true", help='mark modules reached through a package "re-export"'
+    )
     args = parser.parse_args(argv)
     missing = untested(args.src, args.tests)
+    reached = reached_through_packages(missing, args.src, args.tests) if args.why else set()
     for name in missing:
-        print(name)
+        print(f"{name}  (re-export)" if name in reached else name)
     total = len(source_modules(args.src))
     print(f"{len(missing)} of {total} module(s) not imported by any test", file=sys.stderr)
+    if args.why:
+        print(
+            f"{len(reached)} of them reached through a package's re-export, "
+            f"{len(missing) - len(reached)} not at all",
+            file=sys.stderr,
+        )
     return 1 if missing else 0
 
 
