@@ -13,7 +13,8 @@ requests/s over ``--n`` distinct chat cases of
 - ``tunegate``: ``tunegate run`` as a whole process (start to JSON report written,
   fresh store): render, cache keys, retries, store, scoring, statistics, report.
 
-and prints the issue's table: requests/s, the ratio to the limit, tunegate's request
+and prints the issue's table (tunegate's CPU per request is its whole process's CPU
+time over the cases; ``benchmarks/phases.py`` splits off the request phase): requests/s, the ratio to the limit, tunegate's request
 phase (the runner's wall time for the model) against the limit, the seconds of the
 process outside the request phase, and the client CPU ms per request of the loops.
 """
@@ -25,6 +26,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -164,24 +166,28 @@ def find(document: Any, key: str) -> Any:
     return None
 
 
-def tunegate_pass(url: str, n: int, concurrency: int, transport: str) -> tuple[float, float]:
-    """``tunegate run`` as a whole process: seconds in all, and of its request phase."""
+def tunegate_pass(url: str, n: int, concurrency: int, transport: str) -> tuple[float, float, float]:
+    """``tunegate run`` as a whole process: seconds in all, of its request phase, and its
+    CPU seconds in all (start, background imports, requests, scoring, reports)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         config = write_project(folder, url, n, concurrency, transport)
         report = folder / "r.json"
         command = [str(TUNEGATE), "run", str(config), "--store", str(folder / "t.db")]
         command += ["--json", str(report), "--no-gate", "-q"]
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         elapsed = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
         if done.returncode not in (0, 1):
             raise RuntimeError(f"tunegate run failed ({done.returncode}): {done.stderr[-2000:]}")
         data = json.loads(report.read_text())
     errors = find(data, "errors")
     if errors:
         raise RuntimeError(f"tunegate: {errors} of {n} requests failed")
-    return elapsed, float(find(data, "wall_s") or elapsed)
+    return elapsed, float(find(data, "wall_s") or elapsed), cpu
 
 
 def cpu_of(coro_pass: Any, url: str, n: int, concurrency: int) -> tuple[float, float]:
@@ -211,8 +217,8 @@ def main() -> None:
             res: dict[str, Any] = {"limit": c / latency_s}
             res["aiohttp"] = cpu_of(aiohttp_pass, url, n, c)
             res["sdk"] = cpu_of(sdk_pass, url, n, c)
-            total, phase = tunegate_pass(url, n, c, args.transport)
-            res["tunegate"] = (n / total, n / phase, total - phase)
+            total, phase, cpu = tunegate_pass(url, n, c, args.transport)
+            res["tunegate"] = (n / total, n / phase, total - phase, cpu * 1000.0 / n)
             results[c] = res
     load_after = os.getloadavg()
 
@@ -226,10 +232,10 @@ def main() -> None:
             if name == "limit":
                 cells.append(f"{limit:,.0f} (100%)")
             elif name == "tunegate":
-                rate, phase_rate, outside = res[name]
+                rate, phase_rate, outside, cpu_ms = res[name]
                 cells.append(
                     f"{cell(rate, limit)}; request phase {phase_rate / limit:.0%},"
-                    f" {outside:.2f} s outside it"
+                    f" {outside:.2f} s outside it; {cpu_ms:.2f} ms CPU/req (whole process)"
                 )
             else:
                 rate, cpu_ms = res[name]
