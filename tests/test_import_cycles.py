@@ -39,6 +39,40 @@ def test_tunegate_has_no_import_cycle() -> None:
     assert "cycle:" not in done.stdout
 
 
+def test_tunegate_has_no_import_cycle_with_function_level_imports() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--lazy"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert " 0 cycle(s)" in done.stdout
+    assert "cycle:" not in done.stdout
+
+
+def test_task_kinds_name_their_scoring_functions_by_path() -> None:
+    """The registry names the scoring code instead of importing it (that broke the
+    config -> tasks -> evaluate -> config cycle): every name resolves to a function,
+    and importing the config does not import the scoring code."""
+    from tunegate.tasks import TASK_KINDS, FunctionRef
+
+    for kind in TASK_KINDS.values():
+        for ref in (kind.score, kind.compare):
+            assert isinstance(ref, FunctionRef)
+            assert callable(ref.resolve()), ref.path
+    code = (
+        "import sys, tunegate.config, tunegate.tasks\n"
+        "print(sorted(m for m in ('tunegate.evaluate', 'tunegate.compare', "
+        "'tunegate.task_scoring') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
+
+
 def test_the_graph_has_every_kind_of_import(tmp_path: Path) -> None:
     root = _package(
         tmp_path,

@@ -7,12 +7,13 @@ and which leads, which dataset formats it reads, what a backend is asked to do
 responses are scored and compared. Code elsewhere asks the kind
 (``task_kind(task.type).metrics``) instead of testing the type's name.
 
-This module imports nothing heavy: the scoring functions import
-:mod:`tunegate.evaluate` and :mod:`tunegate.compare` when they run.
+This module imports nothing heavy: the kinds name their scoring functions by import
+path (:class:`FunctionRef`, in :mod:`tunegate.task_scoring`), imported when they run.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,58 +147,30 @@ class TaskKind:
 # --------------------------------------------------------------------- scoring functions
 
 
-def _score_labels(s: ModelScoring) -> tuple[ScoredModel, ModelResult]:
-    from tunegate.evaluate import classification_result, score_classification
+@dataclass(frozen=True)
+class FunctionRef:
+    """A function named by its import path (``"package.module:function"``), imported
+    when first called. The kinds name their scoring functions this way, so importing
+    the registry (the config does) does not import the scoring code, which imports
+    the config."""
 
-    scored = score_classification(s.name, s.cases, s.responses, s.labels)
-    result = classification_result(
-        scored,
-        s.cases,
-        s.labels,
-        confidence=s.confidence,
-        n_resamples=s.n_resamples,
-        seed=s.seed,
-    )
-    return scored, result
+    path: str
 
+    def resolve(self) -> Callable[..., Any]:
+        """The function itself (imports its module)."""
+        module, _, name = self.path.partition(":")
+        function: Callable[..., Any] = getattr(importlib.import_module(module), name)
+        return function
 
-def _score_outputs(s: ModelScoring) -> tuple[ScoredModel, ModelResult]:
-    from tunegate.evaluate import score_generic
-
-    scored = score_generic(s.name, s.cases, s.responses, s.scorers, s.pass_rule)
-    return scored, _generic(scored, s)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
 
 
-def _score_perplexity(s: ModelScoring) -> tuple[ScoredModel, ModelResult]:
-    from tunegate.evaluate import score_perplexity
-
-    scored = score_perplexity(s.name, s.responses)
-    return scored, _generic(scored, s)
-
-
-def _generic(scored: ScoredModel, s: ModelScoring) -> ModelResult:
-    from tunegate.evaluate import generic_result
-
-    return generic_result(
-        scored,
-        s.cases,
-        s.metrics,
-        confidence=s.confidence,
-        n_resamples=s.n_resamples,
-        seed=s.seed,
-    )
-
-
-def _compare_labels(*args: Any, **kwargs: Any) -> list[Comparison]:
-    from tunegate.compare import compare_classification
-
-    return compare_classification(*args, **kwargs)
-
-
-def _compare_outputs(cand: Any, base: Any, labels: Any, *args: Any, **kwargs: Any) -> list[Any]:
-    from tunegate.compare import compare_generic
-
-    return compare_generic(cand, base, *args, **kwargs)
+_score_labels = FunctionRef("tunegate.task_scoring:score_labels")
+_score_outputs = FunctionRef("tunegate.task_scoring:score_outputs")
+_score_perplexity = FunctionRef("tunegate.task_scoring:score_perplexity_of")
+_compare_labels = FunctionRef("tunegate.task_scoring:compare_labels")
+_compare_outputs = FunctionRef("tunegate.task_scoring:compare_outputs")
 
 
 def _tokenizer_notes(suite: str, runs: Mapping[str, ModelRun]) -> list[str]:

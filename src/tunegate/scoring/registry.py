@@ -14,16 +14,19 @@ here, so a name means the same thing in both. The config model of each type is i
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunegate.config.scorers import SCORER_CLASSES, ScorerConfig
-from tunegate.config.tasks import TaskConfig
 from tunegate.data import Case
 from tunegate.scoring.base import Score
 from tunegate.store import Response
+
+if TYPE_CHECKING:  # config.tasks asks this registry for metric names: no import back
+    from tunegate.config.tasks import TaskConfig
 
 __all__ = [
     "BuildContext",
@@ -86,6 +89,10 @@ class ScorerKind:
 Maker = Callable[[Any, BuildContext], "KindFn | WithCorpus"]
 _KINDS: dict[str, ScorerKind] = {}
 
+#: The modules that register the built-in scorer types, named by import path: they
+#: import this registry (``@scorer``), so the registry does not import them back.
+BUILTIN_SCORER_MODULES = ("tunegate.scoring.scorers",)
+
 
 def scorer(
     type_: str,
@@ -115,8 +122,8 @@ def scorer(
 
 def scorer_kind(type_: str) -> ScorerKind:
     """The registration of a scorer type (KeyError for an unknown one)."""
-    import tunegate.scoring.scorers  # noqa: F401  (registers every built-in type)
-
+    for module in BUILTIN_SCORER_MODULES:  # registers every built-in type (once)
+        importlib.import_module(module)
     return _KINDS[type_]
 
 
