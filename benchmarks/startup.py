@@ -4,18 +4,24 @@ Run: ``.venv/bin/python benchmarks/startup.py [--repeats 9]``
 
 Each command runs ``--repeats`` times after one warm-up (file cache); prints the
 median, the fastest and the slowest, with the load average (the machine is shared).
-Goals (issue 11): ``tunegate --help`` and ``tunegate validate`` under 0.5 s.
+Goals (issue 11): ``tunegate --help`` and ``tunegate validate`` under 0.5 s; the first
+request of ``tunegate run`` sent within 1.0 s of the process starting (measured by a
+loopback server in this process noting when the first request arrives).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +44,67 @@ def seconds(command: list[str], repeats: int) -> tuple[list[float], list[float]]
     return times, cpus
 
 
+class _Chat(BaseHTTPRequestHandler):
+    """Answers every POST with a chat completion; remembers when the first arrived."""
+
+    first: float | None = None
+
+    def do_POST(self) -> None:
+        if _Chat.first is None:
+            _Chat.first = time.perf_counter()
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = json.dumps(
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "toy",
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": "neutral"},
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def first_request(repeats: int) -> list[float]:
+    """Seconds from starting ``tunegate run`` (20 chat cases) to its first request."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from throughput import write_project
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Chat)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    times = []
+    try:
+        for i in range(repeats + 1):  # the first is a warm-up
+            with tempfile.TemporaryDirectory() as tmp:
+                config = write_project(Path(tmp), url, 20, 4, "aiohttp")
+                command = [str(TUNEGATE), "run", str(config), "--store", f"{tmp}/t.db", "-q"]
+                _Chat.first = None
+                started = time.perf_counter()
+                subprocess.run([*command, "--no-gate"], capture_output=True, check=False)
+                if _Chat.first is None:
+                    raise RuntimeError("tunegate run sent no request")
+                if i:
+                    times.append(_Chat.first - started)
+    finally:
+        server.shutdown()
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9)
@@ -51,6 +118,7 @@ def main() -> None:
     }
     load_before = os.getloadavg()[0]
     rows = [(name, seconds(command, args.repeats)) for name, command in commands.items()]
+    first = first_request(args.repeats)
     load_after = os.getloadavg()[0]
     print(
         f"{args.repeats} runs each after a warm-up, {os.cpu_count()} CPUs; load average"
@@ -63,6 +131,10 @@ def main() -> None:
             f"{name} | {statistics.median(times):.3f} | {min(times):.3f} | {max(times):.3f}"
             f" | {statistics.median(cpus):.3f}"
         )
+    print(
+        f"tunegate run: first request after start | {statistics.median(first):.3f} |"
+        f" {min(first):.3f} | {max(first):.3f} | (goal 1.0 s)"
+    )
 
 
 if __name__ == "__main__":
