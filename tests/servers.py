@@ -1,7 +1,7 @@
 """The loopback servers of the test-suite, from :mod:`tunegate.testing.servers`.
 
-``tests/`` is not a package: pytest puts it on ``sys.path``, so test modules
-import this file as ``servers``. As a script it runs a server in the foreground::
+``tests/`` is not a package: pytest puts it on ``sys.path`` (``pythonpath = ["tests"]``
+in pyproject.toml), so test modules in any of its folders import this file as ``servers``. As a script it runs a server in the foreground::
 
     python tests/servers.py openai --port 0 --latency-ms 50
 """
