@@ -1,0 +1,58 @@
+"""tunegate.models.registry: backends by ``type``, builders imported on first use."""
+
+from __future__ import annotations
+
+import sys
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from tunegate.config import parse_config
+from tunegate.errors import ConfigError
+from tunegate.models import registry
+from tunegate.models.registry import BuildContext, build, builder, register, registered
+
+
+def test_every_model_type_of_the_config_has_a_builder() -> None:
+    assert registered() == ["hf", "http", "openai", "python"]
+
+
+def test_an_unknown_type_names_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"no backend for model type 'grpc' \(known: hf, http"):
+        builder("grpc")
+
+
+def test_a_builder_is_imported_on_first_use_and_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_BUILDERS", dict(registry._BUILDERS))
+    made: list[tuple[str, Any]] = []
+
+    def fake(name: str, spec: Any, context: BuildContext) -> Any:
+        made.append((name, spec.type))
+        return "backend"
+
+    module = SimpleNamespace(make=fake)
+    monkeypatch.setitem(sys.modules, "tunegate_test_fake_backend", module)
+    register("fake", "tunegate_test_fake_backend:make")
+    assert registry._BUILDERS["fake"] == "tunegate_test_fake_backend:make"
+    spec = SimpleNamespace(type="fake")
+    assert build("m1", spec, BuildContext(suite=None)) == "backend"
+    assert registry._BUILDERS["fake"] is fake  # resolved once
+    assert made == [("m1", "fake")]
+    assert "fake" in registered()
+
+
+def test_a_python_model_builds_through_the_registry(tmp_path: Any) -> None:
+    (tmp_path / "echo_model.py").write_text("def answer(text):\n    return text.upper()\n")
+    config = parse_config(
+        {
+            "dataset": {"path": "x.jsonl"},
+            "task": {"labels": ["a", "b"]},
+            "models": {"echo": {"type": "python", "function": "echo_model:answer"}},
+        },
+        source=tmp_path / "tunegate.yaml",
+    )
+    backend = build(
+        "echo", config.models["echo"], BuildContext(suite=config.all_suites[0], config_dir=tmp_path)
+    )
+    assert type(backend).__module__ == "tunegate.models.python_fn"
