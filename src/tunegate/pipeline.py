@@ -9,16 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tunegate.compare import compare_categories
 from tunegate.config import Config, SuiteConfig, TaskConfig, default_metric, suite_metrics
 from tunegate.cost import model_cost
 from tunegate.data import Case, load_cases
 from tunegate.errors import ConfigError
-from tunegate.evaluate import ScoredModel, case_rows, category_indices
 from tunegate.facts import run_facts
 from tunegate.gate import evaluate_gate
 from tunegate.human_link import human_evidence
-from tunegate.judging import SuiteJudging, judge_scorers, run_judges
 from tunegate.models import build_backends
 from tunegate.report.json_report import to_json
 from tunegate.results import CategoryComparison, Comparison, ModelResult, RunResult, SuiteResult
@@ -29,6 +26,8 @@ from tunegate.suites import field_map, load_suite_cases
 from tunegate.tasks import ModelScoring
 
 if TYPE_CHECKING:
+    from tunegate.evaluate import ScoredModel
+    from tunegate.judging import SuiteJudging
     from tunegate.leakage import LeakageReport
 
 
@@ -99,6 +98,11 @@ def evaluate_suite(
 
     ``judged`` holds the verdicts of the suite's judges (see :func:`run_judges`).
     """
+    # Imported after the requests (startup: the first request does not wait on them).
+    from tunegate.compare import compare_categories
+    from tunegate.evaluate import case_rows, category_indices
+    from tunegate.judging import judge_scorers
+
     task, kind = suite.task, suite.task.kind
     main = config.is_main(suite)
     primary = config.primary_metric if main else default_metric(task)
@@ -341,6 +345,8 @@ async def arun(
         warnings += [w for w in b.warnings if w not in warnings]
     all_runs: list[dict[str, ModelRun]] = []
     started_clock = time.monotonic()
+    from tunegate.judging import run_judges  # not on the path to the first request
+
     try:
         with Store(opts.store_path or config.store) as store:
             run_id = store.start_run(

@@ -104,7 +104,15 @@ class ModelRun:
 
 #: What scoring and statistics import next: loaded in a background thread while
 #: requests are in flight, so that neither the first request nor the end waits on them.
-PRELOAD = ("sklearn.metrics", "scipy.stats", "statsmodels.stats.contingency_tables")
+#: The pipeline's scoring modules are imported here too, not before the first request.
+PRELOAD = (
+    "sklearn.metrics",
+    "scipy.stats",
+    "statsmodels.stats.contingency_tables",
+    "tunegate.evaluate",
+    "tunegate.compare",
+    "tunegate.judging",
+)
 
 
 def preload(modules: Sequence[str] = PRELOAD) -> threading.Thread | None:
