@@ -21,11 +21,42 @@ from tunegate.models.registry import BuildContext
 from tunegate.secrets import redact
 
 
+def _local_file(config_dir: Path, module_name: str) -> Path | None:
+    """The file ``module_name`` names inside the config's folder, if there is one."""
+    base = config_dir.joinpath(*module_name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate.resolve()
+    return None
+
+
+def _prefer_config_dir(config_dir: Path, module_name: str) -> None:
+    """Put the config's folder first on ``sys.path`` and drop a cached module of the same
+    name that is not the folder's own file (another config's ``models.py`` loaded earlier in
+    this process, or a namespace package of that name), so the config gets its own module."""
+    folder = str(config_dir)
+    if folder in sys.path:
+        sys.path.remove(folder)
+    sys.path.insert(0, folder)
+    local = _local_file(config_dir, module_name)
+    cached = sys.modules.get(module_name)
+    if local is None or cached is None:
+        return
+    cached_file = getattr(cached, "__file__", None)
+    if cached_file is not None and Path(cached_file).resolve() == local:
+        return
+    top = module_name.split(".")[0]
+    for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+
+
 def import_function(spec: str, key: str, config_dir: Path | None = None) -> Callable[..., Any]:
-    """Import ``package.module:function``; ``config_dir`` (the config's folder) is tried first."""
+    """Import ``package.module:function``; ``config_dir`` (the config's folder) is tried first,
+    and a module file there wins over a module of the same name imported from elsewhere."""
     module_name, _, attr = spec.partition(":")
-    if config_dir is not None and str(config_dir) not in sys.path:
-        sys.path.insert(0, str(config_dir))
+    if config_dir is not None:
+        _prefer_config_dir(config_dir, module_name)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
