@@ -31,7 +31,13 @@ from tunegate.config import (
 )
 from tunegate.data import Case
 from tunegate.models.judges import Parse, judge_backend
-from tunegate.runner import ModelRun, ModelRunStats, Observer, RetryPolicy, run_models
+from tunegate.runner import (
+    ModelRun,
+    Observer,
+    PrefixedObserver,
+    RetryPolicy,
+    run_models,
+)
 from tunegate.scoring.base import NO_ANSWER, Score
 from tunegate.scoring.judge import (
     DEFAULT_PAIRWISE_RUBRIC,
@@ -316,7 +322,7 @@ async def run_judges(
 
     async def one(job: _Job) -> ModelRun:
         backend = judge_backend(config, job.judge, job.labels, job.parse, config_dir)
-        watcher = _Prefixed(observer, f"{suite.name}/{job.label}/") if observer else None
+        watcher = PrefixedObserver(observer, f"{suite.name}/{job.label}/") if observer else None
         done = await run_models(
             {backend.name: backend},
             job.cases,
@@ -342,28 +348,6 @@ async def run_judges(
             entries.append(_pairwise_summary(config, sc, cases, runs, baselines, job, run))
     result.summary = {"judges": entries, "warnings": list(result.warnings)}
     return result
-
-
-class _Prefixed:
-    """Progress events of a judge, named ``suite/judge/judge:<model>``."""
-
-    def __init__(self, observer: Observer, prefix: str) -> None:
-        self.observer = observer
-        self.prefix = prefix
-
-    def model_loading(self, model: str) -> None:
-        loading = getattr(self.observer, "model_loading", None)
-        if loading is not None:
-            loading(self.prefix + model)
-
-    def model_started(self, model: str, total: int, cached: int) -> None:
-        self.observer.model_started(self.prefix + model, total, cached)
-
-    def response(self, model: str, response: Response) -> None:
-        self.observer.response(self.prefix + model, response)
-
-    def model_finished(self, model: str, stats: ModelRunStats) -> None:
-        self.observer.model_finished(self.prefix + model, stats)
 
 
 # --------------------------------------------------------------------------- scorers

@@ -19,9 +19,15 @@ from tunegate.human_link import human_evidence
 from tunegate.models import build_backends
 from tunegate.report.json_report import to_json
 from tunegate.results import CategoryComparison, Comparison, ModelResult, RunResult, SuiteResult
-from tunegate.runner import ModelRun, ModelRunStats, Observer, RetryPolicy, run_models
+from tunegate.runner import (
+    ModelRun,
+    Observer,
+    PrefixedObserver,
+    RetryPolicy,
+    run_models,
+)
 from tunegate.scoring.scorers import build_scorers
-from tunegate.store import Response, Store
+from tunegate.store import Store
 from tunegate.suites import field_map, load_suite_cases
 from tunegate.tasks import ModelScoring
 
@@ -277,28 +283,6 @@ def attach_provenance(
                 result.notes.append(prefix + change)
 
 
-class _SuiteObserver:
-    """Progress events of a suite's models, named ``suite/model`` beyond the main suite."""
-
-    def __init__(self, observer: Observer, prefix: str) -> None:
-        self.observer = observer
-        self.prefix = prefix
-
-    def model_loading(self, model: str) -> None:
-        loading = getattr(self.observer, "model_loading", None)
-        if loading is not None:
-            loading(self.prefix + model)
-
-    def model_started(self, model: str, total: int, cached: int) -> None:
-        self.observer.model_started(self.prefix + model, total, cached)
-
-    def response(self, model: str, response: Response) -> None:
-        self.observer.response(self.prefix + model, response)
-
-    def model_finished(self, model: str, stats: ModelRunStats) -> None:
-        self.observer.model_finished(self.prefix + model, stats)
-
-
 def check_train_leakage(config: Config, cases: Sequence[Case]) -> LeakageReport | None:
     """Leakage between the test cases and the train file the config names (k-shot pools)."""
     from tunegate.leakage import check_leakage
@@ -363,7 +347,7 @@ async def arun(
                 for i, (suite, cases, b) in enumerate(zip(suites, suite_cases, built, strict=True)):
                     observer = opts.observer
                     if observer is not None and i > 0:
-                        observer = _SuiteObserver(observer, f"{suite.name}/")
+                        observer = PrefixedObserver(observer, f"{suite.name}/")
                     runs = await run_models(
                         b.backends,
                         cases,

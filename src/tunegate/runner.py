@@ -63,6 +63,29 @@ class Observer(Protocol):
         """Every case of ``model`` has a response."""
 
 
+class PrefixedObserver:
+    """Another observer's events with every model name prefixed (``suite/model``,
+    ``suite/judge/judge:model``), so several suites and judges share one progress display."""
+
+    def __init__(self, observer: Observer, prefix: str) -> None:
+        self.observer = observer
+        self.prefix = prefix
+
+    def model_loading(self, model: str) -> None:
+        loading = getattr(self.observer, "model_loading", None)
+        if loading is not None:
+            loading(self.prefix + model)
+
+    def model_started(self, model: str, total: int, cached: int) -> None:
+        self.observer.model_started(self.prefix + model, total, cached)
+
+    def response(self, model: str, response: Response) -> None:
+        self.observer.response(self.prefix + model, response)
+
+    def model_finished(self, model: str, stats: ModelRunStats) -> None:
+        self.observer.model_finished(self.prefix + model, stats)
+
+
 @dataclass
 class ModelRunStats:
     """What it took to run one model."""
