@@ -16,6 +16,7 @@ are not JSON are retryable.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,14 +55,14 @@ class Replica:
     latencies: list[float] = field(default_factory=list, repr=False)
 
     def stats(self) -> dict[str, Any]:
-        """JSON-ready: requests, errors, mean and p50 latency (ms), times taken out."""
+        """JSON-ready: requests, errors, mean, p50 and p95 latency (ms), times taken out."""
         answered = sorted(self.latencies)
-        p50 = answered[len(answered) // 2] if answered else None
         return {
             "requests": self.requests,
             "errors": self.errors,
             "latency_ms_mean": self.latency_ms / len(answered) if answered else None,
-            "latency_ms_p50": p50,
+            "latency_ms_p50": latency_percentile(answered, 50),
+            "latency_ms_p95": latency_percentile(answered, 95),
             "taken_out": self.taken_out,
         }
 
@@ -257,3 +258,23 @@ def sdk_status_detail(status: int, body: bytes) -> str:
     error = parsed.get("error", parsed) if isinstance(parsed, dict) else None
     message = error.get("message") if isinstance(error, dict) else None
     return f"{detail} - {message}" if isinstance(message, str) and message else detail
+
+
+def latency_percentile(ordered: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile of ``ordered`` (sorted ascending), None when it is empty.
+
+    ``numpy.percentile``'s default (linear) method in plain Python, to the last bit: for
+    ``h = (n - 1) * (q / 100)``, ``i = floor(h)`` and ``t = h - i``, it is
+    ``x[i] + (x[i+1] - x[i]) * t``, or ``x[i+1] - (x[i+1] - x[i]) * (1 - t)`` when
+    ``t >= 0.5`` (numpy's ``_lerp``). Called once per replica at the end of a run; no
+    numpy on the request path.
+    """
+    if not ordered:
+        return None
+    last = len(ordered) - 1
+    h = last * (q / 100)
+    i = math.floor(h)
+    t = h - i
+    low, high = ordered[i], ordered[min(i + 1, last)]
+    step = high - low
+    return high - step * (1 - t) if t >= 0.5 else low + step * t
