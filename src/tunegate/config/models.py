@@ -46,8 +46,9 @@ class _Transport(_Strict):
     # With several replicas (a list of URLs), ``concurrency`` is per replica and
     # this caps the sum.
     concurrency_total: Annotated[int, Field(ge=1, le=65536)] | None = None
-    # ``aiohttp``: the lean client (default); ``sdk``: the openai SDK / httpx.
-    transport: Literal["aiohttp", "sdk"] = "aiohttp"
+    # ``lean``: tunegate's own HTTP/1.1 client (default; ``aiohttp`` is its earlier
+    # name and still accepted); ``sdk``: the openai SDK / httpx.
+    transport: Literal["lean", "aiohttp", "sdk"] = "lean"
 
 
 def _check_urls(value: str | list[str] | None) -> str | list[str] | None:

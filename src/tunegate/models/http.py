@@ -33,7 +33,7 @@ def render_body(body: Any, case: Case) -> Any:
 class HTTPBackend(BackendDefaults):
     """Sends each case as a templated JSON body and reads the answer at a dotted path.
 
-    Requests go through the lean aiohttp :class:`Transport` (spread over the replicas
+    Requests go through the lean :class:`Transport` (spread over the replicas
     when ``url`` is a list), or through httpx with ``transport: sdk`` (first URL).
     """
 
@@ -55,7 +55,7 @@ class HTTPBackend(BackendDefaults):
             h: resolve_refs(v, f"models.{self.name}.headers.{h}")
             for h, v in self.config.headers.items()
         }
-        if self.config.transport == "aiohttp":
+        if self.config.transport != "sdk":
             self._transport = Transport(
                 self.urls,
                 headers=headers,

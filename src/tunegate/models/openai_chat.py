@@ -56,7 +56,7 @@ def total_concurrency(per_replica: int, replicas: int, total: int | None) -> int
 class OpenAIChatBackend(BackendDefaults):
     """Chat completions with zero-shot or k-shot prompts.
 
-    Requests go through the lean aiohttp :class:`~tunegate.models.transport.Transport`
+    Requests go through the lean :class:`~tunegate.models.transport.Transport`
     (spread over the replicas of ``base_url``), or through the openai SDK with
     ``transport: sdk`` and for perplexity (completions with ``echo``; first replica).
     The SDK's own retries are off (``max_retries=0``): the runner retries, so that

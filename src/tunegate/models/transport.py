@@ -1,4 +1,5 @@
-"""The lean HTTP path: one aiohttp session per model, spread over its replicas.
+"""The lean HTTP path: one connection pool per model (:mod:`tunegate.models.http11`), spread
+over its replicas.
 
 A model may be served by several replicas (``base_url: [http://a/v1, http://b/v1]``).
 Each request goes to the healthy replica with the fewest requests in flight; a
@@ -20,19 +21,20 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
+from tunegate.errors import ConfigError
 from tunegate.models.base import TransportError
 from tunegate.models.errors import connection_error, http_status_error, malformed_error
+from tunegate.models.http11 import HTTPFailure, Pool
 from tunegate.secrets import redact
-
-if TYPE_CHECKING:
-    import aiohttp
 
 #: Connection failures or timeouts in a row that take a replica out of rotation.
 MAX_FAILURES = 3
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
+USER_AGENT = "tunegate"
 
 Failure = Callable[[str, BaseException | None], TransportError]
 
@@ -53,6 +55,38 @@ class Replica:
     out_until: float = 0.0
     taken_out: int = 0
     latencies: list[float] = field(default_factory=list, repr=False)
+    key: tuple[str, str, int] = ("http", "", 80)  # scheme, host, port: the pool's key
+    path: str = ""  # the URL's path, to which each request's path is appended
+    query: str = ""
+    header_block: bytes = field(default=b"", repr=False)
+
+    def prepare(self, headers: dict[str, str]) -> None:
+        """Work out where requests go and the header lines every request carries."""
+        parts = urlsplit(self.target)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{redact(self.url)}: not an http:// or https:// URL")
+        port = parts.port or (443 if scheme == "https" else 80)
+        self.key = (scheme, parts.hostname, port)
+        self.path, self.query = parts.path, parts.query
+        merged = {name.lower(): (name, value) for name, value in headers.items()}
+        if self.basic_auth is not None:
+            merged["authorization"] = ("Authorization", self.basic_auth)
+        merged["host"] = ("Host", parts.netloc.rpartition("@")[2])
+        lines = []
+        for name, value in merged.values():
+            if any(c in f"{name}{value}" for c in "\r\n\0"):
+                raise ConfigError(f"{redact(self.url)}: header {name!r} holds a line break")
+            lines.append(f"{name}: {value}\r\n")
+        self.header_block = "".join(lines).encode("latin-1", "replace")
+
+    def head(self, method: str, path: str, params: dict[str, Any] | None) -> bytes:
+        """The request line and fixed headers for ``method`` on ``path`` (+ ``params``)."""
+        target = (self.path + path) or "/"
+        query = "&".join(q for q in (self.query, urlencode(params) if params else "") if q)
+        if query:
+            target += "?" + query
+        return f"{method} {target} HTTP/1.1\r\n".encode() + self.header_block
 
     def stats(self) -> dict[str, Any]:
         """JSON-ready: requests, errors, mean, p50 and p95 latency (ms), times taken out."""
@@ -88,7 +122,6 @@ def _replica(url: str) -> Replica:
     """A replica of ``url``; userinfo in it becomes a Basic ``Authorization`` header (as
     httpx, under the openai SDK, sends it: it wins over a bearer key)."""
     from base64 import b64encode
-    from urllib.parse import unquote, urlsplit, urlunsplit
 
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
@@ -115,7 +148,7 @@ def _connect_failure(url: str, exc: BaseException | None) -> TransportError:
 
 
 class Transport:
-    """POST/GET JSON to a model's replicas over one pooled aiohttp session."""
+    """POST/GET JSON to a model's replicas over one keep-alive connection pool."""
 
     def __init__(
         self,
@@ -137,26 +170,14 @@ class Transport:
         self.on_timeout = on_timeout or _timeout_failure(timeout)
         self.on_connect = on_connect
         self.status_detail = status_detail or sdk_status_detail
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: Pool | None = None
 
     async def start(self) -> None:
-        """Open the session (the connection pool is shared by the replicas)."""
-        import aiohttp
-
-        connector = aiohttp.TCPConnector(
-            limit=self.connections, limit_per_host=0, ttl_dns_cache=300, force_close=False
-        )
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=self.timeout, sock_connect=self.timeout, sock_read=self.timeout
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            headers=self.headers,
-            json_serialize=json.dumps,
-            raise_for_status=False,
-            auto_decompress=True,
-        )
+        """Open the connection pool (shared by the replicas)."""
+        self._pool = Pool(self.connections, connect_timeout=self.timeout, read_timeout=self.timeout)
+        fixed = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **self.headers}
+        for replica in self.replicas:
+            replica.prepare(fixed)
 
     def pick(self) -> Replica:
         """The replica in rotation with the fewest in flight (else the one back soonest)."""
@@ -187,59 +208,54 @@ class Transport:
         params: dict[str, Any] | None = None,
     ) -> Reply:
         """Send one request to a replica; raise :class:`TransportError` unless it answered
-        with a status below 400."""
-        import aiohttp
-
-        if self._session is None:
+        with a status below 300."""
+        if self._pool is None:
             raise RuntimeError("start() was not called")
         replica = self.pick()
-        url = replica.target + path
-        auth = None if replica.basic_auth is None else {"Authorization": replica.basic_auth}
+        query = None if params is None else {k: str(v) for k, v in params.items()}
+        payload = replica.head(method, path, query)
+        if json_body is not None and params is None:
+            body = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode()
+            payload += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+            payload += body
+        else:
+            payload += b"\r\n" if method == "GET" else b"Content-Length: 0\r\n\r\n"
         replica.in_flight += 1
         replica.requests += 1
         started = time.perf_counter()
         try:
-            async with self._session.request(
-                method,
-                url,
-                json=json_body if params is None else None,
-                params={k: str(v) for k, v in params.items()} if params is not None else None,
-                headers=auth,
-            ) as response:
-                body = await response.read()
-                status = response.status
-                headers = response.headers
-        except TimeoutError as exc:
+            answer = await self._pool.request(replica.key, payload)
+        except HTTPFailure as exc:
             self._failed(replica)
-            raise self.on_timeout(replica.url, exc) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            if isinstance(exc, aiohttp.ServerTimeoutError):
-                self._failed(replica)
+            if exc.kind == "timeout":
                 raise self.on_timeout(replica.url, exc) from None
-            self._failed(replica)
             raise self.on_connect(replica.url, exc) from None
         finally:
             replica.in_flight -= 1
         replica.failures = 0
         replica.backoff = 0.0
         replica.out_until = 0.0
-        if status >= 400:
+        status = answer.status
+        if status >= 300:
             replica.errors += 1
-            raise http_status_error(status, self.status_detail(status, body), headers)
+            detail = self.status_detail(status, answer.body)
+            if status < 400:
+                detail = f"redirected to {answer.headers.get('location', '?')}, not followed"
+            raise http_status_error(status, detail, answer.headers)
         elapsed = (time.perf_counter() - started) * 1000.0
         replica.latency_ms += elapsed
         replica.latencies.append(elapsed)
-        return Reply(status, body, replica.url)
+        return Reply(status, answer.body, replica.url)
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per replica (by redacted URL): requests, errors, latency, times taken out."""
         return {redact(r.url): r.stats() for r in self.replicas}
 
     async def aclose(self) -> None:
-        """Close the session and its connections."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the pool and its connections."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
 
 def raw_status_detail(status: int, body: bytes) -> str:
