@@ -15,6 +15,7 @@ from tunegate.report.judges import (
     pairwise_rows,
     pointwise_rows,
 )
+from tunegate.report.replicas import REPLICA_HEADER, replicated_models
 from tunegate.report.wording import (
     cache_lines,
     column_name,
@@ -123,6 +124,9 @@ def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> lis
     if priced:
         header.append("cost per 1k")
     out += _table(header, rows)
+    for name, replica_rows in replicated_models(suite):
+        out += [f"#### {name}: {len(replica_rows)} replicas", ""]
+        out += _table(REPLICA_HEADER, replica_rows)
     categories = suite.categories
     if categories:
         baselines = suite.category_baselines

@@ -18,6 +18,7 @@ from tunegate.report.judges import (
     pairwise_rows,
     pointwise_rows,
 )
+from tunegate.report.replicas import REPLICA_HEADER, replicated_models
 from tunegate.report.wording import (
     cache_lines,
     column_name,
@@ -135,6 +136,22 @@ def more_metrics_table(suite: SuiteResult, compact: bool = False) -> Table | Non
     for name, m in suite.models.items():
         table.add_row(name, *(estimate(m.metrics[c]) if c in m.metrics else "—" for c in rest))
     return table
+
+
+def replica_tables(suite: SuiteResult, compact: bool = False) -> list[Table]:
+    """Per replica of each model served by several: requests, errors, times taken out of
+    rotation, p50 / p95 latency (none for a model with one URL)."""
+    where = "" if suite.name == "main" else f"Suite {suite.name}: "
+    tables = []
+    for name, rows in replicated_models(suite):
+        table = _table(f"{where}{name}: {len(rows)} replicas", compact)
+        for col in REPLICA_HEADER:
+            left = col == "replica"
+            table.add_column(col, justify="left" if left else "right", no_wrap=not left)
+        for row in rows:
+            table.add_row(*(Text(c) for c in row))
+        tables.append(table)
+    return tables
 
 
 def _count(k: int, n: int, compact: bool = False) -> Text:
@@ -258,6 +275,7 @@ def suite_parts(
     more = more_metrics_table(suite, compact)
     if more is not None:
         parts.append(more)
+    parts += replica_tables(suite, compact)
     kind = stored_task_kind(suite.task)
     if kind is not None and kind.per_class and suite.models:
         parts.append(per_class_table(suite))
