@@ -10,8 +10,9 @@ The loopback server here echoes made-up log-probs (one per whitespace token, the
 from __future__ import annotations
 
 import asyncio
+import math
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ def token_logprob(token: str) -> float:
     return -(0.05 + (zlib.crc32(token.encode()) % 7919) / 1000.0)
 
 
-def echoed(prompt: str) -> dict[str, Any]:
+def echoed(prompt: str, logprob: Callable[[str], float] = token_logprob) -> dict[str, Any]:
     """The ``logprobs`` object and the echoed text of ``prompt`` plus one generated token."""
     tokens, offsets, values = [], [], []
     position = 0
@@ -69,7 +70,7 @@ def echoed(prompt: str) -> dict[str, Any]:
         token = word if i == 0 else " " + word
         tokens.append(token)
         offsets.append(position)
-        values.append(None if i == 0 else token_logprob(token))
+        values.append(None if i == 0 else logprob(token))
         position += len(token)
     tokens.append(" ok")
     offsets.append(len(prompt))
@@ -79,7 +80,10 @@ def echoed(prompt: str) -> dict[str, Any]:
 
 
 def echo_app(
-    faults: FaultPlan | None = None, latency_ms: float = 0.0, require_key: str | None = None
+    faults: FaultPlan | None = None,
+    latency_ms: float = 0.0,
+    require_key: str | None = None,
+    logprob: Callable[[str], float] = token_logprob,
 ) -> FastAPI:
     """``POST /v1/completions`` answering every prompt with its echoed log-probs; faults
     (see :class:`FaultPlan`) keyed by the prompt; what it received in ``app.state.log``."""
@@ -94,7 +98,7 @@ def echo_app(
 
     def respond(body: dict[str, Any]) -> Response:
         prompt = str(body["prompt"])
-        choice = {"index": 0, "finish_reason": "length", **echoed(prompt)}
+        choice = {"index": 0, "finish_reason": "length", **echoed(prompt, logprob)}
         n = len(prompt.split(" "))
         return JSONResponse(
             {
@@ -315,6 +319,22 @@ async def test_wrong_key_is_an_auth_error_without_the_key_on_both_paths() -> Non
         assert shape(result) == ("error", "auth", False, True, 401, None)
         assert KEY not in result.message
     assert results["transport"].message == results["sdk"].message
+
+
+async def test_one_token_and_impossible_log_probs_on_both_paths() -> None:
+    """One token has no scored log-prob: perplexity NaN over 0 tokens, as for local models.
+    A log-prob above 0 (a probability above 1) is a malformed answer, retried."""
+    with serve(echo_app()) as url, serve(echo_app(logprob=lambda _: 2.5)) as above_one:
+        for path in PATHS:
+            async with client_for(path, [url + "/v1"]) as client:
+                ppl, n = await endpoint_perplexity(client, "toy", "single")
+            assert math.isnan(ppl)
+            assert n == 0
+            async with client_for(path, [above_one + "/v1"]) as client:
+                with pytest.raises(TransportError) as info:
+                    await endpoint_perplexity(client, "toy", "two words")
+            assert (info.value.kind, info.value.retryable) == ("malformed", True)
+            assert "pass log p, not the negative log-likelihood" in info.value.message
 
 
 async def test_nothing_listening_is_a_connection_error_on_both_paths() -> None:
