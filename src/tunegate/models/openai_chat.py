@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tunegate.config import OpenAIModel
@@ -56,9 +56,9 @@ def total_concurrency(per_replica: int, replicas: int, total: int | None) -> int
 class OpenAIChatBackend(BackendDefaults):
     """Chat completions with zero-shot or k-shot prompts.
 
-    Requests go through the lean :class:`~tunegate.models.transport.Transport`
-    (spread over the replicas of ``base_url``), or through the openai SDK with
-    ``transport: sdk`` and for perplexity (completions with ``echo``; first replica).
+    Requests, chat and perplexity (completions with ``echo``) alike, go through the lean
+    :class:`~tunegate.models.transport.Transport` (spread over the replicas of
+    ``base_url``), or through the openai SDK with ``transport: sdk`` (first replica).
     The SDK's own retries are off (``max_retries=0``): the runner retries, so that
     every attempt is counted and ``Retry-After`` is honoured the same way for every
     backend.
@@ -106,7 +106,7 @@ class OpenAIChatBackend(BackendDefaults):
         headers = {
             h: resolve_refs(v, f"{where}.headers.{h}") for h, v in self.config.headers.items()
         }
-        if self.config.transport == "sdk" or self.mode == "perplexity":
+        if self.config.transport == "sdk":
             import openai
 
             self._client = openai.AsyncOpenAI(
@@ -117,11 +117,17 @@ class OpenAIChatBackend(BackendDefaults):
                 default_headers=headers or None,
             )
             return
+        status_detail: Callable[[int, bytes], str] | None = None
+        if self.mode == "perplexity":  # a refusal of echo quotes the server's own words
+            from tunegate.models.logprobs import completions_status_detail
+
+            status_detail = completions_status_detail
         self._transport = Transport(
             self.urls,
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json", **headers},
             timeout=self.config.timeout,
             connections=self.concurrency,
+            status_detail=status_detail,
         )
         await self._transport.start()
 
@@ -151,6 +157,8 @@ class OpenAIChatBackend(BackendDefaults):
         return request
 
     async def send(self, request: dict[str, Any]) -> Completion:
+        if request.get("echo_logprobs"):
+            return await self._perplexity(request)
         if self._transport is not None:
             body = dict(request)
             body.update(body.pop("extra_body", None) or {})
@@ -158,8 +166,6 @@ class OpenAIChatBackend(BackendDefaults):
             return parse_chat(reply.json())
         if self._client is None:
             raise RuntimeError("start() was not called")
-        if request.get("echo_logprobs"):
-            return await self._perplexity(request)
         import openai
 
         try:
@@ -196,9 +202,11 @@ class OpenAIChatBackend(BackendDefaults):
         from tunegate.models.logprobs import prompt_logprobs
         from tunegate.scoring.text import perplexity_of
 
-        assert self._client is not None
+        client = self._transport if self._transport is not None else self._client
+        if client is None:
+            raise RuntimeError("start() was not called")
         text = str(request["prompt"])
-        values = await prompt_logprobs(self._client, str(request["model"]), text)
+        values = await prompt_logprobs(client, str(request["model"]), text)
         scored = [v for v in values if v is not None]
         total = float(sum(scored))
         value = perplexity_of(total, len(scored))
