@@ -411,28 +411,6 @@ def _backend(
     return OpenAIChatBackend("m", spec, mode="perplexity")
 
 
-def _perplexity_goes_through_the_transport() -> bool:
-    """Whether the openai backend sends perplexity requests through its transport (it
-    then reports per-replica stats) rather than through the SDK."""
-
-    async def check() -> bool:
-        backend = _backend(["http://127.0.0.1:9/v1"])
-        await backend.start()
-        try:
-            return backend.replica_stats() != {}
-        finally:
-            await backend.aclose()
-
-    return asyncio.run(check())
-
-
-wired = pytest.mark.xfail(
-    not _perplexity_goes_through_the_transport(),
-    reason="models/openai_chat.py still sends perplexity requests through the SDK",
-    strict=True,
-)
-
-
 @contextmanager
 def replicas(
     n: int, latency_ms: float
@@ -450,7 +428,6 @@ def replicas(
             stack.close()
 
 
-@wired
 async def test_backend_values_are_identical_on_both_transports() -> None:
     with replicas(1, 0.0) as (apps, urls, _):
         answers: dict[str, list[Completion]] = {}
@@ -482,7 +459,6 @@ async def test_backend_values_are_identical_on_both_transports() -> None:
     assert all(a.startswith("AsyncOpenAI") for a in agents[half:])
 
 
-@wired
 async def test_a_run_spreads_over_replicas_and_survives_losing_one(tmp_path: Path) -> None:
     n = 300
     cases = [Case(id=f"c{i}", text=f"text number {i} to score", reference="") for i in range(n)]
