@@ -86,3 +86,59 @@ def test_template_problem_syntax_and_undefined_names() -> None:
         "k: 'nope' is undefined when rendered for case 'c1' of suite main "
         "(a template can use: input, id, category, lang)"
     )
+
+
+class _Unrenderable:
+    """A backend whose request cannot be rendered (as a broken template would)."""
+
+    name = "broken"
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def render(self, case: Case) -> dict[str, Any]:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        KeyError("lang"),
+        ValueError("bad value with sk-abcdefghijklmnopqrstuvwxyz0123456789 inside"),
+        RuntimeError(),
+    ],
+)
+def test_render_request_says_what_the_runner_says(error: Exception) -> None:
+    """validate renders requests without importing the runner; its message is the run's."""
+    from tunegate.errors import ConfigError
+    from tunegate.preflight import render_request
+    from tunegate.runner import render_request as run_render_request
+
+    case = Case(id="c1", text="t", reference="r", metadata={"lang": "en"})
+    backend: Any = _Unrenderable(error)
+    with pytest.raises(ConfigError) as ours:
+        render_request(backend, case)
+    with pytest.raises(ConfigError) as runs:
+        run_render_request(backend, case)
+    assert str(ours.value) == str(runs.value)
+    assert str(ours.value).startswith("models.broken: the request for case 'c1' cannot be rendered")
+    assert str(ours.value).endswith("(a template can use: input, id, category, lang)")
+    assert "sk-abcdefghijklmnopqrstuvwxyz0123456789" not in str(ours.value)
+
+
+def test_render_request_returns_the_request_and_keeps_tunegate_errors() -> None:
+    from tunegate.errors import ConfigError
+    from tunegate.preflight import render_request
+
+    class _Fine:
+        name = "fine"
+
+        def render(self, case: Case) -> dict[str, Any]:
+            return {"text": case.text}
+
+    case = Case(id="c1", text="t", reference="r")
+    fine: Any = _Fine()
+    assert render_request(fine, case) == {"text": "t"}
+    own: Any = _Unrenderable(ConfigError("models.broken: said already"))
+    with pytest.raises(ConfigError, match="^models.broken: said already$"):
+        render_request(own, case)

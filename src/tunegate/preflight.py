@@ -13,11 +13,14 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunegate.config import Config, HFModel, HTTPModel, OpenAIModel, SuiteConfig
 from tunegate.data import Case
-from tunegate.errors import TunegateError
+from tunegate.errors import ConfigError, TunegateError
+
+if TYPE_CHECKING:
+    from tunegate.models import Backend
 
 _OPENAI_URL = "https://api.openai.com/v1"
 
@@ -119,11 +122,32 @@ def _env_problems(config: Config) -> list[str]:
     return problems
 
 
+def render_request(backend: Backend, case: Case) -> dict[str, Any]:
+    """``backend.render(case)``; a template or case that cannot be rendered is a
+    :class:`ConfigError` naming the model and the case (never a traceback).
+
+    The same check and message as :func:`tunegate.runner.render_request` (a test keeps
+    them equal), without importing the runner: asyncio and the store are not needed to
+    validate a config.
+    """
+    from tunegate.secrets import redact
+
+    try:
+        return backend.render(case)
+    except TunegateError:
+        raise
+    except Exception as exc:
+        detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        names = ", ".join(["input", "id", "category", *sorted(case.metadata)])
+        raise ConfigError(
+            f"models.{backend.name}: the request for case {case.id!r} cannot be rendered: "
+            f"{redact(str(detail))} (a template can use: {names})"
+        ) from None
+
+
 def preflight(config: Config, config_dir: Path | None, src: str) -> Preflight:
     """Check everything but the model calls; messages start with ``src`` (the config file)."""
     from tunegate.models import build_backends, suite_models
-    from tunegate.runner import render_request
-    from tunegate.scoring.scorers import build_scorers
     from tunegate.suites import load_suite_cases
 
     found = Preflight()
@@ -143,6 +167,9 @@ def preflight(config: Config, config_dir: Path | None, src: str) -> Preflight:
             continue
         found.cases[suite.name] = cases
         if suite.task.kind.uses_scorers:
+            # Imported here: jsonschema and the scorers load only for tasks that score.
+            from tunegate.scoring.scorers import build_scorers
+
             try:
                 build_scorers(suite.task, f"{_where(config, suite)}task", config_dir)
             except TunegateError as exc:

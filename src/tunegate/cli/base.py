@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextlib
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from tunegate.config import Config, load_config
 from tunegate.errors import TunegateError
+
+if TYPE_CHECKING:
+    from tunegate.config import Config
 
 app = typer.Typer(
     add_completion=False,
@@ -72,10 +74,12 @@ def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
 
 
 def _load(config_path: Path) -> Config:
+    # Imported here: pydantic and the schema are not needed for `--help`.
     import warnings
 
     from rich.markup import escape
 
+    from tunegate.config import load_config
     from tunegate.config.base import ConfigWarning
 
     try:

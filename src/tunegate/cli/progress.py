@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.progress import Progress, TaskID
-
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from tunegate.runner import ModelRunStats
     from tunegate.store import Response
 

@@ -8,22 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from tunegate.cli.base import _fail, _load, _Sigterm, app, err, out
-from tunegate.cli.progress import ProgressBars
-from tunegate.config import Config
-from tunegate.demo import demo_config_path, with_openai_baseline
 from tunegate.errors import TunegateError
 
 if TYPE_CHECKING:
+    from tunegate.config import Config
     from tunegate.pipeline import RunOptions
 
 
@@ -37,6 +27,17 @@ def _execute(
     markdown_path: Path | None = None,
     html_path: Path | None = None,
 ) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from tunegate.cli.progress import ProgressBars
+
     progress = Progress(
         TextColumn("{task.description}", style="bold"),
         BarColumn(),
@@ -156,8 +157,10 @@ def demo(
 
     With OPENAI_API_KEY set, gpt-4o-mini zero-shot joins as another baseline.
     """
-    config_path = demo_config_path()
+    from tunegate.demo import demo_config_path, with_openai_baseline
     from tunegate.pipeline import RunOptions
+
+    config_path = demo_config_path()
 
     cfg = _load(config_path)
     if html is None:

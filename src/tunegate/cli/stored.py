@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from tunegate.cli.base import _fail, app, out
 from tunegate.errors import TunegateError
-from tunegate.store import Store
 
 
 @app.command()
@@ -25,6 +23,10 @@ def runs(
     ] = None,
 ) -> None:
     """List the stored runs (or delete one with --delete)."""
+    from rich.table import Table
+
+    from tunegate.store import Store
+
     if not store.exists():
         raise _fail(f"{store}: no store here (run `tunegate run` first or pass --store)")
     if delete is not None:
@@ -57,7 +59,7 @@ def runs(
 
 
 def _delete_run(store: Path, ref: str) -> None:
-    from tunegate.store import resolve_run
+    from tunegate.store import Store, resolve_run
 
     try:
         with Store(store) as db:
@@ -88,6 +90,8 @@ def cache_clear(
     store: Annotated[Path, typer.Option(help="The SQLite store.")] = Path(".tunegate/tunegate.db"),
 ) -> None:
     """Delete stored answers so the next run asks the models again (runs and results stay)."""
+    from tunegate.store import Store
+
     if not store.exists():
         raise _fail(f"{store}: no store here (run `tunegate run` first or pass --store)")
     try:
@@ -109,7 +113,7 @@ def _stored_results(store: Path, *refs: str) -> list[dict[str, Any]]:
     """The stored result of each run reference (an id, a unique prefix, latest, previous)."""
     if not store.exists():
         raise _fail(f"{store}: no store here (run `tunegate run` first or pass --store)")
-    from tunegate.store import load_run_result
+    from tunegate.store import Store, load_run_result
 
     try:
         with Store(store) as db:
@@ -158,6 +162,8 @@ def plan(
     power: Annotated[float, typer.Option(help="The power to plan for.")] = 0.8,
 ) -> None:
     """Sample size: each gate criterion's minimum detectable effect and the cases it needs."""
+    from rich.table import Table
+
     from tunegate.history.plan import plan_from_result
     from tunegate.report.wording import interval, num
 

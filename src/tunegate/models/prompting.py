@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Sequence
-
-import jinja2
-import numpy as np
+from typing import TYPE_CHECKING
 
 from tunegate.data import Case, Message
 
-_env = jinja2.Environment(
-    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-)
+if TYPE_CHECKING:
+    import jinja2
+
+# jinja2 and numpy are imported on first use: neither is needed for `tunegate --help`,
+# nor numpy before a run's first request (it draws k-shot examples only).
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
 
 
 @functools.lru_cache(maxsize=256)
 def _compile(template: str) -> jinja2.Template:
-    return _env.from_string(template)
+    return _environment().from_string(template)
 
 
 def render_template(template: str, case: Case) -> str:
@@ -33,6 +42,8 @@ def render_template(template: str, case: Case) -> str:
 
 def check_template(template: str) -> str | None:
     """A syntax error message for ``template``, or None when it compiles."""
+    import jinja2
+
     try:
         _compile(template)
     except jinja2.TemplateSyntaxError as exc:
@@ -51,6 +62,8 @@ def draw_shots(
     eligible = [c for c in pool if c.text not in exclude]
     if len(eligible) < k:
         raise ValueError(f"needs {k} examples but only {len(eligible)} are available")
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(eligible), size=k, replace=False)
     return [eligible[int(i)] for i in picks]

@@ -21,10 +21,6 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, cast
 
-from jsonschema import Draft202012Validator, SchemaError, validators
-from jsonschema.exceptions import best_match
-from referencing.exceptions import Unresolvable
-
 from tunegate.scoring.base import Score
 from tunegate.scoring.json_text import (
     _UNSET,
@@ -66,6 +62,9 @@ def json_valid(text: str | None) -> Score:
 
 @lru_cache(maxsize=128)
 def _compile(schema_json: str, check_formats: bool) -> Any:
+    # jsonschema is imported here: not on the path to a run's first request.
+    from jsonschema import Draft202012Validator, SchemaError, validators
+
     schema = json.loads(schema_json)
     if not isinstance(schema, dict | bool):
         raise ValueError(
@@ -112,6 +111,9 @@ def json_schema(
     counts all violations. The schema is checked first (see :func:`compile_schema`);
     a broken schema raises :class:`ValueError` (a configuration error).
     """
+    from jsonschema.exceptions import best_match
+    from referencing.exceptions import Unresolvable
+
     validator = compile_schema(schema, check_formats=check_formats)
     value, error = parse_json(text)
     if error is not None:

@@ -3,7 +3,6 @@ prompts, loads the shared model in a worker thread, answers batches by mode)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import threading
@@ -189,6 +188,8 @@ class HFBackend:
 
     async def start(self) -> None:
         """Load the weights (in a worker thread, so the event loop stays free)."""
+        import asyncio  # here: `tunegate validate` builds this backend without a loop
+
         await asyncio.to_thread(self._load)
 
     @property
@@ -268,6 +269,8 @@ class HFBackend:
         return outcome
 
     async def send_batch(self, requests: list[dict[str, Any]]) -> list[Completion | TransportError]:
+        import asyncio
+
         return await asyncio.to_thread(self._answer, requests)
 
     def _answer(self, requests: list[dict[str, Any]]) -> list[Completion | TransportError]:
