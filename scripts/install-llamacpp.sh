@@ -15,9 +15,15 @@
 # in seconds, and changing the flags builds a new one.
 #
 # Environment: LLAMACPP_VERSION (default below), LLAMACPP_WHEELS (where wheels are kept,
-# default ~/.cache/tunegate/wheels), LLAMACPP_REBUILD=1 to build again.
+# default ~/.cache/tunegate/wheels), LLAMACPP_REBUILD=1 to build again, LLAMACPP_STATUS
+# (a file that receives this script's exit code when it ends: scripts/test.sh runs it in
+# the background and the tests marked `llamacpp` wait for that file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${LLAMACPP_STATUS:-}" ]; then
+  rm -f "$LLAMACPP_STATUS"
+  trap 'echo $? > "$LLAMACPP_STATUS"' EXIT
+fi
 
 VERSION=${LLAMACPP_VERSION:-0.3.36}
 FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF \
@@ -49,7 +55,7 @@ else
   tmp="$dir.part.$$"
   rm -rf "$tmp"
   mkdir -p "$tmp"
-  trap 'rm -rf "$tmp"' EXIT
+  trap 'code=$?; rm -rf "$tmp"; [ -z "${LLAMACPP_STATUS:-}" ] || echo $code > "$LLAMACPP_STATUS"' EXIT
   # --no-binary: never take a prebuilt wheel from an index or --find-links folder;
   # --no-cache-dir: never take a wheel pip built earlier with other CMAKE_ARGS.
   # (scikit-build-core reads CMAKE_ARGS; FORCE_CMAKE=1 is for older releases.)
@@ -58,7 +64,11 @@ else
     --wheel-dir "$tmp" "llama-cpp-python==$VERSION"
   rm -rf "$dir"
   mv "$tmp" "$dir"
-  trap - EXIT
+  if [ -n "${LLAMACPP_STATUS:-}" ]; then
+    trap 'echo $? > "$LLAMACPP_STATUS"' EXIT
+  else
+    trap - EXIT
+  fi
   wheel=$(find_wheel)
   echo "llama-cpp-python $VERSION: built $wheel in $((SECONDS - start)) s"
 fi

@@ -25,6 +25,12 @@ ADAPTER = EXAMPLE / "adapter"
 MakeCases = Callable[..., list[Case]]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``llamacpp`` run last: scripts/test.sh builds llama-cpp-python in the
+    background meanwhile (the other tests keep their order)."""
+    items.sort(key=lambda item: item.get_closest_marker("llamacpp") is not None)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     """A fresh SQLite store in the test's temporary folder (``t.db``)."""

@@ -70,7 +70,31 @@ models:
 """
 
 
+#: How long the tests wait for scripts/test.sh's background build of llama-cpp-python.
+BUILD_WAIT_S = 45 * 60
+
+
+def _wait_for_background_build() -> None:
+    """When scripts/test.sh is building llama-cpp-python in the background, wait for it to
+    end; a failed build fails the test with the end of its log (never a skip)."""
+    status = os.environ.get("TUNEGATE_LLAMACPP_STATUS")
+    if not status:
+        return
+    deadline = time.monotonic() + BUILD_WAIT_S
+    while not Path(status).is_file():
+        if time.monotonic() > deadline:
+            pytest.fail(f"llama-cpp-python's build did not end within {BUILD_WAIT_S} s")
+        time.sleep(2.0)
+    code = Path(status).read_text().strip()
+    if code != "0":
+        log = Path(os.environ.get("TUNEGATE_LLAMACPP_LOG", "/nonexistent"))
+        tail = log.read_text(errors="replace")[-3000:] if log.is_file() else "(no log)"
+        pytest.fail(f"scripts/install-llamacpp.sh failed (exit {code}):\n{tail}")
+    importlib.invalidate_caches()  # installed while this session ran
+
+
 def _skip_without_llamacpp() -> None:
+    _wait_for_background_build()
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip(
             "llama-cpp-python is not installed: bash scripts/install-llamacpp.sh "
