@@ -127,11 +127,9 @@ class ModelRun:
 
 #: What scoring and statistics import next: loaded in a background thread while
 #: requests are in flight, so that neither the first request nor the end waits on them.
-#: The pipeline's scoring modules are imported here too, not before the first request.
+#: (The metrics, intervals and tests of a run are numpy and the standard library:
+#: scikit-learn, scipy and statsmodels are not imported by a run, only checked against.)
 PRELOAD = (
-    "sklearn.metrics",
-    "scipy.stats",
-    "statsmodels.stats.contingency_tables",
     "tunegate.evaluate",
     "tunegate.compare",
     "tunegate.judging",
