@@ -18,6 +18,7 @@ from typing import Any
 
 from tunegate.report.files import write_atomic
 from tunegate.report.html_data import page_data, script_json
+from tunegate.report.replicas import REPLICA_HEADER, stored_replicated_models
 from tunegate.report.wording import interval, metric_name, num
 from tunegate.tasks import stored_task_kind
 
@@ -197,6 +198,10 @@ def _suite(result: dict[str, Any], suite: dict[str, Any], index: int) -> dict[st
         "primary": metric_name(str(suite.get("primary_metric"))),
         "columns": [metric_name(c) for c in columns],
         "models": _model_rows(suite, candidate, columns),
+        # Per replica of each model served by several (the terminal's and Markdown's rows).
+        "replicas": [
+            {"model": model, "rows": rows} for model, rows in stored_replicated_models(suite)
+        ],
         "priced": any(isinstance(m.get("cost"), dict) for m in models.values()),
         "confusions": confusions,
         "bars": bars,
@@ -344,6 +349,7 @@ def _context(result: dict[str, Any], diff: dict[str, Any] | None) -> dict[str, A
         "f": _f,
         "ci": _ci,
         "metric_name": metric_name,
+        "replica_header": REPLICA_HEADER,
     }
 
 
