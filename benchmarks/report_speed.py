@@ -9,6 +9,8 @@ run exactly as ``tunegate run`` stores it), reads the stored result back as
 
 * the file size (goal: at most 15 MB at 10,000 cases x 3 models);
 * the render time (Jinja2, plots, the JSON block) and the write;
+* the JSON report writer (``dumps_report``: one line per case, the C encoder) against
+  ``json.dumps(indent=2)`` on the same stored result (goal: faster than ``indent=``);
 * the time until the page is interactive in headless chromium (Debian's, through
   Playwright): from navigation start until the case browser has parsed the data and
   drawn its first page (``performance.now()`` at that moment; goal: at most 2 s), and
@@ -24,7 +26,9 @@ import shutil
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -32,6 +36,7 @@ from tunegate.config import load_config
 from tunegate.pipeline import RunOptions, run
 from tunegate.report.files import write_atomic
 from tunegate.report.html import render_html
+from tunegate.report.json_report import dumps_report
 from tunegate.store import Store, load_run_result
 
 LABELS = ["positive", "negative", "neutral"]
@@ -105,6 +110,30 @@ def write_project(folder: Path, n: int) -> Path:
     path = folder / "tunegate.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
+
+
+def best_of(write: Callable[[], object], times: int = 3) -> float:
+    """The fastest of ``times`` calls, in seconds (the machine may be shared)."""
+    best = float("inf")
+    for _ in range(times):
+        t0 = time.perf_counter()
+        write()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def json_writer_times(result: dict[str, Any]) -> dict[str, float]:
+    """The JSON report's writer against ``json.dumps(indent=2)`` on the same dict."""
+    ours = dumps_report(result)
+    indented = json.dumps(result, indent=2, ensure_ascii=False)
+    if json.loads(ours) != json.loads(indented):
+        raise SystemExit("dumps_report wrote a different document than json.dumps")
+    return {
+        "ours_s": best_of(lambda: dumps_report(result)),
+        "indent_s": best_of(lambda: json.dumps(result, indent=2, ensure_ascii=False)),
+        "ours_mb": len(ours.encode("utf-8")) / 1e6,
+        "indent_mb": len(indented.encode("utf-8")) / 1e6,
+    }
 
 
 def browser_times(path: Path) -> dict[str, float]:
@@ -182,6 +211,7 @@ def main() -> None:
     path = write_atomic(folder / "report.html", page)
     write_s = time.perf_counter() - t0
     size = path.stat().st_size
+    writer = json_writer_times(result)
     times = browser_times(path)
     n_rows = sum(len(s["cases"]) for s in result["suites"])
     print(f"stored run: {args.cases} cases x 3 models = {n_rows} rows (run took {run_s:.1f} s)")
@@ -190,6 +220,11 @@ def main() -> None:
     print(
         f"render: first {renders[0]:.2f} s, best {min(renders):.2f} s (plots, template, JSON); "
         f"atomic write {write_s:.3f} s"
+    )
+    print(
+        f"JSON report writer: dumps_report {writer['ours_s']:.3f} s ({writer['ours_mb']:.1f} MB), "
+        f"json.dumps(indent=2) {writer['indent_s']:.3f} s ({writer['indent_mb']:.1f} MB): "
+        f"{writer['indent_s'] / writer['ours_s']:.1f}x faster (goal > 1x; best of 3 each)"
     )
     print(
         f"chromium: interactive after {times['interactive_s']:.2f} s from navigation start "
