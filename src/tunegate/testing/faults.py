@@ -44,13 +44,44 @@ class RequestLog:
     Each entry is a dict with ``method``, ``path``, ``headers`` (lower-cased
     names), ``json`` (parsed body or None), ``text`` (the input text faults are
     keyed by, or None), ``action`` (what the app did: a :data:`ACTIONS` member,
-    ``"401"`` or ``"400"``) and ``time`` (``time.monotonic()`` at arrival).
-    Requests to unknown paths are not recorded.
+    ``"401"`` or ``"400"``), ``time`` (``time.monotonic()`` at arrival) and
+    ``finished`` (``time.monotonic()`` when the app's answer was ready or the
+    connection dropped; None while the request is in flight). Requests to
+    unknown paths are not recorded.
+
+    :attr:`in_flight` and :attr:`peak_in_flight` count the requests the app was
+    answering at once, each from the moment its body was read until its answer
+    was ready (the apps call :meth:`request_started` and :meth:`request_finished`).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: list[dict[str, Any]] = []
+        self._in_flight = 0
+        self._peak = 0
+
+    def request_started(self) -> None:
+        """Count one more request in flight."""
+        with self._lock:
+            self._in_flight += 1
+            self._peak = max(self._peak, self._in_flight)
+
+    def request_finished(self) -> None:
+        """Count one request fewer in flight."""
+        with self._lock:
+            self._in_flight -= 1
+
+    @property
+    def in_flight(self) -> int:
+        """Requests the app is handling now."""
+        with self._lock:
+            return self._in_flight
+
+    @property
+    def peak_in_flight(self) -> int:
+        """The most requests the app handled at once (since creation or :meth:`clear`)."""
+        with self._lock:
+            return self._peak
 
     def append(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -98,9 +129,11 @@ class RequestLog:
         return [e["time"] for e in self.for_text(text)]
 
     def clear(self) -> None:
-        """Forget the entries (fault counters are not reset)."""
+        """Forget the entries; the peak restarts from the requests in flight now
+        (fault counters are not reset)."""
         with self._lock:
             self._entries.clear()
+            self._peak = self._in_flight
 
 
 @dataclass

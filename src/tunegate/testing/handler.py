@@ -85,11 +85,27 @@ class _Handler:
             "text": None,
             "action": None,
             "time": time.monotonic(),
+            "finished": None,
         }
         try:
             raw = await request.body()
         except ClientDisconnect:  # the client went away (killed) before sending its body
             return Response(status_code=499)
+        self.log.request_started()
+        try:
+            return await self._answer(request, raw, text_of, respond, entry)
+        finally:
+            entry["finished"] = time.monotonic()
+            self.log.request_finished()
+
+    async def _answer(
+        self,
+        request: Request,
+        raw: bytes,
+        text_of: Callable[[Any], str] | None,
+        respond: Callable[[Any], Response],
+        entry: dict[str, Any],
+    ) -> Response:
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
