@@ -1,13 +1,18 @@
-"""Classification scoring: label parsing and metrics that must equal scikit-learn's."""
+"""Classification scoring: label parsing, and metrics that must equal scikit-learn's bit for
+bit (tunegate computes them with numpy from confusion counts; scikit-learn is only the
+reference here)."""
 
 from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -194,6 +199,89 @@ def test_report_equals_sklearn(seed: int) -> None:
     assert report.error_rate == sum(errors) / len(y_true)
     n_unparseable = sum(p is None and not e for p, e in zip(y_pred, errors, strict=True))
     assert report.unparseable_rate == n_unparseable / len(y_true)
+
+
+@st.composite
+def labelled_cases(
+    draw: st.DrawFn,
+) -> tuple[list[str], list[str], list[str | None], list[bool]]:
+    """A label set (1-12 labels, some absent from the truth, the predictions or both) and
+    1-60 cases whose predictions may be any label, unparseable (None) or an error."""
+    names = st.text(alphabet="abcXYZé -_0", min_size=1, max_size=4)
+    labels = draw(st.lists(names, min_size=1, max_size=12, unique=True))
+    true_pool = draw(st.lists(st.sampled_from(labels), min_size=1, unique=True))
+    pred_pool: list[str | None] = [None, *labels]
+    n = draw(st.integers(min_value=1, max_value=60))
+    y_true = draw(st.lists(st.sampled_from(true_pool), min_size=n, max_size=n))
+    y_pred = draw(st.lists(st.sampled_from(pred_pool), min_size=n, max_size=n))
+    errors = [pred is None and draw(st.booleans()) for pred in y_pred]
+    return labels, y_true, y_pred, errors
+
+
+@settings(max_examples=300, deadline=None)
+@given(labelled_cases())
+def test_report_property_equals_sklearn_bit_for_bit(
+    case: tuple[list[str], list[str], list[str | None], list[bool]],
+) -> None:
+    labels, y_true, y_pred, errors = case
+    report = classification_report(y_true, y_pred, labels, errors)
+    pred = sklearn_inputs(y_pred)
+    common = {"labels": labels, "zero_division": 0}
+
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, pred, average=None, **common
+    )
+    macro_p, macro_r, macro_f1, _ = precision_recall_fscore_support(
+        y_true, pred, average="macro", **common
+    )
+    expected = {
+        "accuracy": accuracy_score(y_true, pred),
+        "macro_f1": macro_f1,
+        "micro_f1": f1_score(y_true, pred, average="micro", **common),
+        "weighted_f1": f1_score(y_true, pred, average="weighted", **common),
+        "macro_precision": macro_p,
+        "macro_recall": macro_r,
+    }
+    for name, value in expected.items():
+        assert getattr(report, name) == value, name  # ==, not approximately
+        assert type(getattr(report, name)) is float
+    assert list(report.per_class) == labels
+    for i, label in enumerate(labels):
+        stats = report.per_class[label]
+        assert stats.precision == precision[i], label
+        assert stats.recall == recall[i], label
+        assert stats.f1 == f1[i], label
+        assert stats.support == support[i], label
+        assert type(stats.support) is int
+    with warnings.catch_warnings():
+        # scikit-learn 1.9 warns about a 1 x 1 matrix even when ``labels`` is given.
+        warnings.filterwarnings("ignore", "A single label was found", UserWarning)
+        block = confusion_matrix(y_true, pred, labels=labels)
+    assert [row[: len(labels)] for row in report.confusion] == block.tolist()
+    assert [row[len(labels)] for row in report.confusion] == [
+        sum(p is None and not e for t, p, e in zip(y_true, y_pred, errors, strict=True) if t == x)
+        for x in labels
+    ]
+    assert [row[len(labels) + 1] for row in report.confusion] == [
+        sum(e for t, e in zip(y_true, errors, strict=True) if t == x) for x in labels
+    ]
+    assert report.n == len(y_true)
+    assert report.error_rate == sum(errors) / len(y_true)
+    assert report.unparseable_rate == (sum(p is None for p in y_pred) - sum(errors)) / len(y_true)
+
+
+def test_report_single_class_and_single_case_equal_sklearn() -> None:
+    for y_true, y_pred in [(["a"], ["a"]), (["a"], [None]), (["a", "a"], [None, "a"])]:
+        report = classification_report(y_true, y_pred, ["a"])
+        pred = sklearn_inputs(y_pred)
+        assert report.macro_f1 == f1_score(y_true, pred, labels=["a"], average="macro")
+        assert report.accuracy == accuracy_score(y_true, pred)
+        assert (
+            report.per_class["a"].recall
+            == precision_recall_fscore_support(
+                y_true, pred, labels=["a"], average=None, zero_division=0
+            )[1][0]
+        )
 
 
 def test_no_valid_label_is_not_a_phantom_class() -> None:

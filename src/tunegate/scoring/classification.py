@@ -252,13 +252,6 @@ def _check_predictions(
             )
 
 
-def _no_label_sentinel(labels: Sequence[str]) -> str:
-    sentinel = "\x00tunegate:no-valid-label"
-    while sentinel in labels:
-        sentinel += "\x00"
-    return sentinel
-
-
 def classification_report(
     y_true: Sequence[str],
     y_pred: Sequence[str | None],
@@ -284,8 +277,12 @@ def classification_report(
       ``macro_recall = mean_k tp_k / support_k``;
     * ``unparseable_rate``, ``error_rate``: fraction of the ``n`` cases.
 
-    The point estimates are computed by scikit-learn itself, with ``None`` mapped
-    to a sentinel string that is not a label.
+    Every score is computed from the confusion counts (``np.bincount`` of
+    :func:`confusion_codes`, through :func:`metrics_from_counts`) with numpy, in the
+    same floating-point operations as scikit-learn's ``precision_recall_fscore_support``
+    / ``f1_score`` / ``accuracy_score`` / ``confusion_matrix`` with ``labels=labels``,
+    ``zero_division=0`` and ``None`` mapped to a string that is not a label. The tests
+    assert bit-for-bit equality with scikit-learn on random inputs.
     """
     label_list = _check_labels(labels)
     _check_predictions(y_true, y_pred, set(label_list))
@@ -300,9 +297,14 @@ def classification_report(
     n_labels = len(label_list)
     index = {label: i for i, label in enumerate(label_list)}
     extra = [[0, 0] for _ in range(n_labels)]
+    codes: list[int] = []
     for truth, pred, failed in zip(y_true, y_pred, error_flags, strict=True):
+        row = index[truth]
         if pred is None:
-            extra[index[truth]][1 if failed else 0] += 1
+            extra[row][1 if failed else 0] += 1
+            codes.append(row * (n_labels + 1) + n_labels)
+        else:
+            codes.append(row * (n_labels + 1) + index[pred])
     n_errors = sum(error_flags)
     n_unparseable = sum(pred is None for pred in y_pred) - n_errors
 
@@ -323,44 +325,33 @@ def classification_report(
             error_rate=nan,
         )
 
-    sentinel = _no_label_sentinel(label_list)
-    truth_list = list(y_true)
-    pred_list = [sentinel if pred is None else pred for pred in y_pred]
-    common: dict[str, Any] = {"labels": label_list, "zero_division": 0}
-
-    from sklearn.metrics import (  # heavy: imported when scoring, not at startup
-        accuracy_score,
-        confusion_matrix,
-        f1_score,
-        precision_recall_fscore_support,
-    )
-
-    precision, recall, f1, support = precision_recall_fscore_support(
-        truth_list, pred_list, average=None, **common
-    )
-    macro_precision, macro_recall, macro_f1, _ = precision_recall_fscore_support(
-        truth_list, pred_list, average="macro", **common
-    )
-    block = confusion_matrix(truth_list, pred_list, labels=label_list)
+    counts = np.bincount(np.asarray(codes, dtype=np.int64), minlength=n_count_cells(n_labels))
+    averages = {name: float(values[0]) for name, values in metrics_from_counts(counts).items()}
+    cells = counts.reshape(n_labels, n_labels + 1)
+    tp, support, predicted, f1 = _class_counts(cells[np.newaxis, :, :].astype(np.float64))
+    precision = _ratio(tp, predicted)[0]
+    recall = _ratio(tp, support)[0]
     return ClassificationReport(
         labels=label_list,
         n=n,
-        accuracy=float(accuracy_score(truth_list, pred_list)),
-        macro_f1=float(macro_f1),
-        micro_f1=float(f1_score(truth_list, pred_list, average="micro", **common)),
-        weighted_f1=float(f1_score(truth_list, pred_list, average="weighted", **common)),
-        macro_precision=float(macro_precision),
-        macro_recall=float(macro_recall),
+        accuracy=averages["accuracy"],
+        macro_f1=averages["macro_f1"],
+        micro_f1=averages["micro_f1"],
+        weighted_f1=averages["weighted_f1"],
+        macro_precision=averages["macro_precision"],
+        macro_recall=averages["macro_recall"],
         per_class={
             label: ClassStats(
                 precision=float(precision[i]),
                 recall=float(recall[i]),
-                f1=float(f1[i]),
-                support=int(support[i]),
+                f1=float(f1[0, i]),
+                support=int(support[0, i]),
             )
             for i, label in enumerate(label_list)
         },
-        confusion=[[int(count) for count in block[i]] + extra[i] for i in range(n_labels)],
+        confusion=[
+            [int(count) for count in cells[i, :n_labels]] + extra[i] for i in range(n_labels)
+        ],
         unparseable_rate=n_unparseable / n,
         error_rate=n_errors / n,
     )
@@ -408,6 +399,22 @@ def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
     return np.where(denominator == 0, 0.0, numerator / safe)
 
 
+def _class_counts(cells: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``tp``, ``support``, ``predicted`` and ``f1`` per class, each of shape ``(B, L)``.
+
+    ``cells`` has shape ``(B, L, L + 1)``: ``cells[b, t, p]`` cases of true label ``t``
+    predicted ``p`` (``p = L``: no valid label). ``f1 = 2 tp / (support + predicted)``,
+    0 where the denominator is 0 (scikit-learn's ``2.0 * tp / (1.0 * support +
+    predicted)``, the same operations in the same order).
+    """
+    n_labels = cells.shape[1]
+    labelled = cells[:, :, :n_labels]
+    tp = np.diagonal(labelled, axis1=1, axis2=2)
+    support = cells.sum(axis=2)
+    predicted = labelled.sum(axis=1)
+    return tp, support, predicted, _ratio(2.0 * tp, support + predicted)
+
+
 def metrics_from_counts(counts: npt.ArrayLike) -> dict[str, FloatArray]:
     """Classification metrics from confusion-cell counts, vectorised over rows.
 
@@ -415,8 +422,9 @@ def metrics_from_counts(counts: npt.ArrayLike) -> dict[str, FloatArray]:
     row): row ``b`` holds, at index ``t * (L + 1) + p``, the number of cases of true
     label ``t`` predicted ``p`` (``p = L``: no valid label), as produced by
     ``np.bincount(confusion_codes(...))``. Returns arrays of shape ``(B,)`` for
-    :data:`COUNT_METRICS`, equal to scikit-learn's with ``labels=labels`` and
-    ``zero_division=0`` (same formulas as :func:`classification_report`):
+    :data:`COUNT_METRICS` (same formulas as :func:`classification_report`; the tests
+    assert exact equality with scikit-learn's with ``labels=labels`` and
+    ``zero_division=0``):
 
     * ``accuracy = sum_k tp_k / n``;
     * ``macro_f1 = mean_k 2 tp_k / (support_k + predicted_k)`` (0 when the
@@ -436,13 +444,9 @@ def metrics_from_counts(counts: npt.ArrayLike) -> dict[str, FloatArray]:
     n_rows, n_cells = array.shape
     n_labels = _n_labels_from_cells(n_cells)
     cells = array.astype(np.float64).reshape(n_rows, n_labels, n_labels + 1)
-    labelled = cells[:, :, :n_labels]
-    tp = np.diagonal(labelled, axis1=1, axis2=2)
-    support = cells.sum(axis=2)
-    predicted = labelled.sum(axis=1)
+    tp, support, predicted, f1 = _class_counts(cells)
     n = support.sum(axis=1)
     tp_total = tp.sum(axis=1)
-    f1 = _ratio(2.0 * tp, support + predicted)
 
     empty = n == 0
     safe_n = np.where(empty, 1.0, n)

@@ -1,8 +1,9 @@
 """Statistics for comparing models on the same cases: bootstrap, McNemar, Wilson.
 
-Everything here is pure numpy/scipy/statsmodels, synchronous and seeded: each
-random function takes ``seed`` and draws from ``np.random.default_rng(seed)``, so
-the same inputs and seed give the same result. Results are plain Python ``float``
+Everything here is numpy and the Python standard library (no scipy or statsmodels
+at run time; the tests compare every function with them), synchronous and seeded:
+each random function takes ``seed`` and draws from ``np.random.default_rng(seed)``,
+so the same inputs and seed give the same result. Results are plain Python ``float``
 and ``int`` values.
 
 Degenerate inputs never warn or crash. With no cases (``n == 0``) a point estimate
@@ -16,7 +17,8 @@ Bootstrap intervals are percentile intervals: with ``alpha = 1 - confidence``, t
 method) of the ``n_resamples`` bootstrap statistics.
 
 Modules: ``common`` (types, checks, resampling kernels), ``bootstrap`` (intervals),
-``paired`` (McNemar, sign test, Wilson, latency, sample size).
+``paired`` (McNemar, sign test, Wilson, latency, sample size), ``distributions``
+(normal quantile, chi-square survival, binomial CDF and test at p = 1/2).
 """
 
 from __future__ import annotations

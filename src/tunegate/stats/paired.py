@@ -16,6 +16,7 @@ from tunegate.stats.common import (
     _as_values,
     _check_confidence,
 )
+from tunegate.stats.distributions import binom_half_two_sided, chi2_1_sf, normal_quantile
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,14 @@ def mcnemar_test(correct_a: npt.ArrayLike, correct_b: npt.ArrayLike) -> McNemarR
     """McNemar's test that systems A and B have the same accuracy on the same cases.
 
     Only the discordant cases matter: ``b`` (A right, B wrong) and ``c`` (A wrong,
-    B right); under the null each is ``Binomial(b + c, 1/2)``. Uses
-    :func:`statsmodels.stats.contingency_tables.mcnemar`: the exact binomial test
-    when ``b + c < 25``, otherwise the chi-square test with continuity correction
-    (formulas in :class:`McNemarResult`). With ``b + c == 0`` there is no evidence
-    either way: ``statistic = 0.0``, ``p_value = 1.0``, method ``"exact"``.
+    B right); under the null each is ``Binomial(b + c, 1/2)``. The exact binomial
+    test when ``b + c < 25``, otherwise the chi-square test with continuity
+    correction (formulas in :class:`McNemarResult`; distribution functions from
+    :mod:`tunegate.stats.distributions`), as
+    ``statsmodels.stats.contingency_tables.mcnemar(table, exact=b + c < 25,
+    correction=True)`` computes them; the tests compare with it. With ``b + c == 0``
+    there is no evidence either way: ``statistic = 0.0``, ``p_value = 1.0``, method
+    ``"exact"``.
     """
     right_a = _as_bools(correct_a, "correct_a")
     right_b = _as_bools(correct_b, "correct_b")
@@ -61,20 +65,12 @@ def mcnemar_test(correct_a: npt.ArrayLike, correct_b: npt.ArrayLike) -> McNemarR
     c = int(np.count_nonzero(~right_a & right_b))
     if b + c == 0:
         return McNemarResult(b=0, c=0, statistic=0.0, p_value=1.0, method="exact")
-    table = [
-        [int(np.count_nonzero(right_a & right_b)), b],
-        [c, int(np.count_nonzero(~right_a & ~right_b))],
-    ]
-    exact = b + c < _MCNEMAR_EXACT_BELOW
-    from statsmodels.stats.contingency_tables import mcnemar  # heavy: imported when used
-
-    result = mcnemar(table, exact=exact, correction=True)
+    if b + c < _MCNEMAR_EXACT_BELOW:
+        p_value = binom_half_two_sided(b, b + c)  # min(1, 2 * BinomCDF(min(b, c)))
+        return McNemarResult(b=b, c=c, statistic=float(min(b, c)), p_value=p_value, method="exact")
+    statistic = (abs(b - c) - 1) ** 2 / (b + c)  # int / int: correctly rounded
     return McNemarResult(
-        b=b,
-        c=c,
-        statistic=float(result.statistic),
-        p_value=min(1.0, float(result.pvalue)),
-        method="exact" if exact else "chi2",
+        b=b, c=c, statistic=statistic, p_value=min(1.0, chi2_1_sf(statistic)), method="chi2"
     )
 
 
@@ -98,17 +94,15 @@ def wins_ties_losses(score_a: npt.ArrayLike, score_b: npt.ArrayLike) -> tuple[in
 def sign_test(wins: int, losses: int) -> float:
     """Two-sided exact sign test of ``wins`` against ``losses`` (ties left out).
 
-    Under the null each decisive case is a win with probability 1/2; the p-value
-    is :func:`scipy.stats.binomtest` ``(wins, wins + losses, 0.5)``. 1.0 with no
-    decisive case.
+    Under the null each decisive case is a win with probability 1/2; with
+    ``n = wins + losses`` and ``X ~ Binomial(n, 1/2)`` the p-value is
+    ``min(1, 2 * P(X <= min(wins, losses)))``, 1.0 when ``wins == losses`` or with no
+    decisive case (:func:`tunegate.stats.distributions.binom_half_two_sided`). The
+    tests compare it with ``scipy.stats.binomtest(wins, n, 0.5)``.
     """
     if wins < 0 or losses < 0:
         raise ValueError(f"counts must be >= 0, got wins={wins}, losses={losses}")
-    if wins + losses == 0:
-        return 1.0
-    from scipy.stats import binomtest
-
-    return float(binomtest(wins, wins + losses, 0.5, alternative="two-sided").pvalue)
+    return binom_half_two_sided(wins, wins + losses)
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -121,7 +115,8 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         half   = z * sqrt(p (1 - p) / n + z^2 / (4 n^2)) / (1 + z^2 / n)
         interval = (center - half, center + half)
 
-    Matches ``statsmodels.stats.proportion.proportion_confint(method="wilson")``.
+    clipped to ``[0, 1]``; ``z`` from :func:`statistics.NormalDist.inv_cdf`. The tests
+    compare it with ``statsmodels.stats.proportion.proportion_confint(method="wilson")``.
     Returns ``(nan, nan)`` when ``n == 0``.
     """
     _check_confidence(confidence)
@@ -129,9 +124,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
     if n == 0:
         return math.nan, math.nan
-    from scipy.stats import norm  # heavy: imported when used
-
-    z = float(norm.ppf(1.0 - (1.0 - confidence) / 2.0))
+    z = normal_quantile(1.0 - (1.0 - confidence) / 2.0)
     p = successes / n
     z2 = z * z
     denominator = 1.0 + z2 / n
@@ -159,22 +152,16 @@ def latency_percentiles(
     return {key: float(value) for key, value in zip(keys, results, strict=True)}
 
 
-def _z(probability: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(probability))
-
-
 def interval_standard_error(ci: tuple[float, float], confidence: float = 0.95) -> float:
     """The standard error a two-sided normal interval implies: ``(hi - lo) / (2 z)``,
     with ``z`` the ``1 - (1 - confidence) / 2`` normal quantile."""
-    return (ci[1] - ci[0]) / (2.0 * _z(1.0 - (1.0 - confidence) / 2.0))
+    return (ci[1] - ci[0]) / (2.0 * normal_quantile(1.0 - (1.0 - confidence) / 2.0))
 
 
 def minimum_detectable_effect(se: float, confidence: float = 0.95, power: float = 0.8) -> float:
     """The smallest distance from a threshold that an interval of this standard error
     detects with the given power: ``(z_{1-a/2} + z_{power}) * se``."""
-    return (_z(1.0 - (1.0 - confidence) / 2.0) + _z(power)) * se
+    return (normal_quantile(1.0 - (1.0 - confidence) / 2.0) + normal_quantile(power)) * se
 
 
 def required_cases(
