@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest
-from servers import FaultPlan, openai_app, serve
+from servers import FaultPlan, RequestLog, openai_app, serve
 from statsmodels.stats.proportion import proportion_confint
 
 from tunegate import ab_test_models, compare_results
@@ -30,32 +31,81 @@ async def frontier(prompt: str) -> str:
 
 def test_tutorial_call_returns_outputs_and_latencies_in_case_order() -> None:
     eval_cases = [{"prompt": f"question {i}", "category": "simple"} for i in range(5)]
+    started = time.perf_counter()
     results = ab_test_models(eval_cases, fine_tuned, frontier)
+    elapsed = time.perf_counter() - started
     assert results["model_a"] == [f"answer to question {i}" for i in range(5)]
     assert results["model_b"] == [f"QUESTION {i}" for i in range(5)]
     assert len(results["latency_a"]) == len(results["latency_b"]) == 5
-    assert all(isinstance(x, float) and 0 <= x < 1.0 for x in results["latency_a"])
+    assert all(isinstance(x, float) and 0 <= x <= elapsed for x in results["latency_a"])
     assert results["errors_a"] == [None] * 5
     assert results["prompts"] == [c["prompt"] for c in eval_cases]
 
 
+class InFlight:
+    """Counts each model's calls in flight; a call keeps its slot until six calls of each
+    model were in flight at once (or a deadline passed: one by one never gets there)."""
+
+    def __init__(self, full: int = 6, patience: float = 10.0) -> None:
+        self.lock = threading.Lock()
+        self.now = {"a": 0, "b": 0}
+        self.peak = {"a": 0, "b": 0}
+        self.together = 0  # the most calls of both models in flight at once
+        self.full = full
+        self.deadline = time.monotonic() + patience
+
+    def enter(self, model: str) -> None:
+        with self.lock:
+            self.now[model] += 1
+            self.peak[model] = max(self.peak[model], self.now[model])
+            self.together = max(self.together, sum(self.now.values()))
+
+    def leave(self, model: str) -> None:
+        with self.lock:
+            self.now[model] -= 1
+
+    def holding(self) -> bool:
+        with self.lock:
+            return self.together < 2 * self.full and time.monotonic() < self.deadline
+
+
 def test_cases_run_concurrently_not_one_by_one() -> None:
+    calls = InFlight(full=6)
+
     def slow_a(prompt: str) -> str:
-        time.sleep(0.25)
+        calls.enter("a")
+        while calls.holding():
+            time.sleep(0.005)
+        time.sleep(0.05)  # more calls than the bound would pile up meanwhile
+        calls.leave("a")
         return "a"
 
     async def slow_b(prompt: str) -> str:
+        calls.enter("b")
+        while calls.holding():
+            await asyncio.sleep(0.005)
         await asyncio.sleep(0.25)
+        calls.leave("b")
         return "b"
 
     cases = [{"prompt": str(i)} for i in range(12)]
     started = time.perf_counter()
     results = ab_test_models(cases, slow_a, slow_b, concurrency=6)
     elapsed = time.perf_counter() - started
-    # One by one: 24 x 0.25 s = 6 s. Six at a time, both models at once: about 0.5 s.
-    assert elapsed < 2.0, elapsed
     assert results["model_a"] == ["a"] * 12
-    assert all(0.2 <= x < 1.5 for x in results["latency_b"])
+    assert results["model_b"] == ["b"] * 12
+    # Six at a time per model, both models at once (one by one: peaks of 1, together 1).
+    assert calls.peak == {"a": 6, "b": 6}
+    assert calls.together == 12
+    # Each latency covers its own call (at least its sleep), never more than the run.
+    assert all(0.2 <= x <= elapsed for x in results["latency_b"])
+
+
+def overlap(log_a: RequestLog, log_b: RequestLog) -> bool:
+    """Whether some request to one app was being answered while one to the other was."""
+    return any(
+        a["time"] < b["finished"] and b["time"] < a["finished"] for a in log_a for b in log_b
+    )
 
 
 def test_model_names_go_through_the_openai_backend_with_retries() -> None:
@@ -70,14 +120,15 @@ def test_model_names_go_through_the_openai_backend_with_retries() -> None:
 
         model_a = OpenAIModel(type="openai", model="ft:tiny", base_url=f"{url_a}/v1")
         cases = [{"prompt": f"p{i}"} for i in range(8)]
-        started = time.perf_counter()
         results = ab_test_models(
             cases, model_a, "gpt-big", options=CallOptions(base_url=f"{url_b}/v1", concurrency=8)
         )
-        elapsed = time.perf_counter() - started
     assert results["model_a"] == [f"tuned: p{i}" for i in range(8)]
     assert results["model_b"] == [f"big: p{i}" for i in range(8)]
-    assert elapsed < 1.5, elapsed  # 8 x 150 ms per model, concurrently
+    # 8 x 150 ms per model, concurrently: each server answered all eight at once, and
+    # the two models' requests overlapped.
+    assert app_a.state.log.peak_in_flight == app_b.state.log.peak_in_flight == 8
+    assert overlap(app_a.state.log, app_b.state.log)
     # The 429 was retried: the server saw "p3" twice and the answer arrived.
     assert [e["action"] for e in app_b.state.log if e["text"] == "p3"] == ["429", "ok"]
     assert {e["json"]["model"] for e in app_b.state.log} == {"gpt-big"}
