@@ -47,9 +47,11 @@ _RUNNER = textwrap.dedent(
 #: Never needed to print the help or to check a config.
 NEVER = ("sklearn", "scipy", "statsmodels", "torch", "transformers", "openai", "aiohttp")
 
-#: Loaded by a run (its first request or its scoring), not by ``tunegate validate``.
+#: Loaded by a run (its first request or its scoring), not by ``tunegate validate`` of
+#: a config without scorers or judges.
 RUN_ONLY = (
     "jsonschema",
+    "tunegate.scoring",
     "tunegate.runner",
     "tunegate.store",
     "tunegate.pipeline",

@@ -178,12 +178,17 @@ def _check_references(src: Path, config: Config) -> None:
         raise ConfigError("\n".join(problems))
 
 
+def _rubric_problem(rubric: str, kind: Literal["pointwise", "pairwise"]) -> str | None:
+    # Imported here: the judging code loads only for a config with a rubric.
+    from tunegate.scoring.judge import check_rubric
+
+    return check_rubric(rubric, kind)
+
+
 def _check_judges(
     src: Path, config: Config, names: list[str], suites: dict[str, SuiteConfig]
 ) -> list[str]:
     """Judges name models, rubrics compile, the ``judge:`` section names generation suites."""
-    from tunegate.scoring.judge import check_rubric
-
     problems: list[str] = []
     offset = 1 if config.dataset is not None else 0
     for i, suite in enumerate(config.all_suites):
@@ -201,7 +206,7 @@ def _check_judges(
             kind: Literal["pointwise", "pairwise"] = (
                 "pairwise" if isinstance(sc, PairwiseJudgeConfig) else "pointwise"
             )
-            problem = check_rubric(sc.rubric, kind) if sc.rubric is not None else None
+            problem = _rubric_problem(sc.rubric, kind) if sc.rubric is not None else None
             if problem:
                 problems.append(f"{key}.rubric: {problem}")
     section = config.judge
@@ -223,7 +228,7 @@ def _check_judges(
                     f"{src}: judge.suites[{k}]: {name} is a {found.task.type} suite; "
                     "judges grade generation suites"
                 )
-        problem = check_rubric(section.rubric, "pairwise") if section.rubric else None
+        problem = _rubric_problem(section.rubric, "pairwise") if section.rubric else None
         if problem:
             problems.append(f"{src}: judge.rubric: {problem}")
         if section.suites is None and not any(s.task.kind.judged for s in config.all_suites):
