@@ -196,7 +196,7 @@ async def test_timeout_is_retried(
 ) -> None:
     cases = make_cases(2)
     target = cases[0].text
-    faults = FaultPlan({target: ["timeout", "ok"]}, hang_seconds=20)
+    faults = FaultPlan({target: ["timeout", "ok"]}, hang_seconds=300)
     make: Callable[..., Any]
     if kind == "openai":
         app = openai_app(faults=faults)
@@ -207,14 +207,17 @@ async def test_timeout_is_retried(
     started = time.monotonic()
     with serve(app) as url:
         _, runs = await run({"m": make(url, timeout=0.5)}, cases, store, fast_policy)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 60  # the client gave up long before the hang ended
     assert app.state.log.count(target) == 2
     response = only(runs).responses[0]
     assert response.error is None
     assert response.text == keyword_sentiment(target)
     assert response.attempts == 2
     assert response.latency_ms is not None
-    assert response.latency_ms < 500  # the latency of the attempt that answered
+    # The latency of the attempt that answered: shorter than the time between the two
+    # attempts' arrivals, which both attempts together would exceed.
+    first, second = app.state.log.times(target)
+    assert response.latency_ms < (second - first) * 1000
 
 
 @pytest.mark.parametrize("kind", ["openai", "http"])
@@ -322,7 +325,7 @@ async def test_unreachable_endpoint_stops_quickly(
     cases = make_cases(40)
     started = time.monotonic()
     _, runs = await run({"m": backend}, cases, store, policy)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # guards a hang; the counts below are the check
     model_run = only(runs)
     stopped = model_run.stats.stopped or ""
     assert "unreachable after" in stopped
@@ -337,48 +340,25 @@ async def test_unreachable_endpoint_stops_quickly(
 # --- scheduling and measurements ------------------------------------------------------
 
 
-class InFlight:
-    """ASGI wrapper counting the requests an app is handling at once."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.now = 0
-        self.peak = 0
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        self.now += 1
-        self.peak = max(self.peak, self.now)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.now -= 1
-
-
 async def test_concurrency_limit_per_model(
     store: Store, fast_policy: RetryPolicy, make_cases: MakeCases
 ) -> None:
     app_a, app_b = openai_app(latency_ms=100), openai_app(latency_ms=100)
-    counter_a, counter_b = InFlight(app_a), InFlight(app_b)
     cases = make_cases(18)
-    with serve(counter_a) as url_a, serve(counter_b) as url_b:
+    with serve(app_a) as url_a, serve(app_b) as url_b:
         backends = {
             "a": openai_backend(url_a, name="a", concurrency=3),
             "b": openai_backend(url_b, name="b", concurrency=6),
         }
-        started = time.monotonic()
         _, runs = await run(backends, cases, store, fast_policy)
-        elapsed = time.monotonic() - started
-    assert counter_a.peak == 3
-    assert counter_b.peak == 6
-    assert len(app_a.state.log) == len(app_b.state.log) == 18
-    # Both models ran at the same time: b's requests overlap a's.
-    a_times = [e["time"] for e in app_a.state.log]
-    b_times = [e["time"] for e in app_b.state.log]
-    assert min(b_times) < max(a_times)
-    assert elapsed < 18 / 3 * 0.1 + 1.0
+    log_a, log_b = app_a.state.log, app_b.state.log
+    assert log_a.peak_in_flight == 3
+    assert log_b.peak_in_flight == 6
+    assert len(log_a) == len(log_b) == 18
+    # Both models ran at the same time: some request of b was answered while one of a was.
+    assert any(
+        a["time"] < b["finished"] and b["time"] < a["finished"] for a in log_a for b in log_b
+    )
     assert all(r.error is None for model_run in runs.values() for r in model_run.responses)
 
 
@@ -388,11 +368,13 @@ async def test_latency_and_tokens_are_recorded(
     cases = make_cases(4)
     app = openai_app(latency_ms=120)
     with serve(app) as url:
+        started = time.perf_counter()
         run_id, _ = await run({"m": openai_backend(url)}, cases, store, fast_policy)
+        elapsed_ms = (time.perf_counter() - started) * 1000
     by_id = {c.id: c for c in cases}
     for response in store.responses(run_id):
         assert response.latency_ms is not None
-        assert 120 <= response.latency_ms < 1500
+        assert 120 <= response.latency_ms <= elapsed_ms  # the server's latency, within the run
         messages = [{"role": "system", "content": "Classify the review."}]
         text = by_id[response.case_id].text
         expected_prompt = sum(len(m["content"].split()) for m in messages) + len(text.split())
