@@ -2,7 +2,8 @@
 library: the normal quantile, the chi-square (1 degree of freedom) survival function,
 and the binomial CDF at ``p = 1/2`` with the exact two-sided binomial test built on it.
 
-No scipy or statsmodels at run time: importing those costs more than a second of CPU.
+No scipy or statsmodels at run time: importing them (with scikit-learn) cost a run about
+0.7 s of CPU, measured here.
 The tests check every function against the reference implementations
 (``scipy.stats.norm.ppf``, ``scipy.stats.chi2.sf``, ``scipy.stats.binomtest``,
 ``statsmodels...mcnemar``) and, for the binomial CDF, against exact rational arithmetic.
@@ -10,14 +11,16 @@ The tests check every function against the reference implementations
 Binomial CDF, two regimes (``X ~ Binomial(n, 1/2)``, ``P(X <= k)``):
 
 * exact: ``sum_{i <= k} C(n, i) / 2**n`` summed in integers, then one correctly
-  rounded division; used while the integer work (about ``k * n`` bit operations)
-  stays under a millisecond;
+  rounded division; used while ``k * n`` (about the bit operations it takes, for the
+  tail below the mean) is at most 4,000,000: 0.6 ms at that limit, measured here;
 * log space, above that: the probability of ``X = k`` from Stirling's series and the
   deviance form of the exponent (Loader 2000, "Fast and accurate computation of
   binomial probabilities"), times the sum of the ratios
   ``P(X = i - 1) / P(X = i) = i / (n - i + 1)`` walking down from ``k`` until the
-  terms no longer change the sum. Relative error below ``1e-12`` against the exact
-  value wherever the result is a normal float (the tests assert it).
+  terms no longer change the sum. Relative error against the exact value at most
+  5e-13 wherever the result is a normal float (measured 2.1e-13 at worst, in the far
+  tail where ``exp`` of an exponent near -700 magnifies its rounding; 1e-15 near the
+  mean); the tests assert 5e-13. 0.1 ms at ``n = 200,000``, 1 ms at ``n = 10**7``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ __all__ = [
 _STANDARD_NORMAL = NormalDist()
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_2PI = math.log(2.0 * math.pi)
-# The exact integer sum runs while k * n stays below this (about 1 ms measured here).
+# The exact integer sum runs while tail * n stays at most this (0.6 ms at the limit).
 _EXACT_WORK_LIMIT = 4_000_000
 # Stirling's series coefficients 1/12, 1/360, 1/1260, 1/1680, 1/1188.
 _S0, _S1, _S2, _S3, _S4 = 1 / 12, 1 / 360, 1 / 1260, 1 / 1680, 1 / 1188
