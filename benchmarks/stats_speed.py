@@ -78,6 +78,15 @@ def main() -> None:
         rate = n_resamples * n / seconds
         shown = ", ".join(f"{value:.4f}" for value in result)
         print(f"{name:<38} {seconds:7.3f} s  {rate:14,.0f} cases/s  -> ({shown})")
+    from tunegate.stats.distributions import binom_half_two_sided
+
+    def sign_tests() -> tuple[float, ...]:
+        values = [binom_half_two_sided(k, 200_000) for k in range(99_000, 100_000, 50)]
+        return (values[0], binom_half_two_sided(4_999_000, 10_000_000))
+
+    seconds, result = best_time(sign_tests, args.repeat)
+    shown = ", ".join(f"{value:.4g}" for value in result)
+    print(f"{'(d) 20 sign tests n=200k + one n=10^7':<38} {seconds:7.3f} s  -> ({shown})")
 
 
 if __name__ == "__main__":

@@ -214,13 +214,3 @@ def test_binomial_rejects_bad_counts(k: int, n: int) -> None:
         binom_half_cdf(k, n)
     with pytest.raises(ValueError, match="0 <= k <= n"):
         binom_half_two_sided(k, n)
-
-
-def test_large_n_is_fast() -> None:
-    import time
-
-    start = time.perf_counter()
-    for k in range(99_000, 100_000, 50):
-        binom_half_two_sided(k, 200_000)
-    binom_half_two_sided(4_999_000, 10_000_000)
-    assert time.perf_counter() - start < 1.0
