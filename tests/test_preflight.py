@@ -108,19 +108,17 @@ class _Unrenderable:
         RuntimeError(),
     ],
 )
-def test_render_request_says_what_the_runner_says(error: Exception) -> None:
-    """validate renders requests without importing the runner; its message is the run's."""
+def test_render_request_names_the_model_the_case_and_the_names_a_template_can_use(
+    error: Exception,
+) -> None:
+    """One function renders requests for the run and for validate (secrets redacted)."""
     from tunegate.errors import ConfigError
-    from tunegate.preflight import render_request
-    from tunegate.runner import render_request as run_render_request
+    from tunegate.models.base import render_request
 
     case = Case(id="c1", text="t", reference="r", metadata={"lang": "en"})
     backend: Any = _Unrenderable(error)
     with pytest.raises(ConfigError) as ours:
         render_request(backend, case)
-    with pytest.raises(ConfigError) as runs:
-        run_render_request(backend, case)
-    assert str(ours.value) == str(runs.value)
     assert str(ours.value).startswith("models.broken: the request for case 'c1' cannot be rendered")
     assert str(ours.value).endswith("(a template can use: input, id, category, lang)")
     assert "sk-abcdefghijklmnopqrstuvwxyz0123456789" not in str(ours.value)
@@ -128,7 +126,7 @@ def test_render_request_says_what_the_runner_says(error: Exception) -> None:
 
 def test_render_request_returns_the_request_and_keeps_tunegate_errors() -> None:
     from tunegate.errors import ConfigError
-    from tunegate.preflight import render_request
+    from tunegate.models.base import render_request
 
     class _Fine:
         name = "fine"

@@ -13,14 +13,11 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tunegate.config import Config, HFModel, HTTPModel, OpenAIModel, SuiteConfig
 from tunegate.data import Case
-from tunegate.errors import ConfigError, TunegateError
-
-if TYPE_CHECKING:
-    from tunegate.models import Backend
+from tunegate.errors import TunegateError
 
 _OPENAI_URL = "https://api.openai.com/v1"
 
@@ -122,29 +119,6 @@ def _env_problems(config: Config) -> list[str]:
     return problems
 
 
-def render_request(backend: Backend, case: Case) -> dict[str, Any]:
-    """``backend.render(case)``; a template or case that cannot be rendered is a
-    :class:`ConfigError` naming the model and the case (never a traceback).
-
-    The same check and message as :func:`tunegate.runner.render_request` (a test keeps
-    them equal), without importing the runner: asyncio and the store are not needed to
-    validate a config.
-    """
-    from tunegate.secrets import redact
-
-    try:
-        return backend.render(case)
-    except TunegateError:
-        raise
-    except Exception as exc:
-        detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        names = ", ".join(["input", "id", "category", *sorted(case.metadata)])
-        raise ConfigError(
-            f"models.{backend.name}: the request for case {case.id!r} cannot be rendered: "
-            f"{redact(str(detail))} (a template can use: {names})"
-        ) from None
-
-
 def preflight(config: Config, config_dir: Path | None, src: str) -> Preflight:
     """Check everything but the model calls; messages start with ``src`` (the config file)."""
     from tunegate.models import build_backends, suite_models
@@ -197,6 +171,8 @@ def preflight(config: Config, config_dir: Path | None, src: str) -> Preflight:
         for name, backend in built.backends.items():
             if name in broken:
                 continue
+            from tunegate.models.base import render_request
+
             try:
                 for case in cases:
                     render_request(backend, case)

@@ -22,8 +22,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from tunegate.data import Case
-from tunegate.errors import ConfigError, TunegateError
-from tunegate.models.base import Backend, BatchBackend, Completion, TransportError, cache_key
+from tunegate.models.base import (
+    Backend,
+    BatchBackend,
+    Completion,
+    TransportError,
+    cache_key,
+    render_request,
+)
 from tunegate.secrets import redact
 from tunegate.store import FLUSH_SECONDS, Response, Store
 
@@ -318,22 +324,6 @@ class _ModelWorker:
                     response = self._from_completion(item, outcome, per_case, 1)
                     response.extra = {**(response.extra or {}), "batch_size": len(batch)}
                 self._finish(item, response)
-
-
-def render_request(backend: Backend, case: Case) -> dict[str, Any]:
-    """``backend.render(case)``; a template or case that cannot be rendered is a
-    :class:`ConfigError` naming the model and the case (never a traceback)."""
-    try:
-        return backend.render(case)
-    except TunegateError:
-        raise
-    except Exception as exc:
-        detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        names = ", ".join(["input", "id", "category", *sorted(case.metadata)])
-        raise ConfigError(
-            f"models.{backend.name}: the request for case {case.id!r} cannot be rendered: "
-            f"{redact(str(detail))} (a template can use: {names})"
-        ) from None
 
 
 def model_identity(backend: Backend) -> dict[str, Any]:

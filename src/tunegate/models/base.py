@@ -106,6 +106,26 @@ class Backend(Protocol):
         ...
 
 
+def render_request(backend: Backend, case: Case) -> dict[str, Any]:
+    """``backend.render(case)``; a template or case that cannot be rendered is a
+    :class:`~tunegate.errors.ConfigError` naming the model and the case (never a
+    traceback). Used by the runner and by ``tunegate validate``."""
+    from tunegate.errors import ConfigError, TunegateError
+    from tunegate.secrets import redact
+
+    try:
+        return backend.render(case)
+    except TunegateError:
+        raise
+    except Exception as exc:
+        detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        names = ", ".join(["input", "id", "category", *sorted(case.metadata)])
+        raise ConfigError(
+            f"models.{backend.name}: the request for case {case.id!r} cannot be rendered: "
+            f"{redact(str(detail))} (a template can use: {names})"
+        ) from None
+
+
 def cache_key(identity: dict[str, Any], request: dict[str, Any]) -> str:
     """SHA-256 of the backend identity and the rendered request (canonical JSON)."""
     blob = json.dumps(
