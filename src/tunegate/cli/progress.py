@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -11,6 +12,11 @@ if TYPE_CHECKING:
     from tunegate.store import Response
 
 
+#: Answers are counted as they come but shown at most this often per model (rich redraws
+#: ten times a second anyway; an update per answer cost more than the request itself).
+SHOW_EVERY_S = 0.05
+
+
 class ProgressBars:
     """One rich progress bar per model, fed by the runner's events."""
 
@@ -18,6 +24,8 @@ class ProgressBars:
         self.progress = progress
         self.tasks: dict[str, TaskID] = {}
         self.errors: dict[str, int] = {}
+        self.unshown: dict[str, int] = {}
+        self.shown_at: dict[str, float] = {}
 
     def model_loading(self, model: str) -> None:
         self.tasks[model] = self.progress.add_task(model, total=None, info="starting / loading")
@@ -35,10 +43,19 @@ class ProgressBars:
     def response(self, model: str, response: Response) -> None:
         if response.error is not None:
             self.errors[model] += 1
-        info = f"{self.errors[model]} errors" if self.errors[model] else ""
-        self.progress.update(self.tasks[model], advance=1, info=info)
+        self.unshown[model] = self.unshown.get(model, 0) + 1
+        now = time.monotonic()
+        if now - self.shown_at.get(model, 0.0) >= SHOW_EVERY_S:
+            self._show(model, now)
+
+    def _show(self, model: str, now: float) -> None:
+        info = f"{self.errors[model]} errors" if self.errors.get(model) else ""
+        self.progress.update(self.tasks[model], advance=self.unshown.pop(model, 0), info=info)
+        self.shown_at[model] = now
 
     def model_finished(self, model: str, stats: ModelRunStats) -> None:
+        if self.unshown.get(model):
+            self._show(model, time.monotonic())
         parts = [f"{stats.sent} sent", f"{stats.cached} cached"]
         if stats.errors:
             parts.append(f"{stats.errors} errors")

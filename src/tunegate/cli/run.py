@@ -3,6 +3,7 @@ config or data files."""
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -48,7 +49,7 @@ def _execute(
         console=err,
         disable=quiet,
     )
-    # Imported here: scikit-learn and friends take seconds, config errors should not wait.
+    # Imported here, after the config loaded: its errors should not wait on numpy & co.
     from tunegate.pipeline import run
     from tunegate.report.json_report import write_json
     from tunegate.report.terminal import print_summary
@@ -56,6 +57,9 @@ def _execute(
     options.observer = ProgressBars(progress)
     options.gate = gate_exit
     _Sigterm.install()
+    # What is alive now (modules, the config) lives as long as the process: exempt it from
+    # the garbage collector's full passes, which otherwise rescan it while answers pile up.
+    gc.freeze()
     try:
         with progress:
             result = run(cfg, options, config_dir=config_dir)
