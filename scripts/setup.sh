@@ -11,3 +11,7 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[local${EXTRAS:+,$EXTRAS}]"
+# An editable install leaves tunegate's own modules uncompiled, and with
+# PYTHONDONTWRITEBYTECODE set (as on some machines) they would be compiled again by
+# every command (~45 ms of each start): compile them once here.
+.venv/bin/python -m compileall -q src/tunegate
