@@ -420,7 +420,9 @@ async def arun(
             result.facts = run_facts(
                 config, started_at, _now_iso(), time.monotonic() - started_clock
             )
-            store.update_run_meta(run_id, {"result": to_json(result)})
+            document = to_json(result)
+            result.remember_json(document)
+            store.update_run_meta(run_id, {"result": document})
             store.finish_run(run_id)
     finally:
         release_local_models()

@@ -12,7 +12,15 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, computed_field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    computed_field,
+)
 
 from tunegate.errors import DataError
 
@@ -249,6 +257,18 @@ class RunResult(_Result):
     gate: GateResult | None = None
     facts: dict[str, Any] = Field(default_factory=dict)  # version, config hash, times, models
     human: dict[str, Any] | None = None  # the run's human study: preference, agreement, judges
+    # The JSON document the run stored (``tunegate.report.json_report.to_json`` of this
+    # result when it finished): the CLI writes its reports from it instead of building it
+    # again. Not a field: it is not part of the result's own JSON.
+    _stored_json: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def remember_json(self, data: dict[str, Any]) -> None:
+        """Keep ``data``, this result's JSON document as stored (see :meth:`stored_json`)."""
+        self._stored_json = data
+
+    def stored_json(self) -> dict[str, Any] | None:
+        """The JSON document stored when the run finished, if this result was just run."""
+        return self._stored_json
 
     @property
     def main(self) -> SuiteResult:

@@ -68,4 +68,9 @@ def _write(value: Any, pad: str, out: list[str]) -> None:
 
 def write_json(result: RunResult, path: str | Path) -> Path:
     """Write the JSON report (creating folders); return the path."""
-    return write_atomic(path, dumps_report(to_json(result)))
+    return write_json_document(to_json(result), path)
+
+
+def write_json_document(data: dict[str, Any], path: str | Path) -> Path:
+    """Write ``data`` (a :func:`to_json` document) as the JSON report; return the path."""
+    return write_atomic(path, dumps_report(data))
