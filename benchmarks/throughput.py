@@ -1,11 +1,13 @@
 """Throughput of tunegate (whole process) next to a plain aiohttp loop and the bare openai SDK.
 
 Run: ``.venv/bin/python benchmarks/throughput.py [--n 5000] [--concurrency 32 128]
-[--latency-ms 50] [--transport aiohttp]``
+[--latency-ms 50] [--transport lean|sdk] [--server lean|fastapi]``
 
-Starts the loopback OpenAI-compatible server (:mod:`tunegate.testing.servers`) in a
-subprocess answering after ``--latency-ms``, then for each concurrency C measures
-requests/s over ``--n`` distinct chat cases of
+Starts a loopback OpenAI-compatible server (:mod:`tunegate.testing.servers`) in a
+subprocess answering after ``--latency-ms`` (``--server lean``, the default: a bare
+ASGI app under uvicorn, so that the server is not what limits the clients; ``fastapi``:
+the test-suite's app), then for each concurrency C measures requests/s over ``--n``
+distinct chat cases of
 
 - ``limit``: C / latency (every slot always busy, zero overhead);
 - ``aiohttp``: a plain ``aiohttp`` session + ``asyncio.Semaphore(C)`` loop;
@@ -42,11 +44,16 @@ TUNEGATE = Path(sys.executable).parent / "tunegate"
 
 
 @contextmanager
-def server(latency_ms: float) -> Iterator[str]:
-    """The loopback OpenAI-compatible server in a subprocess; yields its base URL."""
+def server(latency_ms: float, kind: str = "lean") -> Iterator[str]:
+    """The loopback OpenAI-compatible server in a subprocess; yields its base URL.
+
+    ``lean``: a bare ASGI app under uvicorn (about 0.13 ms of CPU per request);
+    ``fastapi``: the test-suite's FastAPI app (about 0.35 ms), which on two shared
+    cores caps every client below the limit at c=128."""
+    app = "openai-lean" if kind == "lean" else "openai"
     proc = subprocess.Popen(
         [
-            *(sys.executable, "-m", "tunegate.testing.servers", "openai"),
+            *(sys.executable, "-m", "tunegate.testing.servers", app),
             *("--port", "0", "--latency-ms", f"{latency_ms:g}"),
         ],
         stdout=subprocess.PIPE,
@@ -204,13 +211,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5000, help="cases per pass")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--latency-ms", type=float, default=50.0)
-    parser.add_argument("--transport", choices=["aiohttp", "sdk"], default="aiohttp")
+    parser.add_argument("--transport", choices=["lean", "sdk"], default="lean")
+    parser.add_argument("--server", choices=["lean", "fastapi"], default="lean")
     args = parser.parse_args()
     latency_s = args.latency_ms / 1000.0
     n = args.n
     rows: list[tuple[str, list[str]]] = []
     load_before = os.getloadavg()
-    with server(args.latency_ms) as url:
+    with server(args.latency_ms, args.server) as url:
         asyncio.run(aiohttp_pass(url, 200, 16))  # warm the server up
         results: dict[int, dict[str, Any]] = {}
         for c in args.concurrency:
@@ -245,8 +253,8 @@ def main() -> None:
     import openai
 
     print(
-        f"{n} chat cases per pass, loopback server latency {args.latency_ms:g} ms (its own"
-        f" process), tunegate transport {args.transport}; Python {sys.version.split()[0]},"
+        f"{n} chat cases per pass, loopback {args.server} server, latency {args.latency_ms:g} ms"
+        f" (its own process), tunegate transport {args.transport}; Python {sys.version.split()[0]},"
         f" aiohttp {aiohttp.__version__}, openai {openai.__version__}, {os.cpu_count()} CPUs;"
         f" load average {load_before[0]:.2f} before, {load_after[0]:.2f} after"
         " (the machine is shared)"

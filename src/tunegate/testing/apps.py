@@ -51,6 +51,40 @@ def _prompts(body: Any) -> list[str]:
     raise _BadRequest("'prompt' must be a string or a list of strings")
 
 
+def chat_completion_body(
+    body: dict[str, Any], answer: Answer, completion_id: str, model: str
+) -> dict[str, Any]:
+    """The ``chat.completion`` answering ``body`` (its ``messages`` and ``n``) with ``answer``."""
+    messages: list[Message] = body["messages"]
+    choices = []
+    completion_tokens = 0
+    for index in range(max(1, int(body.get("n") or 1))):
+        reply = answer(messages)
+        if isinstance(reply, str):
+            message: dict[str, Any] = {"role": "assistant", "content": reply, "refusal": None}
+        else:
+            message = {"role": "assistant", "content": None, "refusal": None, **reply}
+        completion_tokens += _tokens(message.get("content") or "")
+        finish = "tool_calls" if message.get("tool_calls") else "stop"
+        choices.append(
+            {"index": index, "message": message, "finish_reason": finish, "logprobs": None}
+        )
+    prompt_tokens = sum(_tokens(_content_text(m.get("content"))) for m in messages)
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model") or model,
+        "choices": choices,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+        "system_fingerprint": None,
+    }
+
+
 def openai_app(
     answer: Answer = sentiment_answer,
     latency_ms: float = 0.0,
@@ -82,36 +116,7 @@ def openai_app(
     ids = itertools.count(1)
 
     def chat_completion(body: dict[str, Any]) -> Response:
-        messages: list[Message] = body["messages"]
-        choices = []
-        completion_tokens = 0
-        for index in range(max(1, int(body.get("n") or 1))):
-            reply = answer(messages)
-            if isinstance(reply, str):
-                message: dict[str, Any] = {"role": "assistant", "content": reply, "refusal": None}
-            else:
-                message = {"role": "assistant", "content": None, "refusal": None, **reply}
-            completion_tokens += _tokens(message.get("content") or "")
-            finish = "tool_calls" if message.get("tool_calls") else "stop"
-            choices.append(
-                {"index": index, "message": message, "finish_reason": finish, "logprobs": None}
-            )
-        prompt_tokens = sum(_tokens(_content_text(m.get("content"))) for m in messages)
-        return JSONResponse(
-            {
-                "id": f"chatcmpl-{next(ids):06d}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.get("model") or model,
-                "choices": choices,
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
-                "system_fingerprint": None,
-            }
-        )
+        return JSONResponse(chat_completion_body(body, answer, f"chatcmpl-{next(ids):06d}", model))
 
     def text_completion(body: dict[str, Any]) -> Response:
         prompts = _prompts(body)

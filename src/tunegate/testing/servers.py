@@ -17,6 +17,7 @@ applied to the last user message, unless another ``answer`` is given.
 Command line (foreground, for benchmarks and subprocess tests)::
 
     python -m tunegate.testing.servers openai --port 8123 --latency-ms 50
+    python -m tunegate.testing.servers openai-lean --latency-ms 50  # bare ASGI, benchmarks
     python -m tunegate.testing.servers classify --port 0    # prints the URL it listens on
 
 The test-suite imports it through ``tests/servers.py`` (as ``servers``); the
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import socket
 import threading
 import time
@@ -35,7 +37,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
 
 from tunegate.testing.apps import classify_app, openai_app
 from tunegate.testing.faults import (
@@ -90,6 +91,10 @@ class _Server(uvicorn.Server):
             await asyncio.sleep(0.01)
 
 
+#: uvicorn's C parser when installed (a dev dependency), else its pure-Python one.
+_HTTP = "httptools" if importlib.util.find_spec("httptools") else "h11"
+
+
 def _config(app: Any, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -99,7 +104,7 @@ def _config(app: Any, host: str, port: int) -> uvicorn.Config:
         access_log=False,
         lifespan="off",
         loop="asyncio",
-        http="h11",
+        http=_HTTP,
         ws="none",
         timeout_graceful_shutdown=5,
     )
@@ -173,7 +178,7 @@ def serve(
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve an app in the foreground until interrupted (see the module docstring)."""
     parser = argparse.ArgumentParser(description="tunegate loopback test servers")
-    parser.add_argument("app", choices=["openai", "classify"])
+    parser.add_argument("app", choices=["openai", "openai-lean", "classify"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--latency-ms", type=float, default=0.0)
@@ -185,8 +190,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     faults = FaultPlan(every_nth_500=args.every_nth_500)
-    app: FastAPI
-    if args.app == "openai":
+    app: Any
+    if args.app == "openai-lean":
+        from tunegate.testing.lean import lean_openai_app
+
+        app = lean_openai_app(latency_ms=args.latency_ms)
+    elif args.app == "openai":
         app = openai_app(latency_ms=args.latency_ms, faults=faults, require_key=args.require_key)
     else:
         header = None
