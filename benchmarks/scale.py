@@ -27,7 +27,7 @@ def one_run(url: str, n: int, concurrency: int) -> tuple[float, float]:
     """Seconds and peak RSS (MB) of one ``tunegate run`` over ``n`` cases."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        config = write_project(folder, url, n, concurrency, "aiohttp")
+        config = write_project(folder, url, n, concurrency, "lean")
         report = folder / "r.json"
         command = [str(TUNEGATE), "run", str(config), "--store", str(folder / "t.db")]
         command += ["--json", str(report), "--no-gate", "-q"]

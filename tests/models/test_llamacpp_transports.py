@@ -1,4 +1,5 @@
-"""The fast path (aiohttp) and the openai SDK path give the same answers from a real server.
+"""The lean path (tunegate's HTTP/1.1 client) and the openai SDK path give the same answers
+from a real server.
 
 llama-cpp-python's server (started as in ``test_llamacpp.py``) serves Gemma 3 270M at
 temperature 0; the same 12 reviews go once through ``transport: sdk`` and once through
@@ -56,7 +57,7 @@ def test_sdk_and_fast_path_give_identical_answers(
     llama_server: LlamaServer, tmp_path: Path
 ) -> None:
     sdk = _run(tmp_path / "sdk", llama_server, "sdk")
-    fast = _run(tmp_path / "fast", llama_server, None)  # the default: aiohttp
+    fast = _run(tmp_path / "fast", llama_server, None)  # the default: lean
     keys = ("case_id", "answer", "prediction", "correct", "error")
     sdk_rows = sorted(tuple(r[k] for k in keys) for r in sdk["suites"][0]["cases"])
     fast_rows = sorted(tuple(r[k] for k in keys) for r in fast["suites"][0]["cases"])
