@@ -486,3 +486,26 @@ async def test_secrets_never_reach_the_store_file(
     for raw in (raw_while_open, raw_after_close):
         for secret in (API_KEY, HEADER_SECRET):
             assert secret.encode() not in raw
+
+
+def test_run_sync_returns_the_value_without_ever_formatting_it() -> None:
+    """asyncio.run's SIGINT bookkeeping formats its main task, result included; a run's
+    result is big, so run_sync keeps the value out of the task."""
+    import asyncio
+
+    from tunegate.runner import run_sync
+
+    class Loud:
+        reprs = 0
+
+        def __repr__(self) -> str:
+            Loud.reprs += 1
+            return "Loud()"
+
+    async def make() -> Loud:
+        return Loud()
+
+    assert isinstance(run_sync(make()), Loud)
+    assert Loud.reprs == 0
+    asyncio.run(make())  # what run_sync avoids (the check above can fail)
+    assert Loud.reprs >= 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from tunegate.runner import (
     PrefixedObserver,
     RetryPolicy,
     run_models,
+    run_sync,
 )
 from tunegate.scoring.scorers import build_scorers
 from tunegate.store import Store
@@ -433,4 +433,4 @@ def run(
     config: Config, options: RunOptions | None = None, config_dir: Path | None = None
 ) -> RunResult:
     """Run ``config`` end to end."""
-    return asyncio.run(arun(config, options, config_dir))
+    return run_sync(arun(config, options, config_dir))

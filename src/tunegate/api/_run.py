@@ -136,22 +136,20 @@ async def _call_all(
     }
 
 
-async def _await(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
-
-
 def resolve(awaitable: Awaitable[Any]) -> Any:
     """Run an awaitable to completion with ``asyncio.run``.
 
     Inside a running event loop (a Jupyter notebook, an async test) ``asyncio.run``
     cannot be called, so the awaitable then runs in a new loop on a worker thread.
     """
+    from tunegate.runner import run_sync
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_await(awaitable))
+        return run_sync(awaitable)
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tunegate-api") as pool:
-        return pool.submit(asyncio.run, _await(awaitable)).result()
+        return pool.submit(run_sync, awaitable).result()
 
 
 def call_models(
