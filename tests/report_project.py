@@ -190,7 +190,6 @@ def main() -> None:
     """
     import argparse
     import os
-    import shutil
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -209,22 +208,16 @@ def main() -> None:
         config = write_project(args.out / "project", url + "/v1")
         result = run(load_config(config), RunOptions(), config.parent)
     html = write_html(to_json(result), args.out / "report.html")
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        raise SystemExit(f"wrote {html}; no chromium for the screenshot")
-    from playwright.sync_api import sync_playwright
+    from chromium import CHROMIUM, launched
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    if CHROMIUM is None:
+        raise SystemExit(f"wrote {html}; no chromium for the screenshot")
+    with launched() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(html.resolve().as_uri())
         page.wait_for_selector("body[data-ready='1']")
         page.click('tr[data-case-id="s-00007"]')
         page.screenshot(path=str(args.out / "report.png"), full_page=True)
-        browser.close()
     print(f"{html}\n{args.out / 'report.png'}")
 
 

@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chromium import launched, needs_chromium
 from servers import serve
 from test_human_app import MODELS, make_study
 
 from tunegate.human.app import create_app
 from tunegate.human.store import HumanStore
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        shutil.which("chromium") is None,
-        reason="Debian's chromium is not installed (apt-get install chromium)",
-    ),
-]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
-        yield b
-        b.close()
+    with launched() as chromium:
+        yield chromium
 
 
 def pressed(page: object, criterion: str) -> list[str]:

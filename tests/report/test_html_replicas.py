@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chromium import launched, needs_chromium
 from servers import openai_app, serve
 
 from tunegate.config import parse_config
@@ -32,8 +32,7 @@ from tunegate.store import Store, load_run_result
 
 PASSWORD = "hunter2-html-replica-secret"
 N = 60
-CHROMIUM = shutil.which("chromium")
-browser = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+browser = needs_chromium
 
 
 @dataclass
@@ -241,22 +240,8 @@ def test_hostile_replica_keys_and_model_names_are_escaped_and_redacted(served: S
 @pytest.fixture(scope="module")
 def chromium(served: Served) -> Iterator[Any]:
     # After the run: Playwright's sync API holds an event loop, and the run starts its own.
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
-        yield b
-        b.close()
+    with launched() as browser:
+        yield browser
 
 
 @pytest.mark.browser

@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chromium import launched, needs_chromium
 from report_project import CANARY, HOSTILE, big_answer, write_project
 from servers import openai_app, serve
 
@@ -27,8 +27,7 @@ from tunegate.report.html import render_html, write_html
 from tunegate.report.json_report import to_json
 
 KEY_ENV = "TG_REPORT_CANARY_KEY"
-CHROMIUM = shutil.which("chromium")
-browser = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+browser = needs_chromium
 
 
 @dataclass
@@ -283,22 +282,8 @@ def test_run_writes_html(report: Report) -> None:
 @pytest.fixture(scope="module")
 def chromium(report: Report) -> Iterator[Any]:
     # After the run: Playwright's sync API holds an event loop, and the run starts its own.
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
-        yield b
-        b.close()
+    with launched() as browser:
+        yield browser
 
 
 @dataclass
