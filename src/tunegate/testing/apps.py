@@ -51,6 +51,14 @@ def _prompts(body: Any) -> list[str]:
     raise _BadRequest("'prompt' must be a string or a list of strings")
 
 
+def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
 def chat_completion_body(
     body: dict[str, Any], answer: Answer, completion_id: str, model: str
 ) -> dict[str, Any]:
@@ -76,11 +84,7 @@ def chat_completion_body(
         "created": int(time.time()),
         "model": body.get("model") or model,
         "choices": choices,
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
+        "usage": _usage(prompt_tokens, completion_tokens),
         "system_fingerprint": None,
     }
 
@@ -137,11 +141,7 @@ def openai_app(
                 "created": int(time.time()),
                 "model": body.get("model") or model,
                 "choices": choices,
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
+                "usage": _usage(prompt_tokens, completion_tokens),
             }
         )
 
