@@ -142,9 +142,9 @@ async def test_connection_close_is_honoured_and_gzip_and_deflate_are_decoded() -
     assert len(connections) == 2
 
 
-async def test_a_stale_keep_alive_connection_is_replaced_once() -> None:
-    """The server closes each connection after answering but says keep-alive: the next
-    request on it gets nothing back, and is sent again on a new connection."""
+async def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
+    """The server closes each connection after answering but says keep-alive: once the
+    close has arrived, the next request opens a new connection."""
 
     async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, req: bytes) -> bool:
         w.write(ok(b"{}"))
@@ -158,21 +158,34 @@ async def test_a_stale_keep_alive_connection_is_replaced_once() -> None:
             assert answer.status == 200
             await asyncio.sleep(0.05)  # let the close arrive
         pool.close()
-    assert len(seen) == 3  # no request was answered twice
+    assert len(seen) == 3
     assert len(connections) == 3
 
 
-async def test_disconnect_before_answering_on_a_new_connection_is_a_failure() -> None:
-    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, req: bytes) -> bool:
-        return False
+@pytest.mark.parametrize("reused", [False, True])
+async def test_a_request_the_server_dropped_is_a_failure_and_never_sent_again(
+    reused: bool,
+) -> None:
+    """The server reads the request and closes without answering, on a new or on a
+    kept-alive connection: a ``closed`` failure, and the server saw the request once
+    (the caller retries and counts the attempt; the client never resends)."""
 
-    async with raw_server(handler) as (host, port, seen, _connections):
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, req: bytes) -> bool:
+        if b"drop" in req:
+            return False
+        w.write(ok(b"{}"))
+        return True
+
+    async with raw_server(handler) as (host, port, seen, connections):
         pool = Pool(2)
+        if reused:
+            assert (await pool.request(("http", host, port), request_bytes())).status == 200
         with pytest.raises(HTTPFailure) as failure:
-            await pool.request(("http", host, port), request_bytes())
+            await pool.request(("http", host, port), request_bytes(body=b'"drop"'))
         pool.close()
     assert failure.value.kind == "closed"
-    assert len(seen) == 1  # a new connection is never retried
+    assert [b"drop" in request for request in seen] == [*([False] if reused else []), True]
+    assert len(connections) == 1
 
 
 async def test_half_an_answer_then_close_is_a_failure() -> None:

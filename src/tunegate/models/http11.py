@@ -12,9 +12,8 @@ What it speaks: ``http`` and ``https`` (TLS with the system's certificates), ans
 framed by ``Content-Length``, ``Transfer-Encoding: chunked`` or the end of the
 connection, interim ``1xx`` answers skipped, ``gzip``/``deflate`` bodies decoded,
 ``Connection: close`` and HTTP/1.0 honoured. Timeouts: connecting, and no byte
-arriving for ``read_timeout`` seconds while an answer is awaited. A request sent on
-a reused connection that the server had already closed is sent once more on a new
-one (nothing of it was read). Failures are :class:`HTTPFailure`.
+arriving for ``read_timeout`` seconds while an answer is awaited. A request is never
+sent twice (the caller retries, and counts it). Failures are :class:`HTTPFailure`.
 """
 
 from __future__ import annotations
@@ -68,7 +67,6 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[Answer] | None = None
         self.buffer = bytearray()
         self.last_data = 0.0
-        self.received = False
         self.status = 0
         self.headers: dict[str, str] = {}
         self.framing = ""  # "length", "chunked" or "eof" once the head is read
@@ -87,7 +85,6 @@ class _Connection(asyncio.Protocol):
         if self.waiter is None:  # bytes nobody asked for: the connection is unusable
             self.close()
             return
-        self.received = True
         self.last_data = self.pool.loop.time()
         self.buffer += data
         try:
@@ -119,7 +116,6 @@ class _Connection(asyncio.Protocol):
         loop = self.pool.loop
         self.waiter = waiter = loop.create_future()
         self.buffer.clear()
-        self.received = False
         self.status, self.framing, self.headers = 0, "", {}
         self.body = bytearray()
         if read_timeout is not None:
@@ -173,6 +169,9 @@ class _Connection(asyncio.Protocol):
             self.close()
         if waiter is not None and not waiter.done():
             waiter.set_result(answer)
+
+    def transport_closing(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
 
     def close(self) -> None:
         if not self.closed:
@@ -305,37 +304,30 @@ class Pool:
     async def request(self, key: Key, payload: bytes) -> Answer:
         """Send ``payload`` (a whole HTTP/1.1 request) to ``key``'s server; its answer.
 
-        A reused connection that turns out closed before any byte of the answer came
-        is replaced by a new one and the request sent again, once."""
-        connection, reused = await self._acquire(key)
-        try:
-            return await self._exchange(connection, payload)
-        except HTTPFailure as exc:
-            if not (reused and exc.kind == "closed" and not connection.received):
-                raise
-        connection, _ = await self._acquire(key, fresh=True)
-        return await self._exchange(connection, payload)
-
-    async def _exchange(self, connection: _Connection, payload: bytes) -> Answer:
+        Never sent twice: a connection that breaks before the answer is a ``closed``
+        failure even when it was a reused keep-alive one (the server may have read the
+        request; the caller decides whether to retry, and counts the attempt). An idle
+        connection the server has closed is not reused."""
+        connection = await self._acquire(key)
         try:
             return await connection.send(payload, self.read_timeout)
         except asyncio.CancelledError:  # half an exchange: the connection cannot be reused
             connection.close()
             raise
 
-    async def _acquire(self, key: Key, *, fresh: bool = False) -> tuple[_Connection, bool]:
+    async def _acquire(self, key: Key) -> _Connection:
         while True:
             idle = self._idle.get(key)
-            while idle and not fresh:
+            while idle:
                 connection = idle.pop()
-                if not connection.closed:
-                    return connection, True
+                if not connection.closed and not connection.transport_closing():
+                    return connection
             if len(self._open) >= self.limit and not self._drop_idle():
                 waiter = self.loop.create_future()
                 self._waiters.append(waiter)
                 await waiter
                 continue
-            return await self._connect(key), False
+            return await self._connect(key)
 
     def _drop_idle(self) -> bool:
         """Close one idle connection (to any server) to make room; False if none."""
