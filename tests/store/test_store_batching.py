@@ -6,6 +6,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from tunegate.store import BATCH_SIZE, FLUSH_SECONDS, Response, Store
 
 
@@ -50,3 +52,16 @@ def test_an_old_batch_is_committed_with_the_next_answer(tmp_path: Path) -> None:
         store.record_soon(run, response(2), {})
         store.finish_run(run)  # finishing a run writes what is pending
         assert committed(path) == 3
+
+
+def test_runs_started_in_the_same_second_list_newest_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run ids carry a random suffix: within one second, the order they were started
+    (not their ids) says which is newest (`tunegate diff` compares the latest two)."""
+    import tunegate.store
+
+    monkeypatch.setattr(tunegate.store, "_now", lambda: "2026-12-02T19:00:00+00:00")
+    with Store(tmp_path / "t.db") as store:
+        started = [store.start_run(f"run{i}", {}, None) for i in range(12)]
+        assert [r.id for r in store.runs()] == started[::-1]

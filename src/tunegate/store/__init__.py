@@ -185,7 +185,8 @@ class Store:
     def runs(self) -> list[RunInfo]:
         """All runs, newest first."""
         ids = [
-            r[0] for r in self._db.execute("SELECT id FROM runs ORDER BY started_at DESC, id DESC")
+            r[0]
+            for r in self._db.execute("SELECT id FROM runs ORDER BY started_at DESC, rowid DESC")
         ]
         return [self.get_run(i) for i in ids]
 
