@@ -85,10 +85,10 @@ def main() -> None:
     from tunegate.store import Store
 
     imported = time.perf_counter() - started
-    pipeline.run_models = timed("requests", pipeline.run_models)
+    pipeline.run_models = timed("requests", pipeline.run_models)  # type: ignore[attr-defined]
     pipeline.evaluate_run = timed("scoring + statistics", pipeline.evaluate_run)
     pipeline.attach_provenance = timed("provenance", pipeline.attach_provenance)
-    pipeline.to_json = timed("JSON for the store", pipeline.to_json)
+    pipeline.to_json = timed("JSON for the store", pipeline.to_json)  # type: ignore[attr-defined]
     Store.update_run_meta = timed("store", Store.update_run_meta)  # type: ignore[method-assign]
     Store.finish_run = timed("store", Store.finish_run)  # type: ignore[method-assign]
     with server(args.latency_ms) as url, tempfile.TemporaryDirectory() as tmp:

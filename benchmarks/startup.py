@@ -94,7 +94,7 @@ def first_request(repeats: int, env: dict[str, str] | None = None) -> list[float
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Chat)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    times = []
+    times: list[float] = []
     try:
         for i in range(repeats + 1):  # the first is a warm-up
             with tempfile.TemporaryDirectory() as tmp:

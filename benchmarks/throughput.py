@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,7 @@ def write_project(folder: Path, url: str, n: int, concurrency: int, transport: s
 
 def find(document: Any, key: str) -> Any:
     """The first value of ``key`` anywhere in a JSON document."""
+    values: Iterable[Any]
     if isinstance(document, dict):
         if key in document:
             return document[key]
