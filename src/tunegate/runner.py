@@ -25,6 +25,7 @@ from tunegate.data import Case
 from tunegate.models.base import (
     Backend,
     BatchBackend,
+    BatchOrder,
     Completion,
     TransportError,
     cache_key,
@@ -302,6 +303,15 @@ class _ModelWorker:
         await asyncio.gather(*(worker() for _ in range(n_workers)))
 
     async def run_batched(self, backend: BatchBackend, pending: deque[_Item]) -> None:
+        if isinstance(backend, BatchOrder) and len(pending) > backend.batch_size:
+            try:
+                order = await backend.batch_order([item.request for item in pending])
+            except Exception:  # only an optimisation: a model that fails says so per batch
+                order = []
+            if sorted(order) == list(range(len(pending))):
+                items = list(pending)
+                pending.clear()
+                pending.extend(items[i] for i in order)
         while pending:
             batch = [pending.popleft() for _ in range(min(backend.batch_size, len(pending)))]
             started = time.perf_counter()

@@ -25,7 +25,7 @@ from conftest import needs_weights
 
 from tunegate.data import Case, load_cases
 from tunegate.errors import BackendError
-from tunegate.models.base import BatchBackend, Completion, TransportError
+from tunegate.models.base import BatchBackend, BatchOrder, Completion, TransportError
 from tunegate.models.hf import (
     ADAPTER_META,
     HFBackend,
@@ -301,6 +301,23 @@ async def test_backend_send_batch_matches_local_lm(adapter_backend: HFBackend) -
     (bad,) = await adapter_backend.send_batch([{"prompt": "x", "labels": [], "mode": "classify"}])
     assert isinstance(bad, TransportError)
     assert not bad.retryable
+
+
+@pytest.mark.slow
+async def test_backend_orders_its_batches_shortest_first(adapter_backend: HFBackend) -> None:
+    assert isinstance(adapter_backend, BatchOrder)
+    texts = ["A long review " * 12, "ok", "Good value for the money.", "Bad " * 5]
+    requests = [adapter_backend.render(Case(str(i), t, "positive")) for i, t in enumerate(texts)]
+    assert adapter_backend.lm is not None
+    sizes = [len(ids) for ids in adapter_backend.lm.encode([r["prompt"] for r in requests])]
+    order = await adapter_backend.batch_order(requests)
+    assert sorted(order) == list(range(len(texts)))
+    assert [sizes[i] for i in order] == sorted(sizes)
+    assert (order[0], order[-1]) == (1, 0)
+    # multiple choice: the prompt and its longest choice, which pads the batch
+    short_prompt = {"prompt": "Q: x\nA:", "labels": ["a " * 30, "b"], "mode": "choice"}
+    long_prompt = {"prompt": "Q: " + "y " * 10 + "\nA:", "labels": ["c", "d"], "mode": "choice"}
+    assert await adapter_backend.batch_order([short_prompt, long_prompt]) == [1, 0]
 
 
 @pytest.mark.slow

@@ -175,6 +175,21 @@ class BatchBackend(Protocol):
         ...
 
 
+@runtime_checkable
+class BatchOrder(Protocol):
+    """A :class:`BatchBackend` that says in which order its requests batch best.
+
+    Local models pad every sequence of a batch to the longest: the runner asks once,
+    before the first batch, and sends the requests in this order (shortest first, for
+    a language model), so that each batch holds sequences of about the same length.
+    Answers are kept per case: the order changes nothing else.
+    """
+
+    async def batch_order(self, requests: list[dict[str, Any]]) -> list[int]:
+        """A permutation of ``range(len(requests))``."""
+        ...
+
+
 class BackendDefaults:
     """The optional members of :class:`Backend` with their defaults (a base class)."""
 

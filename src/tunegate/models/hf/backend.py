@@ -273,6 +273,22 @@ class HFBackend:
 
         return await asyncio.to_thread(self._answer, requests)
 
+    async def batch_order(self, requests: list[dict[str, Any]]) -> list[int]:
+        """Shortest first, in tokens (prompt plus the longest choice for multiple choice):
+        batches then pad little. Sorting only within each batch of the runner's took the
+        demo's zero-shot model twice as long (17,684 padded tokens for 7,972 real ones)."""
+        import asyncio
+
+        return await asyncio.to_thread(self._order, requests)
+
+    def _order(self, requests: list[dict[str, Any]]) -> list[int]:
+        lm = self._load()
+        sizes = [len(ids) for ids in lm.encode([str(r["prompt"]) for r in requests])]
+        for i, request in enumerate(requests):
+            if request.get("mode") == "choice" and request.get("labels"):
+                sizes[i] += max(len(ids) for ids in lm.encode([str(c) for c in request["labels"]]))
+        return sorted(range(len(requests)), key=sizes.__getitem__)
+
     def _answer(self, requests: list[dict[str, Any]]) -> list[Completion | TransportError]:
         lm = self._load()
         outcomes: list[Completion | TransportError | None] = [None] * len(requests)
