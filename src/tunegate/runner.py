@@ -28,7 +28,7 @@ from tunegate.models.base import (
     BatchOrder,
     Completion,
     TransportError,
-    cache_key,
+    cache_keyer,
     render_request,
 )
 from tunegate.secrets import redact
@@ -363,11 +363,11 @@ class ModelJob:
         self.cases = cases
         self.worker = _ModelWorker(backend, store, run_id, policy, observer)
         self.started = time.perf_counter()
-        identity = model_identity(backend)
+        key = cache_keyer(model_identity(backend))
         items = []
         for case in cases:
             request = render_request(backend, case)
-            items.append(_Item(case, request, cache_key(identity, request)))
+            items.append(_Item(case, request, key(request)))
         cached = store.cached_answers(i.key for i in items) if use_cache else {}
         reused: list[tuple[Response, dict[str, Any]]] = []
         self.pending: deque[_Item] = deque()

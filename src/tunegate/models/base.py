@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Protocol, runtime_checkable
@@ -126,16 +127,27 @@ def render_request(backend: Backend, case: Case) -> dict[str, Any]:
         ) from None
 
 
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+).encode
+
+
 def cache_key(identity: dict[str, Any], request: dict[str, Any]) -> str:
-    """SHA-256 of the backend identity and the rendered request (canonical JSON)."""
-    blob = json.dumps(
-        {"identity": identity, "request": request},
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=str,
-    )
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    """SHA-256 of the backend identity and the rendered request: of the canonical JSON
+    (sorted keys, no spaces, UTF-8) of ``{"identity": identity, "request": request}``."""
+    return cache_keyer(identity)(request)
+
+
+def cache_keyer(identity: dict[str, Any]) -> Callable[[dict[str, Any]], str]:
+    """:func:`cache_key` for one backend: the identity's JSON is encoded once, and each
+    request's JSON is placed after it (sorted keys put ``identity`` before ``request``,
+    so the text hashed is the same)."""
+    head = '{"identity":' + _CANONICAL(identity) + ',"request":'
+
+    def key(request: dict[str, Any]) -> str:
+        return hashlib.sha256((head + _CANONICAL(request) + "}").encode("utf-8")).hexdigest()
+
+    return key
 
 
 def parse_retry_after(value: str | None) -> float | None:
