@@ -1,0 +1,107 @@
+"""What the runner is told and what it gives back: the retry policy, the progress
+observer, and each model's responses with the stats of its run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tunegate.data import Case
+from tunegate.store import Response
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failed requests are retried.
+
+    The n-th retry waits ``min(max_delay, base_delay * 2**(n-1))`` with ±25% jitter,
+    or the server's ``Retry-After`` when it sent one (capped at ``max_retry_after``).
+    Malformed bodies are retried at most ``malformed_retries`` times. After
+    ``max_consecutive_failures`` cases in a row fail to connect or time out with no
+    success in between, the model is declared unreachable and the rest is not sent.
+    """
+
+    max_retries: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 120.0
+    malformed_retries: int = 1
+    max_consecutive_failures: int = 10
+
+
+class Observer(Protocol):
+    """Receives progress events (the CLI draws progress bars from them)."""
+
+    def model_loading(self, model: str) -> None:
+        """``model`` is being started (a local model loads its weights)."""
+
+    def model_started(self, model: str, total: int, cached: int) -> None:
+        """``total`` cases, of which ``cached`` were answered from the store."""
+
+    def response(self, model: str, response: Response) -> None:
+        """One fresh response arrived (answer or error)."""
+
+    def model_finished(self, model: str, stats: ModelRunStats) -> None:
+        """Every case of ``model`` has a response."""
+
+
+class PrefixedObserver:
+    """Another observer's events with every model name prefixed (``suite/model``,
+    ``suite/judge/judge:model``), so several suites and judges share one progress display."""
+
+    def __init__(self, observer: Observer, prefix: str) -> None:
+        self.observer = observer
+        self.prefix = prefix
+
+    def model_loading(self, model: str) -> None:
+        loading = getattr(self.observer, "model_loading", None)
+        if loading is not None:
+            loading(self.prefix + model)
+
+    def model_started(self, model: str, total: int, cached: int) -> None:
+        self.observer.model_started(self.prefix + model, total, cached)
+
+    def response(self, model: str, response: Response) -> None:
+        self.observer.response(self.prefix + model, response)
+
+    def model_finished(self, model: str, stats: ModelRunStats) -> None:
+        self.observer.model_finished(self.prefix + model, stats)
+
+
+@dataclass
+class ModelRunStats:
+    """What it took to run one model."""
+
+    total: int = 0
+    cached: int = 0
+    sent: int = 0
+    errors: int = 0
+    retries: int = 0
+    wall_s: float = 0.0
+    stopped: str | None = None
+    from_runs: dict[str, int] = field(default_factory=dict)  # run id -> answers reused from it
+    # replica URL -> requests, errors, latency (models served by several replicas)
+    replicas: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (``replicas`` only when the model has more than one)."""
+        out = {**self.__dict__, "from_runs": dict(self.from_runs)}
+        if len(self.replicas) < 2:
+            del out["replicas"]
+        return out
+
+
+@dataclass
+class _Item:
+    case: Case
+    request: dict[str, Any]
+    key: str
+
+
+@dataclass
+class ModelRun:
+    """The responses of one model, in case order, and how the run went."""
+
+    name: str
+    responses: list[Response]
+    stats: ModelRunStats = field(default_factory=ModelRunStats)
