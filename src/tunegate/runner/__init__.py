@@ -33,7 +33,7 @@ from tunegate.runner.records import (
     RetryPolicy,
     _Item,
 )
-from tunegate.runner.worker import _ModelWorker, retry_delay, retry_limit
+from tunegate.runner.worker import _ModelWorker
 from tunegate.store import FLUSH_SECONDS, Response, Store
 
 __all__ = [
@@ -46,8 +46,6 @@ __all__ = [
     "RetryPolicy",
     "model_identity",
     "preload",
-    "retry_delay",
-    "retry_limit",
     "run_models",
     "run_sync",
 ]
