@@ -115,6 +115,56 @@ def test_pairwise_answers_without_a_verdict_are_errors(answer: str) -> None:
     assert got.verdict is None
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Verdict: A\nOn reflection B is more accurate.\nVerdict: B",
+        "**Verdict:** B\n\nVerdict: tie",
+        'Winner: A\n{"verdict": "B"}',
+    ],
+)
+def test_two_different_pairwise_verdicts_are_a_judge_error(answer: str) -> None:
+    # The last-line rule alone reads the final verdict and drops the earlier one.
+    got = parse_pairwise(answer)
+    assert not got.ok
+    assert got.verdict is None
+    assert "two different verdicts" in (got.error or "")
+
+
+@pytest.mark.parametrize(
+    ("answer", "scale"),
+    [
+        ("Score: 2\nThe answer misses a step.\nScore: 4", "1-5"),
+        ("Verdict: PASS\nWait, the date is wrong.\nVerdict: FAIL", "pass_fail"),
+        ("Rating: 9/10\nVerdict: 3", "1-10"),
+    ],
+)
+def test_two_different_rubric_scores_are_a_judge_error(answer: str, scale: str) -> None:
+    got = parse_pointwise(answer, scale)  # type: ignore[arg-type]
+    assert not got.ok
+    assert got.score is None
+    assert "two different verdicts" in (got.error or "")
+
+
+@pytest.mark.parametrize(
+    ("answer", "scale", "verdict"),
+    [
+        ("Verdict: A\nTo repeat:\nVerdict: a", "pairwise", "A"),
+        ("Score: 4\nScore: 4/5", "1-5", "4"),
+        ("Verdict: pass\nVerdict: PASSED", "pass_fail", "PASS"),
+        # A format reminder in the reasoning is no verdict of its own.
+        ("End with Verdict: A, B or tie\nVerdict: B", "pairwise", "B"),
+        ("Score: 3 for style\nVerdict: 5", "1-5", "5"),
+    ],
+)
+def test_the_same_verdict_repeated_is_fine(answer: str, scale: str, verdict: str) -> None:
+    got = (
+        parse_pairwise(answer) if scale == "pairwise" else parse_pointwise(answer, scale)  # type: ignore[arg-type]
+    )
+    assert got.ok, got.error
+    assert got.verdict == verdict
+
+
 @given(st.text(max_size=300))
 def test_parsing_never_raises_and_returns_a_verdict_or_an_error(text: str) -> None:
     for scale in SCALES:

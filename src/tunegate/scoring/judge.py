@@ -17,8 +17,10 @@ Parsing is strict. A verdict is read from, in this order:
    verdict tokens by log-likelihood answers).
 
 Anything else -- no verdict line, a score outside the scale, several verdicts in
-one line -- is a *judge error*, never a score. Everything before the verdict line
-is the judge's reasoning.
+one line, an earlier ``Verdict: X`` line that names a *different* valid verdict than
+the final one (``Verdict: A`` ... ``Verdict: B``) -- is a *judge error*, never a
+score. The same verdict repeated is fine. Everything before the verdict line is the
+judge's reasoning.
 """
 
 from __future__ import annotations
@@ -132,15 +134,33 @@ def _clean(token: str) -> str:
     return _DECOR.sub("", token).strip().strip("[]()\"'").strip()
 
 
-def _split(text: str) -> tuple[str | None, str, str | None]:
-    """(raw verdict token, reasoning, JSON problem) from a judge's answer."""
+def _earlier_verdicts(lines: list[str]) -> list[str]:
+    """The values of the ``Verdict: X`` lines among ``lines`` (the lines before the final one)."""
+    out = []
+    for line in lines:
+        match = _LINE.match(_clean(line))
+        if match:
+            out.append(_clean(match.group("value")))
+    return out
+
+
+def _split(text: str) -> tuple[str | None, str, str | None, list[str]]:
+    """(raw verdict token, reasoning, problem, earlier verdict-line values) from a judge's
+    answer."""
+    token, reasoning, problem, before = _split_final(text)
+    return token, reasoning, problem, _earlier_verdicts(before) if token is not None else []
+
+
+def _split_final(text: str) -> tuple[str | None, str, str | None, list[str]]:
+    """(raw verdict token, reasoning, problem, the lines before the verdict) from a judge's
+    answer."""
     stripped = text.strip()
     if not stripped:
-        return None, "", "the judge answered nothing"
+        return None, "", "the judge answered nothing", []
     lines = [ln for ln in stripped.splitlines() if ln.strip()]
-    for candidate, reasoning in (
-        (stripped, ""),
-        (lines[-1].strip(), "\n".join(lines[:-1]).strip()),
+    for candidate, reasoning, before in (
+        (stripped, "", []),
+        (lines[-1].strip(), "\n".join(lines[:-1]).strip(), lines[:-1]),
     ):
         if candidate.startswith("{") and candidate.endswith("}"):
             try:
@@ -151,18 +171,18 @@ def _split(text: str) -> tuple[str | None, str, str | None]:
                 continue
             key = next((k for k in ("verdict", "score", "winner") if k in data), None)
             if key is None:
-                return None, stripped, "the JSON answer has no 'verdict' key"
+                return None, stripped, "the JSON answer has no 'verdict' key", []
             why = data.get("reasoning") or data.get("explanation")
             text_why = why if isinstance(why, str) else reasoning
-            return str(data[key]), text_why.strip(), None
+            return str(data[key]), text_why.strip(), None, before
     last = _clean(lines[-1])
     match = _LINE.match(last)
     reasoning = "\n".join(lines[:-1]).strip()
     if match:
-        return _clean(match.group("value")), reasoning, None
+        return _clean(match.group("value")), reasoning, None, lines[:-1]
     if len(lines) == 1 and " " not in last and last:
-        return last, "", None
-    return None, stripped, "no final 'Verdict: ...' line"
+        return last, "", None, []
+    return None, stripped, "no final 'Verdict: ...' line", []
 
 
 def _snippet(text: str, limit: int = 120) -> str:
@@ -178,13 +198,35 @@ def normalise(value: int | str, scale: Scale) -> float:
     return (int(value) - 1) / (top - 1)
 
 
+def _one_verdict(final: Verdict, earlier: list[Verdict]) -> Verdict:
+    """``final``, or a judge error when an earlier verdict line names a different verdict."""
+    if not final.ok:
+        return final
+    for other in earlier:
+        if other.ok and other.verdict != final.verdict:
+            return Verdict(
+                None,
+                final.reasoning,
+                f"two different verdicts in one answer: {other.verdict!r} then {final.verdict!r}",
+            )
+    return final
+
+
 def parse_pointwise(text: str | None, scale: Scale) -> Verdict:
     """The verdict of a pointwise judge's answer on ``scale`` (strict; see the module doc)."""
     if text is None:
         return Verdict(None, "", "the judge gave no answer")
-    token, reasoning, problem = _split(text)
+    token, reasoning, problem, earlier = _split(text)
     if token is None:
         return Verdict(None, reasoning, f"{problem}: {_snippet(text)!r}")
+    return _one_verdict(
+        _pointwise_token(token, reasoning, scale),
+        [_pointwise_token(t, "", scale) for t in earlier],
+    )
+
+
+def _pointwise_token(token: str, reasoning: str, scale: Scale) -> Verdict:
+    """A verdict token on ``scale`` as a :class:`Verdict` (an error when it is not one)."""
     if scale == "pass_fail":
         word = token.upper()
         aliases = {"PASS": "PASS", "PASSED": "PASS", "FAIL": "FAIL", "FAILED": "FAIL"}
@@ -206,9 +248,16 @@ def parse_pairwise(text: str | None) -> Verdict:
     """``A``, ``B`` or ``tie`` from a pairwise judge's answer (strict; see the module doc)."""
     if text is None:
         return Verdict(None, "", "the judge gave no answer")
-    token, reasoning, problem = _split(text)
+    token, reasoning, problem, earlier = _split(text)
     if token is None:
         return Verdict(None, reasoning, f"{problem}: {_snippet(text)!r}")
+    return _one_verdict(
+        _pairwise_token(token, reasoning), [_pairwise_token(t, "") for t in earlier]
+    )
+
+
+def _pairwise_token(token: str, reasoning: str) -> Verdict:
+    """``A`` / ``B`` / ``tie`` as a :class:`Verdict` (an error for any other token)."""
     word = token.casefold()
     word = re.sub(r"^(?:response|output|assistant)\s+", "", word)
     mapping: dict[str, PairwiseVerdict] = {"a": "A", "b": "B", "tie": "tie", "draw": "tie"}
