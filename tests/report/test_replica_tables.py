@@ -24,7 +24,7 @@ from tunegate.config import parse_config
 from tunegate.models.transport import latency_percentile
 from tunegate.pipeline import RunOptions, run
 from tunegate.report.json_report import to_json
-from tunegate.report.markdown import to_markdown
+from tunegate.report.markdown import md_escape, to_markdown
 from tunegate.report.replicas import REPLICA_HEADER, replica_rows
 from tunegate.report.terminal import print_summary
 from tunegate.results import RunResult
@@ -136,7 +136,9 @@ def test_markdown_has_one_replica_table_per_replicated_model(
         "| " + " | ".join(REPLICA_HEADER) + " |",
         "|---|---|---|---|---|---|",
     ]
-    block += ["| " + " | ".join(row) + " |" for row in rows]
+    # A URL is data: quoted without its autolink (``http\://``), rendered as the URL.
+    block += ["| " + " | ".join([md_escape(row[0]), *row[1:]]) + " |" for row in rows]
+    assert all(md_escape(row[0]).startswith("http\\://") for row in rows)
     assert "\n".join(block) + "\n" in text
     assert "#### base:" not in text
     # After the models table, before the comparison.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tunegate.report.files import write_atomic
@@ -20,14 +21,17 @@ from tunegate.report.wording import (
     cache_lines,
     column_name,
     conclusion,
+    errors_rule,
     estimate,
     interval,
+    left_out,
     metric_columns,
     metric_name,
     num,
     out_tokens,
     p_value,
     run_notes,
+    shows_test,
 )
 from tunegate.results import RunResult, SuiteResult
 
@@ -35,8 +39,67 @@ _ICON = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️", "MISSING": "❔
 _VERDICT = {"SHIP": "✅ SHIP", "ITERATE": "❌ ITERATE", "INCONCLUSIVE": "⚠️ INCONCLUSIVE"}
 
 
+# Data quoted by the report (names of models, suites, categories, metrics, labels; error
+# text; every sentence that carries them) goes through md_escape, as GitHub renders it.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")  # a new line starts a block
+_ALWAYS = re.compile(r"([\\`*|~$])")  # escapes, code, emphasis, cells, strikethrough, math
+_TAG = re.compile(r"<(?=[A-Za-z/!?])")  # an HTML tag, comment, or <autolink>
+_UNDERSCORES = re.compile(r"_+")
+_LINK = re.compile(r"\](?=[(\[:])")  # closes [text](url), [text][ref], [ref]: url
+_URL = re.compile(r"(?i)(?<=[a-z0-9+.-]):(?=//)|(?<![a-z0-9])(www)\.")  # GFM autolinks
+_AT = re.compile(r"@(?=[^\W_])")  # e-mail autolinks, @mentions
+_FIRST = re.compile(r"^(\s*)(?:([#>+\-=\[])|(\d{1,9})(?=[.)]))")  # blocks at a line start
+_LAST = re.compile(r"(\s)(#+)(\s*)$")  # a heading's closing #s
+
+
+def _in_word(text: str, i: int) -> bool:
+    return 0 <= i < len(text) and text[i].isalnum()
+
+
+def _underscores(m: re.Match[str]) -> str:
+    inside = _in_word(m.string, m.start() - 1) and _in_word(m.string, m.end())
+    return m.group() if inside else "\\_" * len(m.group())
+
+
+def md_escape(text: str, code: bool = False) -> str:
+    """``text`` from the data as Markdown (CommonMark, GFM) that renders as that text
+    (``code``: as a code span, outside tables).
+
+    No HTML element, link, image, emphasis, code span, table cell, heading or list comes
+    out of it. Escaped where it would act: ``&`` and a ``<`` that could open a tag become
+    entities; ``\\ ` * | ~ $`` always, ``_`` unless inside a word, ``]`` before ``( [ :``,
+    ``# > + - = [`` and ``1.`` at the start (``#`` at the end) take a backslash; a URL's
+    ``://`` and ``www.`` take one, ``@`` is followed by a word joiner (U+2060: no e-mail
+    link, no @mention); a new line or control character becomes a space (in a code span
+    too, which only needs a fence longer than any run of backticks inside). Quotes and a
+    ``>`` inside the text cannot act once ``<`` and ``[`` cannot open anything.
+    """
+    text = _BREAKS.sub(" ", text)
+    if code and text.strip():  # nothing acts in a code span but a backtick run as long
+        fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+        pad = " " if text[0] in "` " or text[-1] in "` " else ""
+        return f"{fence}{pad}{text}{pad}{fence}"
+    text = _ALWAYS.sub(r"\\\1", text).replace("&", "&amp;")
+    text = _TAG.sub("&lt;", text)
+    text = _UNDERSCORES.sub(_underscores, text)
+    text = _LINK.sub(r"\\]", text)
+    text = _URL.sub(lambda m: m.group(1) + "\\." if m.group(1) else "\\:", text)
+    text = _AT.sub("@&#8288;", text)
+    text = _FIRST.sub(
+        lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\"),
+        text,
+        count=1,
+    )
+    return _LAST.sub(r"\1\\\2\3", text)
+
+
+def _data(row: list[str], *columns: int) -> list[str]:
+    """``row`` with the cells at ``columns`` (data) escaped."""
+    return [md_escape(c) if i in columns else c for i, c in enumerate(row)]
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return re.sub(r"(?<!\\)\|", r"\\|", text).replace("\n", " ")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -47,10 +110,10 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def to_markdown(result: RunResult) -> str:
     """The whole report as Markdown."""
-    out: list[str] = [f"## tunegate · {result.name}", ""]
+    out: list[str] = [f"## tunegate · {md_escape(result.name)}", ""]
     gate = result.gate
     if gate is not None:
-        out += [f"**{_VERDICT[gate.verdict]}** — {gate.reason}", ""]
+        out += [f"**{_VERDICT[gate.verdict]}** — {md_escape(gate.reason)}", ""]
         out += _table(
             [
                 "",
@@ -63,17 +126,17 @@ def to_markdown(result: RunResult) -> str:
             [
                 [
                     _ICON[c.status] + " " + c.status,
-                    c.description,
+                    md_escape(c.description),
                     num(c.estimate),
                     interval(c.ci),
-                    c.judge,
-                    c.reason,
+                    md_escape(c.judge),
+                    md_escape(c.reason),
                 ]
                 for c in gate.criteria
             ],
         )
     out += [
-        f"Run `{result.run_id}` · seed {result.seed} · {result.confidence:.0%} intervals "
+        f"Run {md_escape(result.run_id, code=True)} · seed {result.seed} · {result.confidence:.0%} intervals "
         f"({result.n_resamples} bootstrap resamples)",
         "",
     ]
@@ -81,28 +144,33 @@ def to_markdown(result: RunResult) -> str:
         out += _suite_section(suite, result.candidate, result.confidence)
     reused = cache_lines(result)
     if reused:
-        out += ["### Answers reused from earlier runs", ""] + [f"- {x}" for x in reused] + [""]
+        out += ["### Answers reused from earlier runs", ""] + [f"- {md_escape(x)}" for x in reused]
+        out += [""]
     line = human_line(result)
     if line is not None:
-        out += ["### Human evaluation", "", line, ""]
+        out += ["### Human evaluation", "", md_escape(line), ""]
         calibrated = human_rows(result)
         if calibrated:
-            out += _table(HUMAN_HEADER, calibrated)
+            out += _table(HUMAN_HEADER, [_data(r, 0) for r in calibrated])
     notes = run_notes(result)
     if notes:
-        out += ["### Notes", ""] + [f"- {n}" for n in notes] + [""]
+        out += ["### Notes", ""] + [f"- {md_escape(n)}" for n in notes] + [""]
     return "\n".join(out)
 
 
 def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> list[str]:
-    title = "Models" if suite.name == "main" else f"Suite `{suite.name}` ({suite.task})"
+    title = (
+        "Models"
+        if suite.name == "main"
+        else f"Suite {md_escape(suite.name, code=True)} ({md_escape(suite.task)})"
+    )
     out = [f"### {title} — {suite.n_cases} cases", ""]
     columns = metric_columns(suite)
     priced = any(m.cost is not None for m in suite.models.values())
     rows = []
     for name, m in suite.models.items():
         lat = m.latency_ms
-        row = [f"**{name}**" if name == candidate else name]
+        row = [f"**{md_escape(name)}**" if name == candidate else md_escape(name)]
         row += [estimate(m.metrics[c]) if c in m.metrics else "—" for c in columns]
         row += [
             f"{m.errors} / {m.unparseable}",
@@ -116,7 +184,7 @@ def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> lis
         rows.append(row)
     header = [
         "model",
-        *(column_name(suite, c) for c in columns),
+        *(md_escape(column_name(suite, c)) for c in columns),
         "errors / unparseable",
         "latency p50 / p95 / p99 ms",
         "tokens in / out",
@@ -124,19 +192,23 @@ def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> lis
     if priced:
         header.append("cost per 1k")
     out += _table(header, rows)
+    legacy = any(not c.per_case for c in suite.comparisons)  # stored before issue 20
+    if not legacy and any(m.errors for m in suite.models.values()):
+        out += [f"Errors: {errors_rule(suite)} in a model's own metrics.", ""]
     for name, replica_rows in replicated_models(suite):
-        out += [f"#### {name}: {len(replica_rows)} replicas", ""]
-        out += _table(REPLICA_HEADER, replica_rows)
+        out += [f"#### {md_escape(name)}: {len(replica_rows)} replicas", ""]
+        out += _table(REPLICA_HEADER, [_data(r, 0) for r in replica_rows])
     categories = suite.categories
     if categories:
         baselines = suite.category_baselines
         title = "Pass rate per category"
         if suite.regression is not None:
-            title += f" (regression vs {suite.regression['base']}, margin {suite.regression['margin']:g})"
+            base = md_escape(str(suite.regression["base"]))
+            title += f" (regression vs {base}, margin {suite.regression['margin']:g})"
         out += [f"#### {title}", ""]
         cat_rows = []
         for cat in categories:
-            row = [cat]
+            row = [md_escape(cat)]
             for m in suite.models.values():
                 info = m.categories.get(cat)
                 row.append(
@@ -154,26 +226,18 @@ def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> lis
                 )
             cat_rows.append(row)
         out += _table(
-            ["category", *suite.models, *(f"{candidate} - {b}" for b in baselines)], cat_rows
+            [
+                "category",
+                *map(md_escape, suite.models),
+                *(f"{md_escape(candidate)} - {md_escape(b)}" for b in baselines),
+            ],
+            cat_rows,
         )
     if suite.comparisons:
-        out += [f"#### {candidate} vs baselines (paired)", ""]
-        out += _table(
-            ["baseline", "metric", "delta", "paired interval", "McNemar", "wins / ties / losses"],
-            [
-                [
-                    c.baseline,
-                    metric_name(c.metric),
-                    f"{c.delta:+.3f}",
-                    interval(c.ci),
-                    p_value(c.p_value),
-                    f"{c.wins} / {c.ties} / {c.losses}",
-                ]
-                for c in suite.comparisons
-            ],
-        )
+        out += [f"#### {md_escape(candidate)} vs baselines (paired)", ""]
+        out += _comparison_table(suite)
         out += [
-            f"- {conclusion(c, confidence, suite)}"
+            f"- {md_escape(conclusion(c, confidence, suite))}"
             for c in suite.comparisons
             if c.metric == suite.primary_metric
         ] + [""]
@@ -181,16 +245,40 @@ def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> lis
     return out
 
 
+def _comparison_table(suite: SuiteResult) -> list[str]:
+    """Delta, interval, McNemar and wins/ties/losses per baseline and metric; the p-value
+    and the counts only on the row of the metric they are about, and a column of the cases
+    each comparison rests on when some were left out (a model's failed requests)."""
+    counted = any(c.n_excluded or not c.n for c in suite.comparisons)
+    rows = []
+    for c in suite.comparisons:
+        show_p, show_wtl = shows_test(c)
+        row = [md_escape(c.baseline), md_escape(metric_name(c.metric))]
+        row += [md_escape(left_out(c))] if counted else []
+        row += [
+            f"{c.delta:+.3f}" if c.n else "—",
+            interval(c.ci) if c.n else "no case answered by both",
+            p_value(c.p_value) if show_p else "—",
+            f"{c.wins} / {c.ties} / {c.losses}" if show_wtl else "—",
+        ]
+        rows.append(row)
+    header = ["baseline", "metric", *(["cases (left out)"] if counted else [])]
+    header += ["delta", "paired interval", "McNemar", "wins / ties / losses"]
+    return _table(header, rows)
+
+
 def _judges_section(suite: SuiteResult) -> list[str]:
     out: list[str] = []
     pointwise, pairwise = pointwise_rows(suite), pairwise_rows(suite)
     if pointwise:
-        out += ["#### Judge scores", "", *_table(POINTWISE_HEADER, pointwise)]
+        rows = [_data(r, 0, 1, 2) for r in pointwise]
+        out += ["#### Judge scores", "", *_table(POINTWISE_HEADER, rows)]
     if pairwise:
-        out += ["#### Pairwise judges (both orders)", "", *_table(PAIRWISE_HEADER, pairwise)]
+        rows = [_data(r, 0, 1, 2) for r in pairwise]
+        out += ["#### Pairwise judges (both orders)", "", *_table(PAIRWISE_HEADER, rows)]
     calls = judge_calls(suite)
     if calls:
-        out += [f"- {calls}", ""]
+        out += [f"- {md_escape(calls)}", ""]
     return out
 
 
