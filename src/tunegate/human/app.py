@@ -7,11 +7,20 @@ valid one gets 403, whatever the path. An annotator sees only their own items, i
 recorded left/right order, never model names nor anyone else's votes. Votes are posted as
 JSON with a CSRF token header on every click and stored at once; a later click replaces
 the earlier vote.
+
+Every request passes :class:`tunegate.human.guard.Guard` first (a body of at most 64 KiB,
+the security headers on every response, no traceback to anyone); a body must be a JSON
+object at most :data:`MAX_DEPTH` deep whose fields have exactly their types (``"item":
+true`` is no item number): anything else is answered 400.
 """
 
 from __future__ import annotations
 
+import errno
 import hmac
+import json
+import re
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +29,10 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
 
+from tunegate.errors import TunegateError
+from tunegate.human.guard import Guard
 from tunegate.human.store import HumanStore, StudyItem, Vote
 
 _HERE = Path(__file__).parent
@@ -36,6 +48,49 @@ _HEADERS = {
     "Cache-Control": "no-store",
 }
 _SHOWN = ("left", "right", "tie")
+#: How deeply a request body may nest (a vote is a flat object: depth 1).
+MAX_DEPTH = 8
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+class _VoteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item: StrictInt
+    criterion: StrictStr
+    choice: StrictStr
+
+
+class _CommentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item: StrictInt
+    comment: StrictStr
+
+
+class _BadBody(Exception):
+    """Answer 400 with this message."""
+
+
+def _depth(raw: bytes) -> int:
+    """How deeply ``raw`` (JSON text) nests arrays and objects, strings aside."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub(b"", raw)):
+        depth += 1 if bracket in (b"[", b"{") else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """The JSON object ``raw`` holds; :class:`_BadBody` for anything else."""
+    if _depth(raw) > MAX_DEPTH:
+        raise _BadBody(f"the body nests deeper than {MAX_DEPTH} levels")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, a 5,000-digit number
+        raise _BadBody("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise _BadBody("the body is not a JSON object")
+    return body
 
 
 class _Denied(Exception):
@@ -58,6 +113,10 @@ def create_app(store_path: str | Path, study: str) -> FastAPI:
     @app.exception_handler(_Denied)
     async def denied(request: Request, exc: _Denied) -> Response:
         return forbidden()
+
+    @app.exception_handler(_BadBody)
+    async def bad_body(request: Request, exc: _BadBody) -> Response:
+        return bad(str(exc))
 
     @app.middleware("http")
     async def token_first(
@@ -148,13 +207,7 @@ def create_app(store_path: str | Path, study: str) -> FastAPI:
             raise _Denied
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             raise _Denied
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise _Denied
-        return annotator, body
+        return annotator, _json_object(await request.body())
 
     def bad(message: str) -> Response:
         return JSONResponse({"ok": False, "error": message}, status_code=400, headers=_HEADERS)
@@ -163,8 +216,12 @@ def create_app(store_path: str | Path, study: str) -> FastAPI:
     async def vote(token: str, request: Request) -> Response:
         annotator, body = await checked_body(request, token)
         items = mine(annotator)
-        k, criterion, choice = body.get("item"), body.get("criterion"), body.get("choice")
-        if not isinstance(k, int) or not 1 <= k <= len(items):
+        try:
+            sent = _VoteBody.model_validate(body)
+        except ValidationError:
+            return bad("expected an item number, a criterion and a choice")
+        k, criterion, choice = sent.item, sent.criterion, sent.choice
+        if not 1 <= k <= len(items):
             return bad("unknown item")
         if criterion not in info.criteria:
             return bad("unknown criterion")
@@ -191,8 +248,12 @@ def create_app(store_path: str | Path, study: str) -> FastAPI:
     async def comment(token: str, request: Request) -> Response:
         annotator, body = await checked_body(request, token)
         items = mine(annotator)
-        k, text = body.get("item"), body.get("comment")
-        if not isinstance(k, int) or not 1 <= k <= len(items) or not isinstance(text, str):
+        try:
+            sent = _CommentBody.model_validate(body)
+        except ValidationError:
+            return bad("expected an item number and a comment")
+        k, text = sent.item, sent.comment
+        if not 1 <= k <= len(items):
             return bad("expected an item number and a comment")
         store.set_comment(study, annotator, items[k - 1].item.item_id, text[:10000])
         return JSONResponse({"ok": True}, headers=_HEADERS)
@@ -201,5 +262,40 @@ def create_app(store_path: str | Path, study: str) -> FastAPI:
     def anything_else(rest: str) -> Response:
         raise _Denied
 
+    app.add_middleware(Guard, headers=_HEADERS)  # added last: runs first
     app.state.store = store
     return app
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for :func:`serve_on`; a :class:`TunegateError`
+    naming the address when it cannot be (a busy port, an unknown host)."""
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (OSError, OverflowError, UnicodeError) as exc:
+        raise TunegateError(f"cannot serve on {shown}: {_why(exc)}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except (OSError, OverflowError) as exc:
+        sock.close()
+        busy = isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE
+        hint = " (another server listens there: stop it or pass another --port)" if busy else ""
+        raise TunegateError(f"cannot serve on {shown}: {_why(exc)}{hint}") from None
+    return sock
+
+
+def _why(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+
+
+def serve_on(app: FastAPI, sock: socket.socket) -> None:
+    """Serve ``app`` with uvicorn on the bound ``sock`` until interrupted."""
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])

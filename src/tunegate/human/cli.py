@@ -165,13 +165,13 @@ def serve(
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Serve the annotation pages of a study."""
-    import uvicorn
-
-    from tunegate.human.app import create_app
+    from tunegate.human.app import create_app, listen, serve_on
 
     with _errors():
         _need_store(store)
         app = create_app(store, study)
+        sock = listen(host, port)  # a busy port: exit 2, naming host:port
+        port = int(sock.getsockname()[1])
     if host not in _LOOPBACK:
         err.print(
             f"[bold yellow]warning:[/] binding to {host}: anyone who can reach this address "
@@ -182,7 +182,7 @@ def serve(
     out.print(
         f"Serving study {study} at http://{shown}:{port} (append each annotator's /a/... path)"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    serve_on(app, sock)
 
 
 @human_app.command("import")
