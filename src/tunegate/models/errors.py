@@ -12,10 +12,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from tunegate.models.base import TransportError, parse_retry_after
-from tunegate.secrets import redact
+from tunegate.secrets import clip, redact
 
 if TYPE_CHECKING:
     import openai
+
+#: Characters of a server's error text kept in a message (after redaction).
+MAX_DETAIL = 300
 
 #: Client statuses worth another attempt (besides every 5xx).
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
@@ -46,7 +49,7 @@ def http_status_error(
     the model can succeed); 408/409/425/429 and 5xx are retryable, honouring the
     server's ``Retry-After``; any other 4xx fails this case only.
     """
-    message = redact(f"HTTP {status}: {detail[:300]}".rstrip(": "))
+    message = f"HTTP {status}: {clip(detail, MAX_DETAIL)}".rstrip(": ")  # redacted, then cut
     if status in (401, 403):
         return TransportError(message, retryable=False, status=status, kind="auth", fatal=True)
     if status == 404:

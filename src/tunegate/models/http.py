@@ -13,7 +13,7 @@ from tunegate.models.errors import http_status_error
 from tunegate.models.prompting import render_template
 from tunegate.models.registry import BuildContext
 from tunegate.models.transport import Transport, raw_status_detail
-from tunegate.secrets import redact, resolve_refs
+from tunegate.secrets import clip, redact, remember_url, resolve_refs
 
 if TYPE_CHECKING:
     import httpx
@@ -51,6 +51,8 @@ class HTTPBackend(BackendDefaults):
         self._transport: Transport | None = None
 
     async def start(self) -> None:
+        for url in self.urls:  # its userinfo and query secrets, in every form they are sent
+            remember_url(url)
         headers = {
             h: resolve_refs(v, f"models.{self.name}.headers.{h}")
             for h, v in self.config.headers.items()
@@ -125,7 +127,7 @@ class HTTPBackend(BackendDefaults):
         try:
             document = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            snippet = redact(response.text[:80])
+            snippet = clip(response.text, 80)
             raise TransportError(
                 f"malformed response: not JSON ({snippet!r})", retryable=True, kind="malformed"
             ) from None

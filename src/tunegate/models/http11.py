@@ -24,6 +24,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tunegate.secrets import clip
+
 if TYPE_CHECKING:
     import ssl
 
@@ -216,13 +218,13 @@ class _Connection(asyncio.Protocol):
         version, _, rest = lines[0].partition(" ")
         code = rest[:3]
         if not version.startswith("HTTP/1.") or not code.isdigit():
-            raise HTTPFailure("protocol", f"not an HTTP/1.x answer: {lines[0][:80]!r}")
+            raise HTTPFailure("protocol", f"not an HTTP/1.x answer: {clip(lines[0], 80)!r}")
         status = int(code)
         headers: dict[str, str] = {}
         for line in lines[1:]:
             name, sep, value = line.partition(":")
             if not sep:
-                raise HTTPFailure("protocol", f"bad header line {line[:80]!r}")
+                raise HTTPFailure("protocol", f"bad header line {clip(line, 80)!r}")
             headers[name.strip().lower()] = value.strip()
         if 100 <= status < 200:  # interim answer: the real one follows
             return True
@@ -271,7 +273,9 @@ class _Connection(asyncio.Protocol):
         try:
             size = int(line.split(b";", 1)[0].strip(), 16)
         except ValueError:
-            raise HTTPFailure("protocol", f"bad chunk size {line[:40]!r}") from None
+            raise HTTPFailure(
+                "protocol", f"bad chunk size {clip(line.decode('latin-1'), 40)!r}"
+            ) from None
         del self.buffer[: end + 2]
         self._check_size(size)
         self.remaining = size if size > 0 else -2

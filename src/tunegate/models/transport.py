@@ -28,7 +28,7 @@ from tunegate.errors import ConfigError
 from tunegate.models.base import TransportError
 from tunegate.models.errors import connection_error, http_status_error, malformed_error
 from tunegate.models.http11 import HTTPFailure, Pool
-from tunegate.secrets import redact
+from tunegate.secrets import clip, redact, remember_url
 
 #: Connection failures or timeouts in a row that take a replica out of rotation.
 MAX_FAILURES = 3
@@ -114,7 +114,7 @@ class Reply:
         try:
             return json.loads(self.body)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            snippet = redact(self.body[:80].decode("utf-8", "replace"))
+            snippet = clip(self.body[:65536].decode("utf-8", "replace"), 80)
             raise malformed_error(f"not JSON ({snippet!r})") from None
 
 
@@ -123,6 +123,7 @@ def _replica(url: str) -> Replica:
     httpx, under the openai SDK, sends it: it wins over a bearer key)."""
     from base64 import b64encode
 
+    remember_url(url)  # the secrets it carries, also as the Basic credential below
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return Replica(url, target=url)
