@@ -13,7 +13,9 @@ PyYAML's parser but resolves plain scalars by the YAML 1.2 core schema:
   ``0x1F``) stays the string the user typed; pydantic still turns it into a
   number wherever the schema asks for one (``"1e3"`` → ``1000.0``);
 - ``.inf``/``-.inf``/``.nan`` are floats; everything else is a string
-  (``1:30``, ``2024-01-01``, ``y``, ``n``, ``on``, ``off``).
+  (``1:30``, ``2024-01-01``, ``y``, ``n``, ``on``, ``off``). (The config refuses
+  non-finite numbers: :func:`tunegate.config.load.parse_config`.)
+- an integer longer than 4,300 digits is an error (Python would refuse to convert it).
 
 Errors are :class:`~tunegate.errors.ConfigError` naming ``file:line:column``.
 """
@@ -38,6 +40,8 @@ _FLOAT_12 = re.compile(
     r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 )
+#: The longest integer read (Python's default limit on converting text to an integer).
+MAX_DIGITS = 4300
 _CANONICAL_INT = re.compile(r"^-?(?:0|[1-9][0-9]*)$")
 _CANONICAL_FLOAT = re.compile(r"^-?(?:0|[1-9][0-9]*)\.[0-9]+$")
 _SPECIAL_FLOAT = {
@@ -77,6 +81,10 @@ def _construct_bool(loader: Yaml12Loader, node: yaml.ScalarNode) -> bool:
 def _construct_int(loader: Yaml12Loader, node: yaml.ScalarNode) -> int | str:
     text = str(loader.construct_scalar(node))
     if node.style is None and _CANONICAL_INT.match(text):
+        if len(text.lstrip("-")) > MAX_DIGITS:  # int() would raise ValueError
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a number longer than {MAX_DIGITS:,} digits", node.start_mark
+            )
         return int(text)
     return text  # 0123, +5, 0x1F, or an explicit !!int on odd text: keep what was typed
 
@@ -174,6 +182,8 @@ def load_yaml_file(path: str | Path) -> Any:
     except IsADirectoryError:
         raise ConfigError(f"{p}: cannot read (a folder, not a file)") from None
     except UnicodeDecodeError as exc:
+        if exc.object[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            raise ConfigError(f"{p}: cannot read (UTF-16 text: save the file as UTF-8)") from None
         raise ConfigError(f"{p}: cannot read (not UTF-8 text, byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None

@@ -8,23 +8,23 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from tunegate.config.base import ENV_NAME, _check_url, _Strict
+from tunegate.config.base import ENV_NAME, Float, Int, Seed, _check_url, _Strict
 from tunegate.config.tasks import DatasetConfig
 
 
 class ShotsConfig(DatasetConfig):
     """k examples drawn (with the run's seed) from a train file for k-shot prompting."""
 
-    k: Annotated[int, Field(ge=1, le=64)]
-    seed: int | None = None
+    k: Annotated[Int, Field(ge=1, le=64)]
+    seed: Seed | None = None
 
 
 class PriceConfig(_Strict):
     """What a model costs: per 1M input and output tokens, or per hour of serving."""
 
-    input_per_1m: Annotated[float, Field(ge=0)] | None = None
-    output_per_1m: Annotated[float, Field(ge=0)] | None = None
-    per_hour: Annotated[float, Field(ge=0)] | None = None
+    input_per_1m: Annotated[Float, Field(ge=0)] | None = None
+    output_per_1m: Annotated[Float, Field(ge=0)] | None = None
+    per_hour: Annotated[Float, Field(ge=0)] | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> PriceConfig:
@@ -36,16 +36,16 @@ class PriceConfig(_Strict):
 
 class _Transport(_Strict):
     price: PriceConfig | None = None
-    concurrency: Annotated[int, Field(ge=1, le=4096)] = 8
-    timeout: Annotated[float, Field(gt=0)] = 60.0
-    max_retries: Annotated[int, Field(ge=0, le=20)] = 4
+    concurrency: Annotated[Int, Field(ge=1, le=4096)] = 8
+    timeout: Annotated[Float, Field(gt=0)] = 60.0
+    max_retries: Annotated[Int, Field(ge=0, le=20)] = 4
     headers: dict[str, str] = Field(default_factory=dict)
     # Enters the cache identity: change it when the model behind the name changes
     # (a checkpoint hash, a deployment tag) so that no stored answer is reused.
     version: str | None = None
     # With several replicas (a list of URLs), ``concurrency`` is per replica and
     # this caps the sum.
-    concurrency_total: Annotated[int, Field(ge=1, le=65536)] | None = None
+    concurrency_total: Annotated[Int, Field(ge=1, le=65536)] | None = None
     # ``lean``: tunegate's own HTTP/1.1 client (default; ``aiohttp`` is its earlier
     # name and still accepted); ``sdk``: the openai SDK / httpx.
     transport: Literal["lean", "aiohttp", "sdk"] = "lean"
@@ -117,9 +117,9 @@ class PythonModel(_Strict):
 
     type: Literal["python"]
     function: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")]
-    concurrency: Annotated[int, Field(ge=1, le=4096)] = 4
-    timeout: Annotated[float, Field(gt=0)] = 60.0
-    max_retries: Annotated[int, Field(ge=0, le=20)] = 0
+    concurrency: Annotated[Int, Field(ge=1, le=4096)] = 4
+    timeout: Annotated[Float, Field(gt=0)] = 60.0
+    max_retries: Annotated[Int, Field(ge=0, le=20)] = 0
     response: str | None = None
     price: PriceConfig | None = None
     # Enters the cache identity: change it when the model behind the name changes
@@ -141,10 +141,10 @@ class HFModel(_Strict):
     adapter: Path | None = None
     prompt: str | None = None
     shots: ShotsConfig | None = None
-    batch_size: Annotated[int, Field(ge=1, le=512)] = 8
-    threads: Annotated[int, Field(ge=1, le=256)] | None = None
+    batch_size: Annotated[Int, Field(ge=1, le=512)] = 8
+    threads: Annotated[Int, Field(ge=1, le=256)] | None = None
     dtype: Literal["float32", "bfloat16"] = "float32"
-    max_new_tokens: Annotated[int, Field(ge=1, le=4096)] = 32
+    max_new_tokens: Annotated[Int, Field(ge=1, le=4096)] = 32
     stop: list[str] = Field(default_factory=list)
     price: PriceConfig | None = None
     # Enters the cache identity: change it when the model behind the name changes

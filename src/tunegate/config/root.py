@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from tunegate.config.base import _Strict
+from tunegate.config.base import Float, Int, Seed, _Strict
 from tunegate.config.gate import CompareConfig, GateConfig, HumanConfig, JudgeSection
 from tunegate.config.models import ModelConfig
 from tunegate.config.scorers import _JUDGE_CLASSES, PairwiseJudgeConfig
@@ -18,7 +18,7 @@ class Config(_Strict):
     """A whole ``tunegate.yaml``."""
 
     name: str = "tunegate"
-    seed: int = 0
+    seed: Seed = 0
     store: Path = Path(".tunegate/tunegate.db")
     dataset: DatasetConfig | None = None
     task: TaskConfig | None = None
@@ -26,8 +26,8 @@ class Config(_Strict):
     models: Annotated[dict[str, ModelConfig], Field(min_length=1)]
     compare: CompareConfig | None = None
     gate: GateConfig | None = None
-    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
-    bootstrap: Annotated[int, Field(ge=100, le=1_000_000)] = 10_000
+    confidence: Annotated[Float, Field(gt=0.5, lt=1.0)] = 0.95
+    bootstrap: Annotated[Int, Field(ge=100, le=1_000_000)] = 10_000
     judge: JudgeSection | None = None
     human: HumanConfig | None = None
 

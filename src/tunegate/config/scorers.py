@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, TypeAdapter, model_validator
 
-from tunegate.config.base import _Strict
+from tunegate.config.base import Float, _Strict
 
 #: Deprecated option spellings: ``{scorer type: {old key: new key}}``. A yes/no value
 #: is negated (``casefold: true`` is ``case_sensitive: false``); a number is kept
@@ -36,7 +36,7 @@ def renamed_value(value: Any) -> Any:
     return (not value) if isinstance(value, bool) else value
 
 
-_Threshold = Annotated[float, Field(ge=0, le=1)]
+_Threshold = Annotated[Float, Field(ge=0, le=1)]
 
 
 class ScorerConfig(_Strict):
@@ -183,7 +183,7 @@ class MaxLatencyScorer(ScorerConfig):
     """The call took at most ``ms`` milliseconds."""
 
     type: Literal["max_latency_ms"]
-    ms: Annotated[float, Field(gt=0)]
+    ms: Annotated[Float, Field(gt=0)]
     negate: bool = False
 
 
@@ -264,7 +264,7 @@ class JudgeScorerConfig(_Strict):
     name: str | None = None
     rubric: str | None = None
     scale: JudgeScale = "pass_fail"
-    threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
+    threshold: _Threshold = 0.5
 
     @property
     def label(self) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from tunegate.config.base import _Strict
+from tunegate.config.base import Float, Int, _Strict
 from tunegate.config.scorers import (
     SCORER_TYPES,
     AnyScorerConfig,
@@ -33,7 +33,7 @@ class DatasetConfig(_Strict):
     label_field: str = "label"
     category_field: str | None = "category"
     id_field: str | None = "id"
-    limit: Annotated[int, Field(gt=0)] | None = None
+    limit: Annotated[Int, Field(gt=0)] | None = None
 
 
 class PassRule(_Strict):
@@ -41,8 +41,8 @@ class PassRule(_Strict):
     (``pass: {metric: rougeL, min: 0.5}``) instead of every scorer passing."""
 
     metric: str
-    min: float | None = None
-    max: float | None = None
+    min: Float | None = None
+    max: Float | None = None
 
     @model_validator(mode="after")
     def _one_bound(self) -> PassRule:
@@ -175,7 +175,7 @@ class SuiteConfig(_Strict):
     task: TaskConfig
     models: list[str] | None = None
     base: str | None = None
-    margin: Annotated[float, Field(ge=0, le=1)] = 0.05
+    margin: Annotated[Float, Field(ge=0, le=1)] = 0.05
 
 
 def _kinds_with(flag: str) -> str:

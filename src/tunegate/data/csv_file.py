@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tunegate.data.case import Case, FieldMap
-from tunegate.data.lines import read_lines
+from tunegate.data.lines import csv_problem, read_lines
 from tunegate.data.records import record_case
 from tunegate.errors import DataError
 
@@ -17,15 +17,34 @@ def csv_records(path: Path, fmap: FieldMap, problems: list[str]) -> Iterator[tup
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     lines = list(read_lines(path))
     reader = csv.DictReader(lines, delimiter=delimiter)
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise DataError(f"{path}:1: {csv_problem(exc)}") from None
     if not header:
         return  # an empty file: load_cases reports "no cases"
+    named = [name for name in header if name.strip()]
+    twice = next((name for name in named if named.count(name) > 1), None)
+    if twice is not None:
+        raise DataError(
+            f"{path}:1: column {twice!r} appears {named.count(twice)} times in the header "
+            f"(columns: {', '.join(header)}); rename or remove the copies"
+        )
     for needed in (fmap.input_field, fmap.label_field):
         if needed not in header:
             raise DataError(
                 f"{path}:1: no column {needed!r} in the header (columns: {', '.join(header)})"
             )
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        start = reader.line_num + 1  # the line the next record starts on
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problems.append(f"{path}:{start}: {csv_problem(exc)}")
+            return
         line_no = reader.line_num
         if None in row:
             problems.append(f"{path}:{line_no}: more values than header columns")

@@ -3,11 +3,11 @@ the loaders alike, and the guess for ``auto``."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal, get_args
 
 from tunegate.data.lines import read_lines
+from tunegate.data.values import JsonProblem, parse_json
 
 #: Formats told apart by the file itself (``auto`` guesses one of these).
 FileFormat = Literal["chat", "jsonl", "csv", "json", "parquet"]
@@ -34,8 +34,8 @@ def detect_format(path: Path) -> FileFormat:
         if stripped.startswith("["):
             return "json"
         try:
-            first = json.loads(stripped)
-        except json.JSONDecodeError:
+            first = parse_json(stripped)
+        except JsonProblem:
             return "jsonl"  # the loader reports the bad line
         return "chat" if isinstance(first, dict) and "messages" in first else "jsonl"
     return "jsonl"

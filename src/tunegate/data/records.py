@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.data.case import Case, FieldMap
+from tunegate.data.lines import record_problem
 
 
 def case_id(obj: dict[str, Any], id_field: str | None, line_no: int) -> str:
@@ -26,6 +27,10 @@ def row_records(
         where = f"{path}: {unit} {number}"
         if not isinstance(obj, dict):
             problems.append(f"{where}: expected an object, got {type(obj).__name__}")
+            continue
+        problem = record_problem(obj)
+        if problem is not None:
+            problems.append(f"{where}: {problem}")
             continue
         if "messages" in obj:
             case = chat_case(obj, where, number, problems)
@@ -82,10 +87,9 @@ def chat_case(obj: dict[str, Any], where: str, line_no: int, problems: list[str]
 def record_case(
     rec: dict[str, Any], fmap: FieldMap, where: str, line_no: int, problems: list[str]
 ) -> Case | None:
-    missing = [f for f in (fmap.input_field, fmap.label_field) if rec.get(f) in (None, "")]
-    if missing:
-        present = ", ".join(sorted(rec)) or "none"
-        problems.append(f"{where}: missing field(s) {missing} (fields present: {present})")
+    found = _field_problems(rec, fmap.input_field, fmap.label_field)
+    if found:
+        problems.append(f"{where}: {found}")
         return None
     category = rec.get(fmap.category_field) if fmap.category_field else None
     used = {fmap.input_field, fmap.label_field, fmap.category_field, fmap.id_field}
@@ -107,3 +111,20 @@ def record_case(
         metadata=metadata,
         source=where,
     )
+
+
+def _field_problems(rec: dict[str, Any], text_field: str, label_field: str) -> str | None:
+    """Why ``rec`` lacks its input or its label: a field absent (naming the fields it has),
+    null, or empty (a label of only spaces is empty too); None when both have a value."""
+    missing = [f for f in (text_field, label_field) if f not in rec]
+    said = []
+    if missing:
+        present = ", ".join(sorted(str(k) for k in rec)) or "none"
+        said.append(f"missing field(s) {missing} (fields present: {present})")
+    for name in dict.fromkeys((text_field, label_field)):
+        value = rec.get(name, 0)
+        if value is None:
+            said.append(f"field {name!r} is null")
+        elif value == "" or (name == label_field and isinstance(value, str) and not value.strip()):
+            said.append(f"field {name!r} is empty")
+    return "; ".join(said) or None

@@ -61,7 +61,9 @@ def import_function(spec: str, key: str, config_dir: Path | None = None) -> Call
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise BackendError(f"{key}: cannot import module {module_name!r} ({exc})") from None
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise  # Ctrl-C during the import: the user stops tunegate
+    except BaseException as exc:  # SystemExit too: the module is the user's
         raise BackendError(
             f"{key}: importing {module_name!r} raised {type(exc).__name__}: {exc}"
         ) from None
@@ -203,7 +205,9 @@ class PythonBackend(BackendDefaults):
                 value = await self.fn(arg)
             else:
                 value = await asyncio.to_thread(self.fn, arg)
-        except Exception as exc:
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            raise
+        except BaseException as exc:  # a SystemExit too: the function failed
             raise TransportError(
                 redact(f"{self.config.function} raised {type(exc).__name__}: {exc}"),
                 retryable=False,
