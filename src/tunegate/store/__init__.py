@@ -297,9 +297,24 @@ class Store:
 
     def clear_cache(self, model: str | None = None) -> dict[str, int]:
         """Delete the stored responses (of every model, or of ``model``) so that the next
-        run asks again; runs and their stored results stay. Returns the count per model."""
+        run asks again; runs and their stored results stay. Returns the count per model.
+
+        Refused (:class:`TunegateError`, naming the run) while a run that uses those
+        models is in progress: it would report answers as stored that are gone. The check
+        and the deletion are one transaction, so no run starts in between."""
         self._write("BEGIN IMMEDIATE")
         try:
+            running = self._db.execute("SELECT id FROM runs WHERE status='running'").fetchall()
+            for (run_id,) in running:
+                info = self.get_run(run_id)
+                models = info.config.get("models")
+                uses = model is None or not isinstance(models, dict) or model in models
+                if info.status == "running" and uses:
+                    raise TunegateError(
+                        f"{self.path}: run {info.id} ({info.name}, started {info.started_at})"
+                        " is still running; clearing the cache now would remove answers it"
+                        " has stored: stop it first (or wait for it)"
+                    )
             counts = self.cache_counts(model)
             if model is None:
                 self._db.execute("DELETE FROM responses")
