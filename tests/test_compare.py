@@ -118,3 +118,128 @@ def test_categories_pass_rate_delta_and_the_regression_margin() -> None:
     swapped = compare_categories(base, cand, groups, margin=0.05, **KW)
     assert swapped[0].flagged
     assert not swapped[1].flagged
+
+
+# --------------------------------------------------------------------------- issue 20
+
+
+def _with_errors(scored: ScoredModel, failed: set[int]) -> ScoredModel:
+    """``scored`` with transport errors on the cases in ``failed`` (no answer, counted
+    wrong in the model's own metrics, as the scorers do)."""
+    scored.errors = [i in failed for i in range(len(scored.errors))]
+    scored.correct = scored.correct & ~np.array(scored.errors)
+    return scored
+
+
+def test_a_baseline_error_is_left_out_of_the_pairing_not_counted_wrong() -> None:
+    # Both models right on every case; the baseline failed a third of its requests.
+    cand, base = _scored("ft", REFS), _scored("base", REFS)
+    failed = set(range(10))
+    # score_classification gives a failed request no prediction: rebuild with errors.
+    cases = [Case(id=f"c{i}", text=f"t{i}", reference=r) for i, r in enumerate(REFS)]
+    responses = [
+        Response(
+            case_id=c.id,
+            model="base",
+            key=f"base{i}",
+            text=None if i in failed else c.reference,
+            error="HTTP 500" if i in failed else None,
+            latency_ms=1.0,
+        )
+        for i, c in enumerate(cases)
+    ]
+    base = score_classification("base", cases, responses, LABELS)
+    acc, f1 = compare_classification(cand, base, LABELS, ["accuracy", "macro_f1"], **KW)
+    for c in (acc, f1):
+        assert (c.n, c.n_excluded, c.excluded) == (20, 10, {"baseline error": 10})
+        assert c.delta == 0.0
+        assert c.candidate_value == c.baseline_value == 1.0
+        assert c.ci == (0.0, 0.0)
+        assert c.direction == "none"
+    assert (acc.wins, acc.ties, acc.losses) == (0, 20, 0)
+    assert acc.p_value == 1.0
+    assert (acc.per_case, acc.p_value_of, f1.p_value_of) == ("accuracy", "accuracy", "accuracy")
+
+
+def test_no_case_answered_by_both_is_a_comparison_of_zero_cases() -> None:
+    cand = _scored("ft", CAND)
+    base = _with_errors(_scored("base", BASE), set(range(30)))
+    [acc] = compare_classification(cand, base, LABELS, ["accuracy"], **KW)
+    assert (acc.n, acc.n_excluded, acc.excluded) == (0, 30, {"baseline error": 30})
+    assert all(np.isnan(x) for x in (*acc.ci, acc.delta, acc.p_value))
+    assert acc.direction == "none"
+    gen = compare_generic(
+        _with_errors(_generic("ft", [1.0] * 4), {0, 1}),
+        _with_errors(_generic("base", [1.0] * 4), {1, 2, 3}),
+        ["score"],
+        **KW,
+    )
+    assert gen[0].n == 0
+    assert gen[0].excluded == {"candidate error": 1, "baseline error": 2, "both errors": 1}
+    [cat] = compare_categories(cand, base, {"all": list(range(30))}, **KW)
+    assert (cat.n, cat.n_excluded) == (0, 30)
+    assert np.isnan(cat.delta)
+
+
+def test_errors_and_missing_values_are_told_apart() -> None:
+    a = _with_errors(_generic("ft", [1.0, 0.5, np.nan, 0.2, 0.9]), {3})
+    b = _generic("base", [0.5, 0.5, 0.5, 0.5, 0.5])
+    [c] = compare_generic(a, b, ["score"], **KW)
+    assert (c.n, c.n_excluded) == (3, 2)
+    assert c.excluded == {"candidate error": 1, "no value": 1}
+
+
+def test_mcnemar_is_on_the_rows_own_binary_metric_else_on_pass_fail() -> None:
+    # exact_match-like 0/1 values that disagree with the case's pass/fail (another
+    # scorer failed): McNemar is on the metric's own values, as the wins/losses are.
+    values_a = [1.0] * 12 + [0.0] * 2
+    values_b = [0.0] * 12 + [1.0] * 2
+    a, b = _generic("ft", values_a), _generic("base", values_b)
+    a.correct = np.zeros(14, dtype=bool)  # every case failed some other scorer
+    b.correct = np.zeros(14, dtype=bool)
+    [c] = compare_generic(a, b, ["score"], **KW)
+    assert (c.wins, c.ties, c.losses) == (12, 0, 2)
+    expected = mcnemar([[0, 12], [2, 0]], exact=True).pvalue
+    assert c.p_value == pytest.approx(expected, rel=1e-12)
+    assert (c.per_case, c.p_value_of) == ("score", "score")
+    # A continuous metric: McNemar on pass/fail, said so.
+    [r] = compare_generic(_generic("ft", [0.3, 0.9]), _generic("base", [0.2, 0.4]), ["score"], **KW)
+    assert (r.per_case, r.p_value_of) == ("score", "pass_rate")
+    assert "pass/fail" in r.test
+
+
+def test_the_paired_bootstrap_draws_as_many_cases_as_were_paired() -> None:
+    # Three paired cases with differences (1, 0, 0): a resample of 3 cases has mean
+    # k/3 with P(0) = 8/27, P(1/3) = 12/27, P(2/3) = 6/27, P(1) = 1/27, so the 5th and
+    # 95th percentiles are exactly 0 and 2/3. Resamples of 2 cases (P(0) = 4/9,
+    # P(1/2) = 4/9) would put the 95th at 1; of 4 cases at 3/4; of all 5 cases (the two
+    # failed ones included) elsewhere again.
+    cand = _generic("ft", [1.0, 0.0, 0.0, 1.0, 1.0])
+    base = _with_errors(_generic("base", [0.0, 0.0, 0.0, 0.0, 0.0]), {3, 4})
+    kw = {"confidence": 0.9, "n_resamples": 20_000, "seed": 1}
+    [c] = compare_generic(cand, base, ["score"], **kw)
+    assert c.n == 3
+    assert c.ci == (0.0, pytest.approx(2 / 3, abs=1e-12))
+    # The same through the confusion-count bootstrap of a classification comparison.
+    refs = ["positive"] * 5
+    cases = [Case(id=f"c{i}", text="t", reference=r) for i, r in enumerate(refs)]
+
+    def scored(name: str, answers: list[str | None]) -> ScoredModel:
+        responses = [
+            Response(
+                case_id=cs.id,
+                model=name,
+                key=f"{name}{i}",
+                text=a,
+                error=None if a is not None else "HTTP 500",
+                latency_ms=1.0,
+            )
+            for i, (cs, a) in enumerate(zip(cases, answers, strict=True))
+        ]
+        return score_classification(name, cases, responses, LABELS)
+
+    right = scored("ft", ["positive", "negative", "negative", "positive", "positive"])
+    wrong = scored("base", ["negative", "negative", "negative", None, None])
+    [acc] = compare_classification(right, wrong, LABELS, ["accuracy"], **kw)
+    assert acc.n == 3
+    assert acc.ci == (0.0, pytest.approx(2 / 3, abs=1e-12))

@@ -535,7 +535,7 @@ def test_category_pass_rates_are_judged_on_wilson_intervals() -> None:
 # --------------------------------------------------------------------------- latency
 
 
-def test_latency_limits_are_judged_on_observed_percentiles() -> None:
+def test_latency_limits_with_judge_observed_use_the_observed_percentiles() -> None:
     n = 100
     cases = make_cases(n)
     # The candidate's first request fails after 5 s: a failure is not timed.
@@ -550,19 +550,17 @@ def test_latency_limits_are_judged_on_observed_percentiles() -> None:
     ratio99 = p99 / float(np.percentile(theirs, 99))
     config = make_config(
         [
-            {"metric": "latency_p50", "max": p50 + 1},
-            {"metric": "latency_p95", "max": p95 - 1},
-            {"metric": "latency_p99", "vs": "base", "max_ratio": ratio99 + 0.01},
-            {"metric": "latency_p50", "vs": "base", "max_ratio": ratio50 - 0.01},
-            {"metric": "latency_p95", "max": p95 + 1, "judge": "interval"},
+            {"metric": "latency_p50", "max": p50 + 1, "judge": "observed"},
+            {"metric": "latency_p95", "max": p95 - 1, "judge": "observed"},
+            {"metric": "latency_p99", "vs": "base", "max_ratio": ratio99 + 0.01, "judge": "observed"},
+            {"metric": "latency_p50", "vs": "base", "max_ratio": ratio50 - 0.01, "judge": "observed"},
         ]
     )
     result = evaluate(config, cases, [tuned, base])
     crits = criteria_of(result)
-    assert statuses(result) == ["PASS", "FAIL", "PASS", "FAIL", "PASS"]
-    assert [c.estimate for c in crits] == pytest.approx([p50, p95, ratio99, ratio50, p95])
+    assert statuses(result) == ["PASS", "FAIL", "PASS", "FAIL"]
+    assert [c.estimate for c in crits] == pytest.approx([p50, p95, ratio99, ratio50])
     assert all(c.judge == "observed" and c.ci is None for c in crits)
-    assert "observed percentiles" in crits[4].reason
     assert result.gate is not None
     assert result.gate.verdict == "ITERATE"
 
@@ -582,15 +580,18 @@ def test_default_gate_without_a_gate_section() -> None:
     gate = result.gate
     assert gate is not None
     assert gate.default
+    stopped = "no model stopped (unreachable, fatal error, no successful request)"
     assert [c.description for c in gate.criteria] == [
         "macro_f1 - zs >= -0.02",
         "macro_f1 - fs >= -0.02",
         "error_rate <= 0.01",
-        "no model stopped (unreachable, fatal error)",
+        "error_rate of zs <= 0.01",
+        "error_rate of fs <= 0.01",
+        stopped,
     ]
-    assert [c.judge for c in gate.criteria] == ["interval", "interval", "observed", "observed"]
-    assert [c.threshold for c in gate.criteria] == [-0.02, -0.02, 0.01, 0]
-    assert statuses(result) == ["PASS", "FAIL", "PASS", "PASS"]
+    assert [c.judge for c in gate.criteria] == ["interval", "interval", *["observed"] * 4]
+    assert [c.threshold for c in gate.criteria] == [-0.02, -0.02, 0.01, 0.01, 0.01, 0]
+    assert statuses(result) == ["PASS", "FAIL", "PASS", "PASS", "PASS", "PASS"]
     deltas = [macro_f1(cases, runs[0]) - macro_f1(cases, r) for r in runs[1:]]
     assert [c.estimate for c in gate.criteria[:2]] == pytest.approx(deltas, abs=1e-12)
     assert (gate.verdict, gate.exit_code) == ("ITERATE", 1)
@@ -606,7 +607,8 @@ def test_default_gate_without_a_gate_section() -> None:
     assert [c.description for c in shipped.gate.criteria] == [
         "accuracy - zs >= -0.02",
         "error_rate <= 0.01",
-        "no model stopped (unreachable, fatal error)",
+        "error_rate of zs <= 0.01",
+        stopped,
     ]
     assert shipped.gate.criteria[0].estimate == pytest.approx(0.8 - 0.5)
     assert (shipped.gate.verdict, shipped.gate.exit_code) == ("SHIP", 0)

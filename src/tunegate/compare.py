@@ -1,11 +1,22 @@
-"""A/B comparison of a candidate against baselines, case by case on the same cases."""
+"""A/B comparison of a candidate against baselines, case by case on the same cases.
+
+Every comparison rests on the cases both models answered: a case where either model's
+request failed (a transport error, ``ScoredModel.errors``) is missing evidence, not a
+wrong answer, so it is left out of the pairing and counted in ``n_excluded`` with its
+reason in ``excluded`` (``candidate error``, ``baseline error``, ``both errors``; for a
+per-case metric also ``no value``, e.g. a judge that did not grade the case). An
+unparseable answer is an answer: it stays in, counted wrong. With no case answered by
+both, the comparison still exists, with ``n == 0``, no interval (NaN) and no p-value.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from tunegate.results import CategoryComparison, Comparison
 from tunegate.scoring.classification import count_metric, n_count_cells
@@ -19,6 +30,70 @@ from tunegate.stats import (
 if TYPE_CHECKING:  # a type only: evaluate's imports stay out of compare's
     from tunegate.evaluate import ScoredModel
 
+Mask = npt.NDArray[np.bool_]
+
+
+def _errors(scored: ScoredModel, n: int) -> Mask:
+    errors = np.asarray(scored.errors, dtype=bool)
+    return errors if errors.size == n else np.zeros(n, dtype=bool)
+
+
+def answered_by_both(candidate: ScoredModel, baseline: ScoredModel) -> Mask:
+    """Per case: neither model's request failed."""
+    n = len(candidate.correct)
+    if len(baseline.correct) != n:
+        raise ValueError("models must be compared on the same cases")
+    return ~(_errors(candidate, n) | _errors(baseline, n))
+
+
+def exclusions(
+    candidate: ScoredModel,
+    baseline: ScoredModel,
+    keep: Mask,
+    idx: Sequence[int] | None = None,
+) -> dict[str, int]:
+    """Why the cases outside ``keep`` (within ``idx``, default all) were left out."""
+    n = len(candidate.correct)
+    where = np.asarray(idx if idx is not None else range(n), dtype=np.intp)
+    a, b = _errors(candidate, n)[where], _errors(baseline, n)[where]
+    left_out = ~keep[where]
+    counts = {
+        "candidate error": int(np.count_nonzero(a & ~b)),
+        "baseline error": int(np.count_nonzero(~a & b)),
+        "both errors": int(np.count_nonzero(a & b)),
+    }
+    counts["no value"] = int(np.count_nonzero(left_out)) - sum(counts.values())
+    return {k: v for k, v in counts.items() if v > 0}
+
+
+def _no_pairs(
+    candidate: ScoredModel,
+    baseline: ScoredModel,
+    metric: str,
+    excluded: dict[str, int],
+    per_case: str,
+) -> Comparison:
+    nan = math.nan
+    return Comparison(
+        candidate=candidate.name,
+        baseline=baseline.name,
+        metric=metric,
+        candidate_value=nan,
+        baseline_value=nan,
+        delta=nan,
+        ci=(nan, nan),
+        p_value=nan,
+        test="none: no case was answered by both models",
+        wins=0,
+        ties=0,
+        losses=0,
+        n=0,
+        n_excluded=sum(excluded.values()),
+        excluded=excluded,
+        per_case=per_case,
+        p_value_of="",
+    )
+
 
 def compare_classification(
     candidate: ScoredModel,
@@ -30,35 +105,40 @@ def compare_classification(
     n_resamples: int,
     seed: int,
 ) -> list[Comparison]:
-    """For each metric: the delta (candidate - baseline) with a paired bootstrap interval.
+    """For each metric: the delta (candidate - baseline) with a paired bootstrap interval,
+    on the cases both models answered.
 
-    Both models answered the same cases, so the bootstrap resamples cases jointly.
-    The p-value is McNemar's test on per-case correctness (exact binomial when
-    fewer than 25 cases are discordant); wins/ties/losses count cases where only
-    the candidate, both or neither, or only the baseline is correct.
+    The bootstrap resamples those cases jointly. The p-value is McNemar's test on
+    per-case correctness (exact binomial when fewer than 25 cases are discordant): it
+    tests accuracy (``p_value_of``), and wins/ties/losses count cases where only the
+    candidate, both or neither, or only the baseline is correct (``per_case``
+    accuracy), whichever metric the row is about.
     """
-    if len(candidate.correct) != len(baseline.correct):
-        raise ValueError("models must be compared on the same cases")
-    test = mcnemar_test(candidate.correct, baseline.correct)
-    wins, ties, losses = wins_ties_losses(
-        candidate.correct.astype(float), baseline.correct.astype(float)
-    )
+    keep = answered_by_both(candidate, baseline)
+    excluded = exclusions(candidate, baseline, keep)
+    if not keep.any():
+        return [_no_pairs(candidate, baseline, m, excluded, "accuracy") for m in metrics]
+    right_a, right_b = candidate.correct[keep], baseline.correct[keep]
+    codes_a, codes_b = candidate.codes[keep], baseline.codes[keep]
+    test = mcnemar_test(right_a, right_b)
+    wins, ties, losses = wins_ties_losses(right_a.astype(float), right_b.astype(float))
+    n_cells = n_count_cells(len(labels))
     out: list[Comparison] = []
     for metric in metrics:
         fn = count_metric(metric)
         delta, lo, hi = paired_bootstrap_counts(
-            candidate.codes,
-            baseline.codes,
-            n_count_cells(len(labels)),
+            codes_a,
+            codes_b,
+            n_cells,
             fn,
             n_resamples=n_resamples,
             confidence=confidence,
             seed=seed,
         )
-        values = []
-        for scored in (candidate, baseline):
-            counts = np.bincount(scored.codes, minlength=n_count_cells(len(labels)))[None, :]
-            values.append(float(fn(counts)[0]))
+        values = [
+            float(fn(np.bincount(codes, minlength=n_cells)[None, :])[0])
+            for codes in (codes_a, codes_b)
+        ]
         out.append(
             Comparison(
                 candidate=candidate.name,
@@ -73,18 +153,18 @@ def compare_classification(
                 wins=wins,
                 ties=ties,
                 losses=losses,
-                n=len(candidate.correct),
+                n=int(keep.sum()),
+                n_excluded=int((~keep).sum()),
+                excluded=excluded,
+                per_case="accuracy",
+                p_value_of="accuracy",
             )
         )
     return out
 
 
-def _paired_values(
-    candidate: ScoredModel, baseline: ScoredModel, metric: str
-) -> tuple[np.ndarray, np.ndarray]:
-    a, b = candidate.values[metric], baseline.values[metric]
-    keep = ~(np.isnan(a) | np.isnan(b))
-    return a[keep], b[keep]
+def _is_binary(values: npt.NDArray[np.float64]) -> bool:
+    return bool(np.all((values == 0.0) | (values == 1.0)))
 
 
 def compare_generic(
@@ -96,29 +176,38 @@ def compare_generic(
     n_resamples: int,
     seed: int,
 ) -> list[Comparison]:
-    """For each per-case metric: the paired bootstrap of the mean difference.
+    """For each per-case metric: the paired bootstrap of the mean difference, on the cases
+    both models answered and both have a value of the metric for.
 
-    Corpus-level metrics (BLEU, chrF) are paired through their sentence-level
-    per-case values. The p-value is McNemar's test on per-case pass/fail;
-    wins/ties/losses compare the per-case values of the metric (for perplexity,
-    lower wins). Cases where either model has no value (a failed perplexity
-    request) are left out of that metric's pairing.
+    Corpus-level metrics (BLEU, chrF) are paired through their sentence-level per-case
+    values. Wins/ties/losses compare the per-case values of the metric (for perplexity,
+    lower wins). The p-value is McNemar's test on a per-case pass/fail: the metric's own
+    values when they are all 0 or 1 (``p_value_of`` the metric), else the case's
+    pass/fail (every scorer passed: ``p_value_of`` ``pass_rate``), on the same cases.
     """
-    if len(candidate.correct) != len(baseline.correct):
-        raise ValueError("models must be compared on the same cases")
-    test = mcnemar_test(candidate.correct, baseline.correct)
+    both = answered_by_both(candidate, baseline)
     out: list[Comparison] = []
     for metric in metrics:
         if metric not in candidate.values or metric not in baseline.values:
             continue
-        a, b = _paired_values(candidate, baseline, metric)
-        if a.size == 0:
+        va, vb = candidate.values[metric], baseline.values[metric]
+        keep = both & ~(np.isnan(va) | np.isnan(vb))
+        excluded = exclusions(candidate, baseline, keep)
+        if not keep.any():
+            out.append(_no_pairs(candidate, baseline, metric, excluded, metric))
             continue
+        a, b = va[keep], vb[keep]
         delta, lo, hi = paired_bootstrap_mean_delta(
             a, b, n_resamples=n_resamples, confidence=confidence, seed=seed
         )
         lower = metric in candidate.lower_is_better
         wins, ties, losses = wins_ties_losses(-a, -b) if lower else wins_ties_losses(a, b)
+        if _is_binary(a) and _is_binary(b):
+            test = mcnemar_test(a == 1.0, b == 1.0)
+            tested, on = metric, metric
+        else:
+            test = mcnemar_test(candidate.correct[keep], baseline.correct[keep])
+            tested, on = "pass_rate", "pass/fail"
         out.append(
             Comparison(
                 candidate=candidate.name,
@@ -129,11 +218,15 @@ def compare_generic(
                 delta=delta,
                 ci=(lo, hi),
                 p_value=test.p_value,
-                test=f"McNemar ({test.method}) on pass/fail",
+                test=f"McNemar ({test.method}) on {on}",
                 wins=wins,
                 ties=ties,
                 losses=losses,
                 n=int(a.size),
+                n_excluded=int((~keep).sum()),
+                excluded=excluded,
+                per_case=metric,
+                p_value_of=tested,
             )
         )
     return out
@@ -149,30 +242,41 @@ def compare_categories(
     seed: int,
     margin: float | None = None,
 ) -> list[CategoryComparison]:
-    """Per category, the paired pass-rate delta (candidate - baseline) with its interval.
+    """Per category, the paired pass-rate delta (candidate - baseline) with its interval,
+    on the category's cases both models answered (NaN with none).
 
     With ``margin`` (a regression suite), a category is flagged when its observed
     drop exceeds the margin (``delta < -margin``).
     """
+    both = answered_by_both(candidate, baseline)
     out: list[CategoryComparison] = []
     for category, idx in groups.items():
-        a = candidate.correct[idx].astype(float)
-        b = baseline.correct[idx].astype(float)
-        delta, lo, hi = paired_bootstrap_mean_delta(
-            a, b, n_resamples=n_resamples, confidence=confidence, seed=seed
-        )
+        picked = np.asarray(idx, dtype=np.intp)
+        kept = picked[both[picked]]
+        a = candidate.correct[kept].astype(float)
+        b = baseline.correct[kept].astype(float)
+        if kept.size:
+            delta, lo, hi = paired_bootstrap_mean_delta(
+                a, b, n_resamples=n_resamples, confidence=confidence, seed=seed
+            )
+            values = (float(a.mean()), float(b.mean()))
+        else:
+            delta = lo = hi = math.nan
+            values = (math.nan, math.nan)
         out.append(
             CategoryComparison(
                 candidate=candidate.name,
                 baseline=baseline.name,
                 category=category,
                 metric="pass_rate",
-                candidate_value=float(a.mean()),
-                baseline_value=float(b.mean()),
+                candidate_value=values[0],
+                baseline_value=values[1],
                 delta=delta,
                 ci=(lo, hi),
-                n=len(idx),
+                n=int(kept.size),
                 flagged=margin is not None and delta < -margin,
+                n_excluded=int(picked.size - kept.size),
+                excluded=exclusions(candidate, baseline, both, idx),
             )
         )
     return out

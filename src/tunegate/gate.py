@@ -1,10 +1,17 @@
 """The go/no-go gate: declarative criteria -> PASS / FAIL / INCONCLUSIVE / MISSING -> verdict.
 
 Quality criteria are judged on their confidence interval (paired, for comparisons
-with another model): PASS when the whole interval satisfies the threshold, FAIL
-when the whole interval violates it, INCONCLUSIVE when it straddles it.
-Operational limits (error rate, unparseable rate, latency, leakage) are facts of
-this run and are judged on the observed value. ``judge:`` overrides either.
+with another model, on the cases both answered): PASS when the whole interval
+satisfies the threshold (an end exactly on it counts as satisfying), FAIL when the
+whole interval violates it, INCONCLUSIVE when it straddles it. A comparison that
+rests on no case (no case answered by both) is INCONCLUSIVE.
+Operational limits (error rate, unparseable rate, leakage, cost) are facts of this
+run and are judged on the observed value; latency percentiles on a distribution-free
+interval (:mod:`tunegate.gate_evidence`). ``judge:`` overrides either.
+
+A criterion on another model's own value (``model:``, e.g. a baseline's or a judge's
+error rate) can hold a SHIP back but cannot fail the candidate: over its limit it is
+INCONCLUSIVE, naming the model.
 
 SHIP needs every criterion to PASS; one FAIL gives ITERATE; anything else is
 INCONCLUSIVE. Because every criterion must pass, each at level ``confidence``,
@@ -15,7 +22,9 @@ the chance of shipping when any one of them is in truth violated is at most
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
+from tunegate import gate_evidence
 from tunegate.config import OBSERVED_METRICS, Criterion, GateConfig, TrustJudgeConfig
 from tunegate.gate_judges import HANDLERS as JUDGE_HANDLERS
 from tunegate.gate_judges import judge_behind, trust_problem
@@ -26,6 +35,7 @@ from tunegate.results import (
     GateResult,
     RunResult,
     Status,
+    SuiteResult,
     Verdict,
 )
 from tunegate.stats import (
@@ -38,12 +48,20 @@ from tunegate.stats import (
 NOT_YET_MEASURED: dict[str, str] = {}
 
 
-def default_gate(primary: str, baselines: list[str], leakage_known: bool = False) -> GateConfig:
+def default_gate(
+    primary: str,
+    baselines: list[str],
+    leakage_known: bool = False,
+    judges: Sequence[str] = (),
+) -> GateConfig:
     """No ``gate:`` section: the primary metric non-inferior to every baseline within
-    0.02, at most 1% errors, no model stopped (unreachable, fatal error), and, when a
-    train file is known, no test case duplicating it."""
+    0.02, at most 1% failed requests for the candidate, each baseline and each judge
+    (``judges``) of the main suite, no model stopped (unreachable, fatal error, no
+    successful request), and, when a train file is known, no test case duplicating it."""
     criteria = [Criterion(metric=primary, vs=b, min_delta=-0.02) for b in baselines]
     criteria.append(Criterion(metric="error_rate", max=0.01))
+    others = dict.fromkeys([*baselines, *judges])
+    criteria += [Criterion(metric="error_rate", model=m, max=0.01) for m in others]
     criteria.append(Criterion(metric="stopped_models", max=0))
     if leakage_known:
         criteria.append(Criterion(metric="leakage", max=0))
@@ -55,8 +73,9 @@ def describe(c: Criterion) -> str:
     where = "".join(
         f" [{k} {v}]" for k, v in (("suite", c.suite), ("category", c.category)) if v is not None
     )
+    metric = c.metric if c.model is None else f"{c.metric} of {c.model}"
     if c.metric == "stopped_models" and c.max == 0:
-        return f"no model stopped (unreachable, fatal error){where}"
+        return f"no model stopped (unreachable, fatal error, no successful request){where}"
     if c.min_delta is not None:
         return f"{c.metric} - {c.vs} >= {c.min_delta:g}{where}"
     if c.max_drop is not None:
@@ -66,8 +85,8 @@ def describe(c: Criterion) -> str:
     if c.vs is not None and c.min is not None:  # a preference: the win rate against vs
         return f"{c.metric} vs {c.vs} >= {c.min:g}{where}"
     if c.min is not None:
-        return f"{c.metric} >= {c.min:g}{where}"
-    return f"{c.metric} <= {c.max:g}{where}"
+        return f"{metric} >= {c.min:g}{where}"
+    return f"{metric} <= {c.max:g}{where}"
 
 
 def _status(
@@ -82,6 +101,27 @@ def _status(
     return "PASS" if hi <= threshold else "FAIL" if lo > threshold else "INCONCLUSIVE"
 
 
+def _left_out(comp: Comparison | CategoryComparison) -> str:
+    """``" (13 left out: baseline error 13)"``, or nothing when every case was paired."""
+    if not comp.n_excluded:
+        return ""
+    why = ", ".join(f"{k} {v}" for k, v in comp.excluded.items())
+    return f" ({comp.n_excluded} left out: {why})" if why else f" ({comp.n_excluded} left out)"
+
+
+def _judges_of(suite: SuiteResult) -> list[str]:
+    """The models that judged in ``suite`` (pointwise and pairwise judges)."""
+    entries = (suite.judges or {}).get("judges", [])
+    return list(dict.fromkeys(str(e["judge"]) for e in entries if e.get("judge")))
+
+
+def _open_reason(c: CriterionResult) -> str:
+    """``description (inconclusive: about 412 cases would decide it)``: how many cases would
+    decide it only where more cases can (an interval straddling its threshold)."""
+    more = f": about {c.required_n} cases would decide it" if c.required_n else ""
+    return f"{c.description} ({c.status.lower()}{more})"
+
+
 class _Judge:
     def __init__(self, result: RunResult, candidate: str, leakage: float | None) -> None:
         self.run = result
@@ -90,6 +130,7 @@ class _Judge:
         self.leakage = leakage
         self.confidence = result.confidence
         self.trust: TrustJudgeConfig | None = None  # gate.trust_judge
+        self.gate: GateConfig | None = None  # the criteria in force (judges' error limits)
 
     def missing(self, c: Criterion, judge: str, reason: str) -> CriterionResult:
         return CriterionResult(
@@ -102,6 +143,11 @@ class _Judge:
 
     def judge(self, c: Criterion) -> CriterionResult:
         judge = c.judge or ("observed" if c.metric in OBSERVED_METRICS else "interval")
+        out = self._judge(c, judge)
+        who = c.model or self.candidate
+        return gate_evidence.hold_back(self, out, who, f"{who} is not the candidate")
+
+    def _judge(self, c: Criterion, judge: str) -> CriterionResult:
         if c.metric in NOT_YET_MEASURED:
             return self.missing(c, judge, NOT_YET_MEASURED[c.metric])
         behind = judge_behind(self.run, c)
@@ -117,27 +163,30 @@ class _Judge:
             return self.missing(c, judge, f"no suite named {c.suite!r} in this run")
         self.suite = suite
         where = f" in suite {suite.name}" if c.suite is not None else ""
-        model = suite.models.get(self.candidate)
+        if c.metric == "error_rate":
+            return gate_evidence.error_rate(self, c, judge)
+        if c.metric == "stopped_models":
+            return gate_evidence.stopped(self, c, judge)
+        who = c.model or self.candidate
+        model = suite.models.get(who)
         if model is None:
-            return self.missing(c, judge, f"no results for {self.candidate!r}{where}")
+            return self.missing(c, judge, f"no results for {who!r}{where}")
         if c.vs is not None and c.vs not in suite.models:
             return self.missing(c, judge, f"no results for {c.vs!r}{where}")
         if c.metric == "cost_per_1k":
             if model.cost is None:
-                return self.missing(c, judge, f"no price for {self.candidate} in the config")
+                return self.missing(c, judge, f"no price for {who} in the config")
             return self._absolute(c, judge, float(model.cost["per_1k"]), None, model.n)
         if c.metric.startswith("latency_"):
-            return self._latency(c, judge)
-        if c.metric == "stopped_models":
-            return self._stopped(c, judge)
+            return gate_evidence.latency(self, c, c.judge or "interval")
         if c.metric == "leakage":
             if self.leakage is None:
                 return self.missing(
                     c, judge, "no leakage check ran (name the train file or run check-data)"
                 )
             return self._absolute(c, judge, self.leakage, None, self.suite.n_cases)
-        if c.metric in ("error_rate", "unparseable_rate"):
-            k = model.errors if c.metric == "error_rate" else model.unparseable
+        if c.metric == "unparseable_rate":
+            k = model.unparseable
             ci = wilson_interval(k, model.n, self.confidence) if model.n else None
             return self._absolute(c, judge, k / model.n if model.n else math.nan, ci, model.n)
         if c.category is not None or (c.metric == "pass_rate" and c.vs is None):
@@ -149,7 +198,7 @@ class _Judge:
             known = ", ".join(model.metrics)
             return self.missing(c, judge, f"{c.metric} is not measured{where} (measured: {known})")
         if est.value is None:
-            return self.missing(c, judge, f"{c.metric} is undefined for {self.candidate}")
+            return self.missing(c, judge, f"{c.metric} is undefined for {who}")
         return self._absolute(c, judge, est.value, est.ci, model.n)
 
     def _absolute(
@@ -163,19 +212,6 @@ class _Judge:
         status = _status(value, used_ci, threshold, at_least, judge)
         return self._finish(c, judge, status, value, used_ci, threshold, n, f"observed {value:.4g}")
 
-    def _stopped(self, c: Criterion, judge: str) -> CriterionResult:
-        """How many models of the run (any suite) stopped being sent to."""
-        stopped = [
-            (f"{s.name}/" if s is not self.run.main else "") + f"{m.name}: {m.run['stopped']}"
-            for s in self.run.suites
-            for m in s.models.values()
-            if m.run.get("stopped")
-        ]
-        n_models = sum(len(s.models) for s in self.run.suites)
-        out = self._absolute(c, "observed", float(len(stopped)), None, n_models)
-        out.reason = "; ".join(stopped) if stopped else "every model answered until the end"
-        return out
-
     def _paired(self, c: Criterion, judge: str) -> CriterionResult:
         comp = next(
             (
@@ -187,6 +223,8 @@ class _Judge:
         )
         if comp is None:
             return self.missing(c, judge, f"no paired comparison of {c.metric} with {c.vs}")
+        if comp.n == 0:
+            return self._unpaired(c, judge, comp)
         if c.max_ratio is not None:
             return self.missing(c, judge, f"max_ratio applies to latency, not {c.metric}")
         return self._delta(c, judge, comp)
@@ -201,12 +239,27 @@ class _Judge:
         where = f"{comp.category}: " if isinstance(comp, CategoryComparison) else ""
         reason = (
             f"{where}{self.candidate} {comp.candidate_value:.3f} vs {c.vs} "
-            f"{comp.baseline_value:.3f}, paired delta {comp.delta:+.3f}"
+            f"{comp.baseline_value:.3f}, paired delta {comp.delta:+.3f} on the {comp.n} "
+            f"cases both answered{_left_out(comp)}"
         )
         return self._finish(c, judge, status, comp.delta, ci, threshold, comp.n, reason)
 
+    def _unpaired(
+        self, c: Criterion, judge: str, comp: Comparison | CategoryComparison
+    ) -> CriterionResult:
+        """A comparison without a case answered by both models: nothing to judge."""
+        where = f"{comp.category}: " if isinstance(comp, CategoryComparison) else ""
+        return CriterionResult(
+            criterion=c.model_dump(exclude_none=True),
+            description=describe(c),
+            status="INCONCLUSIVE",
+            judge=judge,
+            reason=f"{where}no case was answered by both models{_left_out(comp)}",
+            n=0,
+        )
+
     def _category(self, c: Criterion, judge: str) -> CriterionResult:
-        model = self.suite.models[self.candidate]
+        model = self.suite.models[c.model or self.candidate]
         if c.metric not in ("pass_rate", "accuracy"):
             return self.missing(c, judge, f"per-category {c.metric} is not judged (use pass_rate)")
         if c.vs is not None:
@@ -234,28 +287,9 @@ class _Judge:
             return self.missing(
                 c, judge, f"no paired comparison with {c.vs} in category {c.category!r}"
             )
+        if comp.n == 0:
+            return self._unpaired(c, judge, comp)
         return self._delta(c, judge, comp)
-
-    def _latency(self, c: Criterion, judge: str) -> CriterionResult:
-        key = c.metric.removeprefix("latency_")
-        mine = self.suite.models[self.candidate].latency_ms.get(key)
-        if mine is None:
-            return self.missing(c, judge, f"{self.candidate} has no successful request to time")
-        note = " (latency is judged on observed percentiles)" if judge == "interval" else ""
-        if c.max_ratio is not None:
-            assert c.vs is not None
-            theirs = self.suite.models[c.vs].latency_ms.get(key)
-            if not theirs:
-                return self.missing(c, judge, f"{c.vs} has no successful request to time")
-            ratio = mine / theirs
-            status: Status = "PASS" if ratio <= c.max_ratio else "FAIL"
-            reason = f"{mine:.0f} ms vs {theirs:.0f} ms, ratio {ratio:.2f}{note}"
-            return self._finish(c, "observed", status, ratio, None, c.max_ratio, None, reason)
-        if c.vs is not None:
-            return self.missing(c, judge, "compare latencies with max_ratio")
-        result = self._absolute(c, "observed", mine, None, self.suite.n_cases)
-        result.reason = f"observed {mine:.0f} ms{note}"
-        return result
 
     def _finish(
         self,
@@ -279,7 +313,7 @@ class _Judge:
             reason=reason,
             n=n,
         )
-        if ci is not None and n:
+        if ci is not None and n and all(math.isfinite(x) for x in ci):
             se = interval_standard_error(ci, self.confidence)
             out.mde = minimum_detectable_effect(se, self.confidence)
             if status == "INCONCLUSIVE":
@@ -301,10 +335,14 @@ def evaluate_gate(
 ) -> GateResult:
     """Judge every criterion of ``gate`` (or the default gate) on ``result``."""
     is_default = gate is None
-    config = gate or default_gate(result.primary_metric, result.baselines, leakage is not None)
-    candidate = config.candidate or result.candidate
+    candidate = gate.candidate if gate is not None and gate.candidate else result.candidate
+    judges = [m for m in _judges_of(result.main) if m != candidate]
+    config = gate or default_gate(
+        result.primary_metric, result.baselines, leakage is not None, judges
+    )
     judge = _Judge(result, candidate, leakage)
     judge.trust = config.trust_judge
+    judge.gate = config
     criteria = [judge.judge(c) for c in config.criteria]
     failed = [c for c in criteria if c.status == "FAIL"]
     open_ = [c for c in criteria if c.status in ("INCONCLUSIVE", "MISSING")]
@@ -316,10 +354,8 @@ def evaluate_gate(
         )
     elif open_:
         verdict = "INCONCLUSIVE"
-        parts = [f"{c.description} ({c.status.lower()})" for c in open_]
-        need = [c.required_n for c in open_ if c.required_n]
-        tail = f"; about {max(need)} cases would decide it" if need else ""
-        reason = f"{len(open_)} of {len(criteria)} criteria undecided: " + "; ".join(parts) + tail
+        parts = [_open_reason(c) for c in open_]
+        reason = f"{len(open_)} of {len(criteria)} criteria undecided: " + "; ".join(parts)
     else:
         verdict = "SHIP"
         reason = f"all {len(criteria)} criteria pass at {result.confidence:.0%} confidence"

@@ -152,7 +152,12 @@ class Comparison(_Result):
     wins: int
     ties: int
     losses: int
-    n: int
+    n: int  # the cases the comparison rests on: both models answered (and have a value)
+    # Added in issue 20 (older results read back with the defaults):
+    n_excluded: int = 0  # cases left out of the pairing
+    excluded: dict[str, int] = Field(default_factory=dict)  # why: "baseline error": 13, ...
+    per_case: str = ""  # what wins/ties/losses compare case by case ("accuracy", the metric)
+    p_value_of: str = ""  # the per-case pass/fail that p_value (McNemar) tests
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -176,8 +181,11 @@ class CategoryComparison(_Result):
     baseline_value: Number
     delta: Number
     ci: RequiredInterval
-    n: int
+    n: int  # the cases of the category both models answered
     flagged: bool = False
+    n_excluded: int = 0  # cases of the category left out of the pairing (issue 20)
+    excluded: dict[str, int] = Field(default_factory=dict)
+
 
 
 class CaseRow(_Result):

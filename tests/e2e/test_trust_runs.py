@@ -204,7 +204,7 @@ def test_an_unreachable_endpoint_without_a_gate_section_exits_with_its_verdict(
     assert gate["default"] is True
     assert gate["exit_code"] == 1
     by_name = {c["description"]: c for c in gate["criteria"]}
-    stopped = by_name["no model stopped (unreachable, fatal error)"]
+    stopped = by_name["no model stopped (unreachable, fatal error, no successful request)"]
     assert stopped["status"] == "FAIL"
     assert stopped["reason"].startswith("finetuned: unreachable after 10 failed cases")
     assert by_name["error_rate <= 0.01"]["status"] == "FAIL"
@@ -256,7 +256,7 @@ def test_the_default_gate_fails_a_leaked_test_case_and_every_report_says_so(
     leak = next(c for c in gate["criteria"] if c["description"] == "leakage <= 0")
     assert leak["status"] == "FAIL"
     assert leak["estimate"] == 1 / 12
-    assert [c["status"] for c in gate["criteria"] if c is not leak] == ["PASS"] * 3
+    assert [c["status"] for c in gate["criteria"] if c is not leak] == ["PASS"] * 4
     assert gate["verdict"] == "ITERATE"
     assert "VERDICT: ITERATE" in proc.stdout
     assert proc.returncode == 1

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tunegate.config.base import Float, Int, _Strict
+from tunegate.config.base import _Strict
 from tunegate.config.scorers import PairwiseJudgeConfig
 
 
@@ -72,6 +72,16 @@ _NOT_PAIRED = (
     "position_bias",
 )
 
+#: Criteria about the run or a study, not one model's value: no ``model:``.
+_RUN_WIDE = (
+    "stopped_models",
+    "leakage",
+    "human_preference",
+    "judge_preference",
+    "annotator_agreement",
+    "position_bias",
+)
+
 #: Preference criteria: ``min`` on the candidate's win rate against ``vs``.
 PREFERENCE_METRICS = ("human_preference", "judge_preference")
 
@@ -79,7 +89,8 @@ PREFERENCE_METRICS = ("human_preference", "judge_preference")
 class Criterion(_Strict):
     """One go/no-go condition on the candidate.
 
-    Exactly one threshold: ``min`` / ``max`` on the candidate's own value,
+    Exactly one threshold: ``min`` / ``max`` on the candidate's own value (or, with
+    ``model:``, another model's: a baseline's ``error_rate``, a judge's),
     ``min_delta`` (candidate minus ``vs``; negative = non-inferiority margin),
     ``max_drop`` (the candidate may be at most this much worse than ``vs``), or
     ``max_ratio`` (candidate / ``vs``, for latency).
@@ -87,13 +98,16 @@ class Criterion(_Strict):
 
     metric: str
     vs: str | None = None
+    # Whose own value ``min`` / ``max`` limit (default: the candidate), e.g. a baseline's
+    # error_rate; a model of ``models:`` (a judge: its judge calls).
+    model: str | None = None
     suite: str | None = None
     category: str | None = None
-    min: Float | None = None
-    max: Float | None = None
-    min_delta: Float | None = None
-    max_drop: Annotated[Float, Field(ge=0)] | None = None
-    max_ratio: Annotated[Float, Field(gt=0)] | None = None
+    min: float | None = None
+    max: float | None = None
+    min_delta: float | None = None
+    max_drop: Annotated[float, Field(ge=0)] | None = None
+    max_ratio: Annotated[float, Field(gt=0)] | None = None
     judge: Literal["interval", "observed"] | None = None
     # annotator_agreement: which statistic (Fleiss' kappa by default)
     agreement: Literal["fleiss", "krippendorff_alpha"] | None = None
@@ -131,7 +145,15 @@ class Criterion(_Strict):
         if not relative and self.vs is not None and self.metric not in PREFERENCE_METRICS:
             raise ValueError(
                 f"vs is only used with min_delta, max_drop or max_ratio, not {given[0]}"
+                f" (to limit another model's own {self.metric}, write model: {self.vs})"
             )
+        if self.model is not None and (relative or self.vs is not None):
+            raise ValueError(
+                "model names whose own value min/max limit; a comparison (vs) is always "
+                "of the candidate"
+            )
+        if self.model is not None and self.metric in _RUN_WIDE:
+            raise ValueError(f"{self.metric} is not a value of one model: drop model")
         return self
 
 
@@ -139,8 +161,8 @@ class TrustJudgeConfig(_Strict):
     """A judge-based criterion counts only when the judge agrees with the human majority:
     Cohen's kappa at least ``min_kappa`` on at least ``min_items`` items of the study."""
 
-    min_kappa: Annotated[Float, Field(ge=-1, le=1)] = 0.6
-    min_items: Annotated[Int, Field(ge=1)] = 50
+    min_kappa: Annotated[float, Field(ge=-1, le=1)] = 0.6
+    min_items: Annotated[int, Field(ge=1)] = 50
 
 
 class GateConfig(_Strict):
@@ -148,7 +170,7 @@ class GateConfig(_Strict):
 
     candidate: str | None = None
     criteria: Annotated[list[Criterion], Field(min_length=1)]
-    confidence: Annotated[Float, Field(gt=0.5, lt=1.0)] | None = None
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] | None = None
     trust_judge: TrustJudgeConfig | None = None
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from tunegate.report.files import write_atomic
 from tunegate.report.html_data import page_data, script_json
 from tunegate.report.replicas import REPLICA_HEADER, stored_replicated_models
-from tunegate.report.wording import interval, metric_name, num
+from tunegate.report.wording import interval, metric_name, num, p_text
 from tunegate.tasks import stored_task_kind
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -211,21 +211,37 @@ def _suite(result: dict[str, Any], suite: dict[str, Any], index: int) -> dict[st
         ),
         "regression": regression or None,
         "latency": latency,
-        "comparisons": [
-            {
-                "baseline": c.get("baseline"),
-                "metric": metric_name(str(c.get("metric"))),
-                "delta": f"{c['delta']:+.3f}" if isinstance(c.get("delta"), int | float) else "—",
-                "ci": _ci(c.get("ci")),
-                "p": _f(c.get("p_value"), 4),
-                "test": c.get("test", ""),
-                "wtl": f"{c.get('wins')} / {c.get('ties')} / {c.get('losses')}",
-                "direction": c.get("direction", "none"),
-                "conclusion": c.get("conclusion", ""),
-            }
-            for c in suite.get("comparisons") or []
-        ],
+        "comparisons": [_comparison_row(c) for c in suite.get("comparisons") or []],
+        "errors_rule": (
+            "a failed request has no perplexity and is left out"
+            if suite.get("metrics") == ["perplexity"]
+            else "a failed request counts as a wrong answer"
+        ),
         "notes": suite.get("notes") or [],
+    }
+
+
+def _comparison_row(c: dict[str, Any]) -> dict[str, Any]:
+    """One paired comparison: McNemar's p and wins/ties/losses only on the row of the
+    metric they are about (``p_value_of``, ``per_case``; older results show both), and the
+    cases the comparison rests on with those left out and why."""
+    metric = c.get("metric")
+    n = c.get("n") or 0
+    p_here = c.get("p_value_of") in (None, "", metric) and n > 0
+    wtl_here = c.get("per_case") in (None, "", metric) and n > 0
+    excluded = c.get("excluded") or {}
+    why = ", ".join(f"{k} {v}" for k, v in excluded.items())
+    return {
+        "baseline": c.get("baseline"),
+        "metric": metric_name(str(metric)),
+        "cases": f"{n} ({c.get('n_excluded')} left out: {why})" if why else str(n),
+        "delta": f"{c['delta']:+.3f}" if isinstance(c.get("delta"), int | float) else "—",
+        "ci": _ci(c.get("ci")) or ("no case answered by both" if n == 0 else ""),
+        "p": p_text(c.get("p_value")) if p_here else "—",
+        "test": c.get("test", "") if p_here else f"on {c.get('p_value_of')}: see that row",
+        "wtl": f"{c.get('wins')} / {c.get('ties')} / {c.get('losses')}" if wtl_here else "—",
+        "direction": c.get("direction", "none"),
+        "conclusion": c.get("conclusion", ""),
     }
 
 
@@ -347,6 +363,7 @@ def _context(result: dict[str, Any], diff: dict[str, Any] | None) -> dict[str, A
         "notes": notes,
         "diff": diff,
         "f": _f,
+        "p": p_text,
         "ci": _ci,
         "metric_name": metric_name,
         "replica_header": REPLICA_HEADER,

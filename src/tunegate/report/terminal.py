@@ -23,13 +23,16 @@ from tunegate.report.wording import (
     cache_lines,
     column_name,
     conclusion,
+    errors_rule,
     estimate,
+    left_out,
     metric_columns,
     metric_name,
     num,
     out_tokens,
     p_value,
     run_notes,
+    shows_test,
 )
 from tunegate.results import GateResult, ModelResult, RunResult, SuiteResult
 from tunegate.tasks import stored_task_kind
@@ -68,7 +71,7 @@ def models_table(
     metrics, no tokens, the candidate marked ``*``)."""
     conf = f"{confidence:.0%}"
     where = "" if suite.name == "main" else f"Suite {suite.name} ({suite.task}): "
-    title = f"{where}Models ({suite.n_cases} cases, {conf} intervals)"
+    title = f"{where}Models ({suite.n_cases} cases, {conf} intervals; {errors_rule(suite)})"
     table = _table(title + (", * candidate" if compact else ""), compact)
     table.add_column("model", style="bold", no_wrap=compact)
     columns = main_columns(suite, compact)
@@ -192,10 +195,11 @@ def confusion_table(m: ModelResult, labels: list[str]) -> Table:
 def comparison_table(suite: SuiteResult, candidate: str, compact: bool = False) -> Table:
     """Candidate against each baseline: delta with paired interval, McNemar, wins/ties/losses
     (compact: without the two values, which the models table shows)."""
-    table = _table(f"{candidate} vs baselines (paired, same {suite.n_cases} cases)", compact)
+    table = _table(f"{candidate} vs baselines (paired, on the cases both answered)", compact)
     for col in (
         "baseline",
         "metric",
+        "cases",
         "candidate",
         "baseline value",
         "delta [CI]",
@@ -212,13 +216,20 @@ def comparison_table(suite: SuiteResult, candidate: str, compact: bool = False) 
     for c in suite.comparisons:
         style = {"better": "green", "worse": "red"}.get(c.direction, "")
         values = [] if compact else [num(c.candidate_value), num(c.baseline_value)]
+        show_p, show_wtl = shows_test(c)
+        delta = (
+            f"{c.delta:+.3f} [{c.ci[0]:+.3f}, {c.ci[1]:+.3f}]"
+            if c.n
+            else "— (no case answered by both)"
+        )
         table.add_row(
             c.baseline,
             metric_name(c.metric),
+            Text(str(c.n) if compact else left_out(c), style="yellow" if c.n_excluded else ""),
             *values,
-            Text(f"{c.delta:+.3f} [{c.ci[0]:+.3f}, {c.ci[1]:+.3f}]", style=style),
-            p_value(c.p_value),
-            f"{c.wins}/{c.ties}/{c.losses}",
+            Text(delta, style=style),
+            p_value(c.p_value) if show_p else "—",
+            f"{c.wins}/{c.ties}/{c.losses}" if show_wtl else "—",
         )
     return table
 

@@ -36,8 +36,41 @@ def estimate(e: Estimate, digits: int = 3) -> str:
 
 
 def p_value(p: float) -> str:
-    """A p-value as people write it."""
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+    """A p-value as people write it (never ``0.0000``: below 1e-4 it is ``p<0.0001``)."""
+    if p != p:
+        return "—"
+    return "p<0.0001" if p < 1e-4 else "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
+def p_text(p: object) -> str:
+    """A p-value with four decimals for tables (``<0.0001`` below 1e-4), or a dash."""
+    if not isinstance(p, int | float) or p != p:
+        return "—"
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def shows_test(c: Comparison) -> tuple[bool, bool]:
+    """Whether a comparison's row shows its McNemar p-value and its wins/ties/losses:
+    only when they are about the row's own metric (``p_value_of`` / ``per_case``; a
+    result stored before those keys shows both, as it did)."""
+    p_here = not c.p_value_of or c.p_value_of == c.metric
+    wtl_here = not c.per_case or c.per_case == c.metric
+    return p_here and c.n > 0, wtl_here and c.n > 0
+
+
+def errors_rule(suite: SuiteResult) -> str:
+    """How a model's own metrics treat its failed requests (shown beside them)."""
+    if suite.metrics == ["perplexity"]:  # a failed request has no value, not a bad one
+        return "a failed request has no perplexity and is left out"
+    return "a failed request counts as a wrong answer"
+
+
+def left_out(c: Comparison) -> str:
+    """``27 (13 left out: baseline error 13)`` — the cases a comparison rests on."""
+    if not c.n_excluded:
+        return str(c.n)
+    why = ", ".join(f"{k} {v}" for k, v in c.excluded.items())
+    return f"{c.n} ({c.n_excluded} left out: {why})"
 
 
 def _signed(delta: float, ci: tuple[float, float]) -> str:
@@ -53,7 +86,14 @@ def conclusion(c: Comparison, confidence: float, suite: SuiteResult | None = Non
     with the accuracy (or pass-rate) delta it tests when ``suite`` is given.
     """
     name = metric_name(c.metric)
-    evidence = f"{_signed(c.delta, c.ci)} (paired bootstrap, {confidence:.0%})"
+    if c.n == 0 and (c.p_value_of or c.per_case):
+        why = ", ".join(f"{k} {v}" for k, v in c.excluded.items())
+        return (
+            f"{c.candidate} vs {c.baseline} on {name}: no case was answered by both models "
+            f"({why or 'no case'}): nothing to compare"
+        )
+    on = f", {left_out(c)} cases both answered" if c.n_excluded else ""
+    evidence = f"{_signed(c.delta, c.ci)} (paired bootstrap, {confidence:.0%}{on})"
     direction = c.direction
     if c.metric == "perplexity" and direction != "none":  # lower is better
         direction = "worse" if direction == "better" else "better"
@@ -69,6 +109,20 @@ def conclusion(c: Comparison, confidence: float, suite: SuiteResult | None = Non
     if not c.test.startswith("McNemar") or c.p_value != c.p_value or c.metric == "perplexity":
         return head
     verdict = "significant" if c.p_value < 1 - confidence else "not significant"
+    if c.p_value_of:  # the p-value says what it tests: the row's own metric, or another
+        if c.p_value_of == c.metric:
+            return f"{head}; McNemar {p_value(c.p_value)} ({verdict})"
+        row = next(
+            (
+                x
+                for x in (suite.comparisons if suite is not None else [])
+                if x.baseline == c.baseline and x.metric == c.p_value_of
+            ),
+            None,
+        )
+        tested = metric_name(c.p_value_of).replace("pass_rate", "pass/fail")
+        delta = f" {row.delta:+.3f}" if row is not None else ""
+        return f"{head}; {tested}{delta}, McNemar {p_value(c.p_value)} ({verdict})"
     kind = None if suite is None else stored_task_kind(suite.task)
     by_class = "pass/fail" not in c.test or (kind is not None and kind.picks_label)
     tested, key = ("accuracy", "accuracy") if by_class else ("pass rate", "pass_rate")
@@ -158,6 +212,10 @@ def metric_columns(suite: SuiteResult) -> list[str]:
         several = len(suite.metrics) > 1 or suite.pass_rule not in ("", "the scorer passes")
         if suite.primary_metric != "pass_rate" and several:
             rest.append("pass_rate")
+    # A preference (a suite judged only by a pairwise judge) has no value per model: the
+    # pairwise judges' table shows it.
+    if suite.primary_metric in ("judge_preference", "human_preference"):
+        return rest
     return [suite.primary_metric, *rest]
 
 
