@@ -64,6 +64,8 @@ def _without_added(data: dict[str, Any]) -> dict[str, Any]:
             for row in suite.get(kind) or []:
                 for key, default in defaults.items():
                     assert row.pop(key) == default
+        for model in suite["models"].values():  # issue 20: how answers became labels
+            assert model.pop("parsing") is None
     return out
 
 

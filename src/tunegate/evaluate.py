@@ -20,6 +20,7 @@ from tunegate.scoring.classification import (
     count_metric,
     n_count_cells,
 )
+from tunegate.scoring.labels import DEFAULT_RULE, parse_counts
 from tunegate.scoring.perplexity import perplexity_of
 from tunegate.scoring.scorers import BuiltScorer, references
 from tunegate.stats import (
@@ -56,15 +57,27 @@ class ScoredModel:
     lower_is_better: frozenset[str] = frozenset()
     failed: list[list[str]] = field(default_factory=list)
     unparseable: list[bool] = field(default_factory=list)  # e.g. no tool call in the answer
+    # classification: how the answers became labels (rule, exact/matched/unparseable counts)
+    parsing: dict[str, Any] = field(default_factory=dict)
 
 
 def score_classification(
-    name: str, cases: Sequence[Case], responses: Sequence[Response], labels: Sequence[str]
+    name: str,
+    cases: Sequence[Case],
+    responses: Sequence[Response],
+    labels: Sequence[str],
+    *,
+    rule: str = DEFAULT_RULE,
+    pattern: str | None = None,
 ) -> ScoredModel:
-    """Parse every answer into a label (None when unparseable or failed)."""
-    parse = LabelParser(labels)
+    """Parse every answer into a label by ``rule`` (None when unparseable or failed);
+    ``parsing`` counts how the answers were parsed (docs/labels.md)."""
+    parser = LabelParser(labels, rule, pattern)
     errors = [r.error is not None for r in responses]
-    predictions = [None if err else parse(r.text) for r, err in zip(responses, errors, strict=True)]
+    parsed = [
+        parser.parse(None if err else r.text) for r, err in zip(responses, errors, strict=True)
+    ]
+    predictions = [p.label for p in parsed]
     references = [c.reference for c in cases]
     correct = np.array(
         [p is not None and p == ref for p, ref in zip(predictions, references, strict=True)],
@@ -78,6 +91,8 @@ def score_classification(
         correct=correct,
         codes=confusion_codes(references, predictions, labels),
         values={"accuracy": correct.astype(float)},
+        details=[None if p.why in (None, "no answer") else f"unparseable: {p.why}" for p in parsed],
+        parsing=parse_counts(parsed, rule),
     )
 
 
@@ -213,6 +228,7 @@ def classification_result(
     metrics["unparseable_rate"] = Estimate(n_unparseable / n if n else None)
     result = _model_result(scored, cases, metrics, confidence)
     result.unparseable = n_unparseable
+    result.parsing = scored.parsing or None
     result.per_class = {
         label: {"precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support}
         for label, s in report.per_class.items()

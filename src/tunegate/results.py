@@ -135,6 +135,9 @@ class ModelResult(_Result):
     tokens_per_1k: dict[str, Real | None] = Field(default_factory=dict)  # per 1,000 answers
     # Where the answers came from: {reused, fresh, from_runs: [{run_id, started_at, ...}]}
     cache: dict[str, Any] | None = None
+    # Classification: how answers became labels (issue 20): {rule, exact, matched,
+    # unparseable, why: {reason: n}}; failed requests are not counted here.
+    parsing: dict[str, Any] | None = None
 
 
 class Comparison(_Result):

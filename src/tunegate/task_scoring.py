@@ -33,7 +33,14 @@ __all__ = [
 
 def score_labels(s: ModelScoring) -> tuple[ScoredModel, ModelResult]:
     """Classification and multiple choice: the answer is a label (or letter)."""
-    scored = score_classification(s.name, s.cases, s.responses, s.labels)
+    rule = s.label_parse
+    scored = (
+        score_classification(s.name, s.cases, s.responses, s.labels)
+        if rule is None
+        else score_classification(
+            s.name, s.cases, s.responses, s.labels, rule=rule.rule, pattern=rule.pattern
+        )
+    )
     result = classification_result(
         scored,
         s.cases,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from tunegate.config.tasks import PassRule
+    from tunegate.config.tasks import LabelParse, PassRule
     from tunegate.data import Case
     from tunegate.evaluate import ScoredModel
     from tunegate.results import Comparison, ModelResult
@@ -61,6 +61,7 @@ class ModelScoring:
     confidence: float
     n_resamples: int
     seed: int
+    label_parse: LabelParse | None = None  # classification: the parse rule (default: word)
 
 
 ScoreFn = Callable[[ModelScoring], "tuple[ScoredModel, ModelResult]"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -57,6 +58,43 @@ class PassRule(_Strict):
         return f"{self.metric} <= {self.max:g}"
 
 
+#: How a classification answer becomes a label (docs/labels.md; the same names as
+#: ``tunegate.scoring.labels.PARSE_RULES``, which a test keeps in step).
+ParseRuleName = Literal["word", "first", "exact", "regex", "substring"]
+
+
+class LabelParse(_Strict):
+    """A classification task's parse rule: ``parse: word`` (the default), ``first``,
+    ``exact``, ``substring``, or ``parse: {rule: regex, pattern: "Sentiment: (\\w+)"}``
+    (the pattern's group named ``label``, else its first group, holds the label)."""
+
+    rule: ParseRuleName = "word"
+    pattern: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rule_name(cls, data: Any) -> Any:
+        return {"rule": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _pattern(self) -> LabelParse:
+        if self.rule != "regex":
+            if self.pattern is not None:
+                raise ValueError(f"pattern is for the regex rule, not {self.rule!r}")
+            return self
+        if self.pattern is None:
+            raise ValueError("the regex rule needs a pattern with a capture group")
+        try:
+            compiled = re.compile(self.pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {self.pattern!r}: {exc}") from None
+        if compiled.groups < 1:
+            raise ValueError(
+                f"the pattern {self.pattern!r} needs a capture group (the label), e.g. 'is (\\w+)'"
+            )
+        return self
+
+
 class TaskConfig(_Strict):
     """What is being measured.
 
@@ -73,6 +111,8 @@ class TaskConfig(_Strict):
     target: Literal["input", "reference"] = "input"
     # generation / tool_call: when a case passes (default: every scorer passes)
     pass_: Annotated[PassRule | None, Field(alias="pass")] = None
+    # classification: how an answer becomes a label (default: the word rule)
+    parse: LabelParse | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
@@ -133,6 +173,10 @@ class TaskConfig(_Strict):
             raise ValueError(f"target chooses what a {_kinds_with('has_target')} task scores")
         if self.pass_ is not None and not kind.uses_scorers:
             raise ValueError(f"pass chooses when a generation case passes, not a {self.type} one")
+        if self.parse is not None and not kind.needs_labels:
+            raise ValueError(
+                f"parse chooses how a classification answer becomes a label, not a {self.type} one"
+            )
         return self
 
     @property

@@ -18,6 +18,7 @@ from typing import Any
 
 from tunegate.report.files import write_atomic
 from tunegate.report.html_data import page_data, script_json
+from tunegate.report.parsing import parsing_lines
 from tunegate.report.replicas import REPLICA_HEADER, stored_replicated_models
 from tunegate.report.wording import interval, metric_name, num, p_text
 from tunegate.tasks import stored_task_kind
@@ -220,6 +221,7 @@ def _suite(result: dict[str, Any], suite: dict[str, Any], index: int) -> dict[st
         "notes": suite.get("notes") or [],
     }
 
+        "parsing": parsing_lines({n: m.get("parsing") for n, m in models.items()}),
 
 def _comparison_row(c: dict[str, Any]) -> dict[str, Any]:
     """One paired comparison: McNemar's p and wins/ties/losses only on the row of the

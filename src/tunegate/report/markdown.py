@@ -16,6 +16,7 @@ from tunegate.report.judges import (
     pairwise_rows,
     pointwise_rows,
 )
+from tunegate.report.parsing import parsing_heading, parsing_line
 from tunegate.report.replicas import REPLICA_HEADER, replicated_models
 from tunegate.report.wording import (
     cache_lines,
@@ -195,6 +196,14 @@ def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> lis
     legacy = any(not c.per_case for c in suite.comparisons)  # stored before issue 20
     if not legacy and any(m.errors for m in suite.models.values()):
         out += [f"Errors: {errors_rule(suite)} in a model's own metrics.", ""]
+    heading = parsing_heading({n: m.parsing for n, m in suite.models.items()})
+    if heading is not None:
+        out += [f"{md_escape(heading)}:", ""]
+        for name, m in suite.models.items():
+            line = parsing_line(m.parsing)
+            if line is not None:
+                out.append(f"- {md_escape(name)}: {md_escape(line)}")
+        out.append("")
     for name, replica_rows in replicated_models(suite):
         out += [f"#### {md_escape(name)}: {len(replica_rows)} replicas", ""]
         out += _table(REPLICA_HEADER, [_data(r, 0) for r in replica_rows])

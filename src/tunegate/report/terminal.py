@@ -18,6 +18,7 @@ from tunegate.report.judges import (
     pairwise_rows,
     pointwise_rows,
 )
+from tunegate.report.parsing import parsing_lines
 from tunegate.report.replicas import REPLICA_HEADER, replicated_models
 from tunegate.report.wording import (
     cache_lines,
@@ -292,6 +293,9 @@ def suite_parts(
         parts.append(per_class_table(suite))
         if candidate in suite.models:
             parts.append(confusion_table(suite.models[candidate], suite.labels))
+    parsed = parsing_lines({n: m.parsing for n, m in suite.models.items()})
+    if parsed:
+        parts.append(Text("\n  ".join(parsed)))
     cats = category_table(suite, candidate, compact)
     if cats is not None:
         parts.append(cats)

@@ -19,7 +19,6 @@ labels.
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -27,6 +26,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from tunegate.scoring.labels import DEFAULT_RULE, LabelParser, normalize
 
 __all__ = [
     "CONFUSION_EXTRA_COLUMNS",
@@ -61,109 +62,35 @@ FloatArray = npt.NDArray[np.float64]
 
 
 # --------------------------------------------------------------------------- parsing
-
-
-class _PunctuationToSpace(dict[int, str]):
-    """A ``str.translate`` table mapping punctuation (P*) and symbols (S*) to a space.
-
-    Filled lazily: each code point's Unicode category is looked up once, on first use.
-    """
-
-    def __missing__(self, codepoint: int) -> str:
-        char = chr(codepoint)
-        value = " " if unicodedata.category(char)[0] in "PS" else char
-        self[codepoint] = value
-        return value
-
-
-_PUNCTUATION_TO_SPACE = _PunctuationToSpace()
-
-
-def normalize(text: str) -> str:
-    """Normalise text for label matching.
-
-    ``normalize(text) = " ".join(casefold(text) with every P*/S* character -> " ")``
-    split on whitespace: casefold, replace each Unicode punctuation or symbol
-    character by a space, collapse runs of whitespace and strip the ends.
-
-    >>> normalize("  Very-POSITIVE!! ")
-    'very positive'
-    """
-    return " ".join(text.casefold().translate(_PUNCTUATION_TO_SPACE).split())
-
-
-class LabelParser:
-    """Map free-text answers to one of a fixed set of labels.
-
-    The labels are normalised once, here; calling the parser applies the rule of
-    :func:`parse_label`. Two labels that normalise to the same text, or a label that
-    normalises to nothing, are rejected with :class:`ValueError`.
-    """
-
-    __slots__ = ("_by_first_token", "_exact", "labels")
-
-    def __init__(self, labels: Sequence[str]) -> None:
-        self.labels: tuple[str, ...] = tuple(labels)
-        if not self.labels:
-            raise ValueError("labels must not be empty")
-        exact: dict[str, str] = {}
-        by_first_token: dict[str, list[tuple[list[str], str]]] = {}
-        for label in self.labels:
-            key = normalize(label)
-            if not key:
-                raise ValueError(f"label {label!r} is empty once punctuation is removed")
-            if key in exact:
-                raise ValueError(
-                    f"labels {exact[key]!r} and {label!r} are the same once normalised ({key!r})"
-                )
-            exact[key] = label
-            tokens = key.split()
-            by_first_token.setdefault(tokens[0], []).append((tokens, label))
-        self._exact = exact
-        self._by_first_token = by_first_token
-
-    def __call__(self, answer: str | None) -> str | None:
-        """Return the configured label the answer names, or ``None`` if unparseable."""
-        if answer is None:
-            return None
-        key = normalize(answer)
-        if not key:
-            return None
-        exact = self._exact.get(key)
-        if exact is not None:
-            return exact
-        tokens = key.split()
-        n_tokens = len(tokens)
-        spans: list[tuple[int, int, str]] = []
-        for start, token in enumerate(tokens):
-            for label_tokens, label in self._by_first_token.get(token, ()):
-                end = start + len(label_tokens)
-                if end <= n_tokens and tokens[start:end] == label_tokens:
-                    spans.append((start, end, label))
-        found = {
-            label
-            for start, end, label in spans
-            if not any(s <= start and end <= e and e - s > end - start for s, e, _ in spans)
-        }
-        return found.pop() if len(found) == 1 else None
+# The parse rules live in tunegate.scoring.labels; LabelParser and normalize are
+# re-exported here, where they have always been imported from.
 
 
 @lru_cache(maxsize=64)
-def _parser_for(labels: tuple[str, ...]) -> LabelParser:
-    return LabelParser(labels)
+def _parser_for(labels: tuple[str, ...], rule: str, pattern: str | None) -> LabelParser:
+    return LabelParser(labels, rule, pattern)
 
 
-def parse_label(answer: str | None, labels: Sequence[str]) -> str | None:
+def parse_label(
+    answer: str | None,
+    labels: Sequence[str],
+    rule: str = DEFAULT_RULE,
+    pattern: str | None = None,
+) -> str | None:
     """Map a model's answer to one of ``labels``; ``None`` means unparseable.
 
-    Rule, on normalised text (see :func:`normalize`):
+    ``rule`` is one of :data:`~tunegate.scoring.labels.PARSE_RULES` (``pattern``: the
+    ``regex`` rule's pattern). The default, ``word``, on normalised text (see
+    :func:`normalize`):
 
     1. if the whole answer equals a label, that label;
     2. otherwise find every whole-word occurrence of every label in the answer's
-       tokens, drop an occurrence lying inside a longer label's occurrence (with
+       words, drop an occurrence lying inside a longer label's occurrence (with
        labels ``positive`` and ``very positive``, "very positive" is only the
-       latter), and return the label if exactly one distinct label remains;
-    3. no label, or several different labels: ``None``.
+       latter), and return the label if exactly one distinct label remains and no
+       occurrence of it is negated (a negation word such as ``not``, ``no``,
+       ``never`` or ``n't`` among the five words before it, in the same clause);
+    3. no label, several different labels, or a negated one: ``None``.
 
     A label inside a word does not count ("positively" is not ``positive``).
     The label is returned as configured, not normalised. The parser for a given
@@ -174,8 +101,12 @@ def parse_label(answer: str | None, labels: Sequence[str]) -> str | None:
     'neutral'
     >>> parse_label("positive or negative", ["negative", "neutral", "positive"]) is None
     True
+    >>> parse_label("Not positive", ["negative", "neutral", "positive"]) is None
+    True
+    >>> parse_label("Not positive", ["negative", "neutral", "positive"], "substring")
+    'positive'
     """
-    return _parser_for(tuple(labels))(answer)
+    return _parser_for(tuple(labels), rule, pattern)(answer)
 
 
 # --------------------------------------------------------------------------- report
