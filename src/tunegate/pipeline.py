@@ -131,6 +131,7 @@ def evaluate_suite(
                 labels=labels,
                 scorers=scorers,
                 pass_rule=task.pass_,
+                label_parse=task.parse,
                 metrics=metric_names,
                 confidence=level,
                 n_resamples=resamples,
@@ -143,7 +144,6 @@ def evaluate_suite(
     baselines = _suite_baselines(config, suite, list(runs))
     comparisons: list[Comparison] = []
     categories: list[CategoryComparison] = []
-                label_parse=task.parse,
     groups = category_indices(cases)
     for baseline, metrics in _comparison_plan(config, suite, primary, baselines).items():
         if baseline not in scored or config.candidate not in scored:
