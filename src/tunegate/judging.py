@@ -305,11 +305,12 @@ async def run_judges(
     observer: Observer | None = None,
     config_dir: Path | None = None,
     fresh: Collection[str] = (),
+    resume: str | None = None,
 ) -> SuiteJudging | None:
     """Run every judge of ``suite`` on the models' stored answers; None when it has none.
 
     A judge named in ``fresh`` (``--no-cache MODEL``) is asked again even when the store
-    has its verdicts.
+    has its verdicts (but for those of the run ``resume``, see :func:`run_models`).
     """
     pointwise = [s for s in suite.task.scorer_list if isinstance(s, JudgeScorerConfig)]
     pairwise = [p for p in config.pairwise_judges(suite) if config.candidate in runs]
@@ -331,6 +332,7 @@ async def run_judges(
             use_cache=use_cache and job.judge not in fresh,
             policy=policy,
             observer=watcher,
+            resume=resume,
         )
         return done[backend.name]
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from tunegate.runner import (
     Observer,
     PrefixedObserver,
     RetryPolicy,
+    raise_if_interrupted,
     run_models,
     run_sync,
 )
@@ -63,6 +65,16 @@ class RunOptions:
     policy: RetryPolicy | None = None
     gate: bool = True  # False (--no-gate): no verdict is judged or reported
     fresh: tuple[str, ...] = ()  # models asked again even when the store has their answers
+    #: An interrupted run this one resumes: its answers are reused even for the models
+    #: asked again (``use_cache=False`` or ``fresh``), so a resumed --no-cache run does
+    #: not pay twice.
+    resume: str | None = None
+    #: Called with the finished result before the run is marked completed (the CLI
+    #: writes its reports here): an interruption until it returns marks the run
+    #: interrupted, so a run is completed only with everything its caller wanted.
+    on_result: Callable[[RunResult], None] | None = None
+    #: Set by the pipeline: the id of the run it started.
+    run_id: str | None = None
 
 
 def _suite_baselines(config: Config, suite: SuiteConfig, models: Sequence[str]) -> list[str]:
@@ -329,11 +341,14 @@ async def arun(
             meta.setdefault(name, {}).update(m)
         warnings += [w for w in b.warnings if w not in warnings]
     all_runs: list[dict[str, ModelRun]] = []
+    run_id: str | None = None
     started_clock = time.monotonic()
     from tunegate.judging import run_judges  # not on the path to the first request
 
     try:
         with Store(opts.store_path or config.store) as store:
+            if opts.resume is not None:
+                opts.resume = _resumable(store, config, opts.resume)
             run_id = store.start_run(
                 config.name,
                 config.model_dump(mode="json"),
@@ -342,8 +357,10 @@ async def arun(
                     "models": meta,
                     "n_cases": len(suite_cases[0]),
                     "suites": {s.name: len(c) for s, c in zip(suites, suite_cases, strict=True)},
+                    **({"resumes": opts.resume} if opts.resume is not None else {}),
                 },
             )
+            opts.run_id = run_id
             try:
                 for i, (suite, cases, b) in enumerate(zip(suites, suite_cases, built, strict=True)):
                     observer = opts.observer
@@ -358,6 +375,7 @@ async def arun(
                         policy=opts.policy,
                         observer=observer,
                         fresh=opts.fresh,
+                        resume=opts.resume,
                     )
                     all_runs.append(runs)
                 judged = [
@@ -374,6 +392,7 @@ async def arun(
                         observer=opts.observer,
                         config_dir=config_dir,
                         fresh=opts.fresh,
+                        resume=opts.resume,
                     )
                     for suite, cases, runs in zip(suites, suite_cases, all_runs, strict=True)
                 ]
@@ -424,10 +443,40 @@ async def arun(
             document = to_json(result)
             result.remember_json(document)
             store.update_run_meta(run_id, {"result": document})
+            if opts.on_result is not None:
+                opts.on_result(result)
+            raise_if_interrupted()
             store.finish_run(run_id)
+    except BaseException as exc:
+        # Scoring, evaluating or the caller's reports stopped (sending has its own mark,
+        # above, while the store is open): the run did not complete.
+        if run_id is not None:
+            _mark_unfinished(opts.store_path or config.store, run_id, exc)
+        raise
     finally:
         release_local_models()
     return result
+
+
+def _resumable(store: Store, config: Config, ref: str) -> str:
+    """The id of the run ``ref`` names, if this config may resume it."""
+    from tunegate.store import resolve_run
+
+    info = resolve_run(store, ref)
+    if info.name != config.name:
+        raise ConfigError(
+            f"--resume {ref}: run {info.id} is a run of {info.name!r}, not of {config.name!r}"
+        )
+    if info.status == "running":
+        raise ConfigError(f"--resume {ref}: run {info.id} is still running; stop it first")
+    return info.id
+
+
+def _mark_unfinished(path: Path, run_id: str, exc: BaseException) -> None:
+    """Mark ``run_id`` failed (an error) or interrupted (a signal), unless already marked."""
+    with contextlib.suppress(Exception), Store(path) as store:
+        if store.get_run(run_id).status == "running":
+            store.finish_run(run_id, "failed" if isinstance(exc, Exception) else "interrupted")
 
 
 def run(

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gc
 import os
+import shlex
+import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,6 +19,48 @@ from tunegate.errors import TunegateError
 if TYPE_CHECKING:
     from tunegate.config import Config
     from tunegate.pipeline import RunOptions
+    from tunegate.results import RunResult
+
+
+def _resume_command(run_id: str) -> str:
+    """This command line with ``--resume RUN_ID`` (replacing one it had)."""
+    args: list[str] = []
+    skip = False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg == "--resume":
+            skip = True
+        elif not arg.startswith("--resume="):
+            args.append(arg)
+    return shlex.join(["tunegate", *args, "--resume", run_id])
+
+
+def _interrupted(options: RunOptions) -> str:
+    """What an interrupted run left behind, and the command that resumes it."""
+    what = "terminated (SIGTERM)" if _Sigterm.received else "interrupted"
+    if options.run_id is None:
+        return f"{what} before the run started; nothing was sent"
+    kept = (
+        f"{what}; the run is marked interrupted and every answer received so far is stored "
+        f"(run {options.run_id})"
+    )
+    if options.use_cache and not options.fresh:
+        return f"{kept}; run the same command again to resume"
+    # Asked again on purpose: the same command would ask again what this run paid for.
+    return (
+        f"{kept}; to resume without asking again what it received, run "
+        f"`{_resume_command(options.run_id)}`"
+    )
+
+
+def _ignore_signals() -> None:
+    """From here on the run is complete: SIGINT and SIGTERM no longer stop it."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(signum, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            return
 
 
 def _execute(
@@ -54,8 +99,34 @@ def _execute(
     from tunegate.report.json_report import to_json, write_json_document
     from tunegate.report.terminal import print_summary
 
+    printed: list[str] = []
+
+    def finish(result: RunResult) -> None:
+        """Write the reports and render the summary before the run is marked completed: a
+        signal until then leaves an interrupted run, no verdict and exit 130/143."""
+        lines: list[str] = []
+        # The document the run stored is the report: built once (~0.1 s at 5,000 cases).
+        document = result.stored_json() or to_json(result)
+        if json_path is not None:
+            lines.append(f"JSON report: {write_json_document(document, json_path)}")
+        if markdown_path is not None:
+            from tunegate.report.markdown import write_markdown
+
+            lines.append(f"Markdown report: {write_markdown(result, markdown_path)}")
+        if html_path is not None:
+            from tunegate.report.html import write_html
+
+            lines.append(f"HTML report: {write_html(document, html_path)}")
+        with out.capture() as summary:
+            print_summary(result, out)
+            for line in lines:
+                out.print(line)
+        printed.append(summary.get())
+        _ignore_signals()
+
     options.observer = ProgressBars(progress)
     options.gate = gate_exit
+    options.on_result = finish
     _Sigterm.install()
     # What is alive now (modules, the config) lives as long as the process: exempt it from
     # the garbage collector's full passes, which otherwise rescan it while answers pile up.
@@ -66,21 +137,9 @@ def _execute(
     except TunegateError as exc:
         raise _fail(str(exc), exc.exit_code) from None
     except KeyboardInterrupt:
-        raise _fail(_Sigterm.message(), _Sigterm.exit_code()) from None
-    print_summary(result, out)
-    # The document the run stored is the report: built once (it takes ~0.1 s at 5,000 cases).
-    document = result.stored_json() or to_json(result)
-    if json_path is not None:
-        path = write_json_document(document, json_path)
-        out.print(f"JSON report: {path}")
-    if markdown_path is not None:
-        from tunegate.report.markdown import write_markdown
-
-        out.print(f"Markdown report: {write_markdown(result, markdown_path)}")
-    if html_path is not None:
-        from tunegate.report.html import write_html
-
-        out.print(f"HTML report: {write_html(document, html_path)}")
+        raise _fail(_interrupted(options), _Sigterm.exit_code()) from None
+    out.file.write(printed[0])
+    out.file.flush()
     # The exit code follows the printed verdict (--no-gate: no verdict, 0).
     if result.gate is not None and result.gate.exit_code:
         raise typer.Exit(result.gate.exit_code)
@@ -112,6 +171,13 @@ def run_cmd(
     store: Annotated[
         Path | None, typer.Option(help="The SQLite store (default from the config).")
     ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            help="Resume this interrupted run (its id): reuse every answer it received, even "
+            "for the models --no-cache asks again.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     gate: Annotated[
         bool,
@@ -135,7 +201,9 @@ def run_cmd(
             f"--no-cache {unknown[0]}: no model named {unknown[0]!r} in {config}"
             f"{suggest(unknown[0], list(cfg.models))}"
         )
-    options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store, fresh=fresh)
+    options = RunOptions(
+        use_cache=not no_cache, limit=limit, store_path=store, fresh=fresh, resume=resume
+    )
     _execute(cfg, options, config.resolve().parent, json_path, quiet, gate, markdown, html)
 
 
@@ -156,6 +224,10 @@ def demo(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Compute every answer again.")
     ] = False,
+    resume: Annotated[
+        str | None,
+        typer.Option(help="Resume this interrupted run (its id): reuse every answer it received."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """The offline demo: a LoRA-fine-tuned Gemma 3 270M against its prompted base model.
@@ -172,7 +244,7 @@ def demo(
         html = json_path.with_suffix(".html")
     if os.environ.get("OPENAI_API_KEY"):
         cfg = with_openai_baseline(cfg)
-    options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store)
+    options = RunOptions(use_cache=not no_cache, limit=limit, store_path=store, resume=resume)
     _execute(cfg, options, config_path.parent, json_path, quiet, True, markdown, html)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tunegate.cli.base import _fail, app, out
+from tunegate.cli.base import _fail, _Sigterm, app, out
 from tunegate.errors import TunegateError
 
 
@@ -221,8 +221,9 @@ def report(
     if html is None and json_path is None and markdown is None:
         raise _fail("nothing to write: pass --html PATH, --json PATH and/or --markdown PATH")
     refs = [run] if against is None else [run, against]
-    results = _stored_results(store, *refs)
+    _Sigterm.install()
     try:
+        results = _stored_results(store, *refs)
         written = write_stored_reports(
             results[0],
             against=results[1] if against is not None else None,
@@ -232,5 +233,12 @@ def report(
         )
     except TunegateError as exc:
         raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        what = "terminated (SIGTERM)" if _Sigterm.received else "interrupted"
+        raise _fail(
+            f"{what}: the reports not finished are not written (each report file is "
+            "written whole or not at all)",
+            _Sigterm.exit_code(),
+        ) from None
     for kind, path in written:
         out.print(f"{kind} report: {path}")

@@ -7,7 +7,8 @@ honours ``Retry-After``, and write every response to the store as it arrives
 All models run at the same time; each has its own concurrency limit.
 
 Modules: ``records`` (retry policy, observer, a model's run and its stats), ``worker``
-(one model's requests, retries and answers); the run of every model at once is here.
+(one model's requests, retries and answers), ``interrupts`` (running a run's coroutine so
+that SIGINT stops it at any moment); the run of every model at once is here.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
 from tunegate.data import Case
 from tunegate.models.base import Backend, BatchBackend, cache_keyer, render_request
+from tunegate.runner.interrupts import raise_if_interrupted, run_sync
 from tunegate.runner.records import (
     ModelRun,
     ModelRunStats,
@@ -46,12 +48,10 @@ __all__ = [
     "RetryPolicy",
     "model_identity",
     "preload",
+    "raise_if_interrupted",
     "run_models",
     "run_sync",
 ]
-
-T = TypeVar("T")
-
 
 #: What scoring and statistics import next: loaded in a background thread while
 #: requests are in flight, so that neither the first request nor the end waits on them.
@@ -101,6 +101,7 @@ class ModelJob:
         use_cache: bool,
         policy: RetryPolicy,
         observer: Observer | None,
+        resume: str | None = None,
     ) -> None:
         self.backend = backend
         self.cases = cases
@@ -111,7 +112,11 @@ class ModelJob:
         for case in cases:
             request = render_request(backend, case)
             items.append(_Item(case, request, key(request)))
-        cached = store.cached_answers(i.key for i in items) if use_cache else {}
+        keys = (i.key for i in items)
+        if use_cache:
+            cached = store.cached_answers(keys)
+        else:  # asked again: only what the run being resumed received is reused
+            cached = store.cached_answers(keys, run=resume) if resume is not None else {}
         reused: list[tuple[Response, dict[str, Any]]] = []
         self.pending: deque[_Item] = deque()
         for item in items:
@@ -162,23 +167,6 @@ class ModelJob:
         return ModelRun(backend.name, [worker.results[c.id] for c in self.cases], worker.stats)
 
 
-def run_sync(awaitable: Awaitable[T]) -> T:
-    """``asyncio.run`` of ``awaitable``, returning its value.
-
-    The value is not the result of asyncio's main task: when ``asyncio.run`` ends it
-    restores the SIGINT handler, and Python's ``signal.signal`` then formats the old
-    handler (which holds the main task) into an error message it discards; a task's
-    repr includes its result, and the repr of a whole run's result took ~0.1 s at
-    5,000 cases."""
-    box: list[T] = []
-
-    async def main() -> None:
-        box.append(await awaitable)
-
-    asyncio.run(main())
-    return box[0]
-
-
 async def run_models(
     backends: dict[str, Backend],
     cases: Sequence[Case],
@@ -189,13 +177,17 @@ async def run_models(
     policy: RetryPolicy | None = None,
     observer: Observer | None = None,
     fresh: Collection[str] = (),
+    resume: str | None = None,
 ) -> dict[str, ModelRun]:
     """Run every model on every case, all models at once.
 
     Every backend with something to send is started before anything is sent,
     so a missing API key or an unloadable model fails the run up front. Local
     (batch) models run one after another, next to the remote ones. The models
-    named in ``fresh`` are asked again even when the store has their answers.
+    named in ``fresh`` (all of them without ``use_cache``) are asked again even when
+    the store has their answers, except those that the run ``resume`` (an interrupted
+    run this one resumes) received or reused: a resumed ``--no-cache`` run does not pay
+    twice.
     """
     policy = policy or RetryPolicy()
     jobs = [
@@ -207,6 +199,7 @@ async def run_models(
             use_cache=use_cache and b.name not in fresh,
             policy=policy,
             observer=observer,
+            resume=resume,
         )
         for b in backends.values()
     ]

@@ -237,21 +237,24 @@ class Store:
             raise
         self._db.execute("COMMIT")
 
-    def cached_answers(self, keys: Iterable[str]) -> dict[str, Response]:
-        """The newest stored answer (never an error) for each of ``keys`` that has one.
+    def cached_answers(self, keys: Iterable[str], run: str | None = None) -> dict[str, Response]:
+        """The newest stored answer (never an error) for each of ``keys`` that has one
+        (only among the answers stored with the run ``run`` when given: those it received
+        and those it reused).
 
         Each carries its origin: the run that first received it and when (a reused
         answer keeps the origin of the answer it copies).
         """
         found: dict[str, Response] = {}
         unique = list(dict.fromkeys(keys))
+        only = "" if run is None else " AND run_id=?"
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
                 f"SELECT {_COLUMNS}, run_id, created_at FROM responses"
-                f" WHERE error IS NULL AND key IN ({marks}) ORDER BY created_at",
-                chunk,
+                f" WHERE error IS NULL AND key IN ({marks}){only} ORDER BY created_at",
+                chunk if run is None else [*chunk, run],
             )
             for row in rows:
                 response = _response(row)
