@@ -92,7 +92,8 @@ def conclusion(c: Comparison, confidence: float, suite: SuiteResult | None = Non
             f"{c.candidate} vs {c.baseline} on {name}: no case was answered by both models "
             f"({why or 'no case'}): nothing to compare"
         )
-    on = f", {left_out(c)} cases both answered" if c.n_excluded else ""
+    why = ", ".join(f"{k} {v}" for k, v in c.excluded.items())
+    on = f", on the {c.n} cases both answered; left out: {why}" if c.n_excluded else ""
     evidence = f"{_signed(c.delta, c.ci)} (paired bootstrap, {confidence:.0%}{on})"
     direction = c.direction
     if c.metric == "perplexity" and direction != "none":  # lower is better
