@@ -1,7 +1,9 @@
 """tunegate: decide, with evidence, whether a fine-tuned model should ship.
 
 The Python API (:mod:`tunegate.api`) is exported here lazily: ``import tunegate``
-stays cheap, and the scoring libraries load on first use of one of these names.
+stays cheap, and the scoring libraries load on first use of one of these names. So are
+the names that run a ``tunegate.yaml`` from Python (``load_config``, ``run``,
+``RunOptions``; see docs/library.md).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
         run_eval_suite,
         write_pairs,
     )
+    from tunegate.config import load_config
+    from tunegate.pipeline import RunOptions, run
 
 __all__ = [
     "ABTestResults",
@@ -46,6 +50,7 @@ __all__ = [
     "EvalPipeline",
     "HumanEvalTask",
     "PassStats",
+    "RunOptions",
     "SuiteReport",
     "__version__",
     "ab_test_models",
@@ -59,18 +64,26 @@ __all__ = [
     "go_no_go_checklist",
     "go_no_go_evidence",
     "go_no_go_numbers",
+    "load_config",
     "regression_test",
     "rouge_l_score",
+    "run",
     "run_eval_suite",
     "write_pairs",
 ]
 
+#: Where each lazily exported name lives.
+_HOMES = {
+    "load_config": "tunegate.config",
+    "run": "tunegate.pipeline",
+    "RunOptions": "tunegate.pipeline",
+}
 _API_NAMES = frozenset(__all__) - {"__version__"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _API_NAMES:
-        value = getattr(importlib.import_module("tunegate.api"), name)
+        value = getattr(importlib.import_module(_HOMES.get(name, "tunegate.api")), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'tunegate' has no attribute {name!r}")
