@@ -4,9 +4,11 @@
 * :func:`rouge_l_score` - ROUGE-L F-measure, exactly rouge-score's;
 * :func:`calculate_perplexity` - ``exp(-mean(log_probs))``.
 
-Each is :mod:`tunegate.scoring.text`'s function; :func:`exact_match_score` adds one
-guard: two strings instead of two lists raise :class:`TypeError` (a string is a
-sequence of characters, so it would otherwise compare letter by letter).
+Each is :mod:`tunegate.scoring.text`'s function, with one guard each on the call shape:
+:func:`exact_match_score` takes two lists, and two strings raise :class:`TypeError` (a
+string is a sequence of characters, so it would otherwise compare letter by letter);
+:func:`rouge_l_score` compares one answer, and a list of answers (or anything but text)
+raises :class:`TypeError`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tunegate.scoring import text as _text
-from tunegate.scoring.text import References, calculate_perplexity, rouge_l_score
+from tunegate.scoring.text import References, calculate_perplexity
 
 __all__ = ["calculate_perplexity", "exact_match_score", "rouge_l_score"]
 
@@ -55,3 +57,40 @@ def exact_match_score(
         remove_punctuation=remove_punctuation,
         remove_articles=remove_articles,
     )
+
+
+def rouge_l_score(
+    prediction: str | None, reference: References, use_stemmer: bool = False
+) -> float:
+    """ROUGE-L F-measure of one answer against one reference (or a list of acceptable
+    references, the best kept), exactly rouge-score's; 0 for a ``None`` prediction. See
+    :func:`tunegate.scoring.text.rouge_l_score`.
+
+    Raises :class:`TypeError` when ``prediction`` is not a string (a list of answers is
+    meant as ``[rouge_l_score(p, r) for p, r in zip(predictions, references)]``) or
+    ``reference`` is neither a string nor a list of strings.
+    """
+    if prediction is not None and not isinstance(prediction, str):
+        what = type(prediction).__name__
+        hint = (
+            "; for several answers, score each: "
+            "[rouge_l_score(p, r) for p, r in zip(predictions, references)]"
+            if isinstance(prediction, list | tuple)
+            else ""
+        )
+        raise TypeError(
+            f"rouge_l_score compares one answer, but prediction is not a string: "
+            f"{_short(prediction)} ({what}){hint}"
+        )
+    refs = [reference] if isinstance(reference, str) else reference
+    if not isinstance(refs, list | tuple) or not all(isinstance(r, str) for r in refs):
+        raise TypeError(
+            "rouge_l_score takes a reference string or a list of reference strings, but "
+            f"reference is {_short(reference)}"
+        )
+    return _text.rouge_l_score(prediction, reference, use_stemmer)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
