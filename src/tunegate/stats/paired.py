@@ -115,8 +115,11 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         half   = z * sqrt(p (1 - p) / n + z^2 / (4 n^2)) / (1 + z^2 / n)
         interval = (center - half, center + half)
 
-    clipped to ``[0, 1]``; ``z`` from :func:`statistics.NormalDist.inv_cdf`. The tests
-    compare it with ``statsmodels.stats.proportion.proportion_confint(method="wilson")``.
+    clipped to ``[0, 1]``; ``z`` from :func:`statistics.NormalDist.inv_cdf`. With no
+    success the lower bound is exactly 0, with no failure the upper bound exactly 1 (what
+    the formula gives in exact arithmetic; in floating point ``center - half`` can come
+    out as ``2.8e-17``). The tests compare it with
+    ``statsmodels.stats.proportion.proportion_confint(method="wilson")``.
     Returns ``(nan, nan)`` when ``n == 0``.
     """
     _check_confidence(confidence)
@@ -130,7 +133,9 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     denominator = 1.0 + z2 / n
     center = (p + z2 / (2.0 * n)) / denominator
     half = z * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denominator
-    return max(0.0, center - half), min(1.0, center + half)
+    lo = 0.0 if successes == 0 else max(0.0, center - half)
+    hi = 1.0 if successes == n else min(1.0, center + half)
+    return lo, hi
 
 
 def latency_percentiles(
