@@ -96,6 +96,13 @@ def first_template_problem(config: Config, suite: SuiteConfig, cases: Sequence[C
                 problem = template_problem(key, template, case, suite.name)
                 if problem:
                     return problem
+    if suite.task.kind.uses_scorers:  # scorer values that refer to the case
+        from tunegate.scoring.values import value_problems
+
+        where = f"{_where(config, suite)}task"
+        problems = value_problems(suite.task.scorers, where, cases, suite.name)
+        if problems:
+            return problems[0]
     return None
 
 
@@ -148,6 +155,11 @@ def preflight(config: Config, config_dir: Path | None, src: str) -> Preflight:
                 build_scorers(suite.task, f"{_where(config, suite)}task", config_dir)
             except TunegateError as exc:
                 add(str(exc))
+            from tunegate.scoring.values import value_problems
+
+            where = f"{_where(config, suite)}task"
+            for message in value_problems(suite.task.scorers, where, cases, suite.name):
+                add(message)
         broken: set[str] = set()
         for name in suite_models(config, suite):
             for key, template in templates(config, suite, name):

@@ -148,6 +148,10 @@ class ToolCallScorer(ScorerConfig):
 
 
 class _Assertion(ScorerConfig):
+    """``value`` may refer to the case: a template such as ``"{{ reference }}"`` is
+    rendered per case (``reference``, ``input``, ``id``, ``category``, ``metadata`` and
+    each metadata field; see :mod:`tunegate.scoring.values`)."""
+
     value: str
     case_sensitive: bool = False
     negate: bool = False
@@ -166,6 +170,8 @@ class RegexScorer(_Assertion):
 
     @model_validator(mode="after")
     def _compiles(self) -> RegexScorer:
+        if "{{" in self.value or "{%" in self.value:
+            return self  # a template: compiled per case once rendered (validate checks)
         try:
             re.compile(self.value)
         except re.error as exc:
@@ -177,6 +183,15 @@ class EqualsScorer(_Assertion):
     """The stripped answer equals ``value``."""
 
     type: Literal["equals"]
+
+
+class ContainsReferenceScorer(ScorerConfig):
+    """One of the case's references (``metadata.references``, else the reference) occurs
+    in the answer."""
+
+    type: Literal["contains_reference"]
+    case_sensitive: bool = False
+    negate: bool = False
 
 
 class MaxLatencyScorer(ScorerConfig):
@@ -212,6 +227,7 @@ SCORER_CLASSES: dict[str, type[ScorerConfig]] = {
     "contains": ContainsScorer,
     "regex": RegexScorer,
     "equals": EqualsScorer,
+    "contains_reference": ContainsReferenceScorer,
     "max_latency_ms": MaxLatencyScorer,
     "custom": CustomScorer,
 }
@@ -228,6 +244,7 @@ AnyScorer = Annotated[
     | ContainsScorer
     | RegexScorer
     | EqualsScorer
+    | ContainsReferenceScorer
     | MaxLatencyScorer
     | CustomScorer,
     Field(discriminator="type"),
@@ -292,7 +309,7 @@ class PairwiseJudgeConfig(_Strict):
 
 JUDGE_SCORER_TYPES = ("judge", "pairwise_judge")
 _ALL_SCORER_TYPES = (*SCORER_TYPES, *JUDGE_SCORER_TYPES)
-#: A scorer of a task's ``scorers:`` list: one of the twelve types or a judge.
+#: A scorer of a task's ``scorers:`` list: one of the built-in types or a judge.
 AnyScorerConfig = Annotated[
     ExactMatchScorer
     | RougeScorer
@@ -304,6 +321,7 @@ AnyScorerConfig = Annotated[
     | ContainsScorer
     | RegexScorer
     | EqualsScorer
+    | ContainsReferenceScorer
     | MaxLatencyScorer
     | CustomScorer
     | JudgeScorerConfig

@@ -9,13 +9,14 @@ the case with the reason.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from tunegate.config.scorers import (
     BleuScorer,
     ChrfScorer,
+    ContainsReferenceScorer,
     ContainsScorer,
     CustomScorer,
     EqualsScorer,
@@ -41,7 +42,8 @@ from tunegate.scoring.registry import (
     build_scorers,
     scorer,
 )
-from tunegate.store import Response
+from tunegate.scoring.values import is_template, render_value
+from tunegate.store import MAX_ANSWER_CHARS, Response
 
 __all__ = ["BuiltScorer", "build_scorer", "build_scorers", "references"]
 
@@ -54,8 +56,33 @@ def references(case: Case) -> list[str]:
     return [case.reference]
 
 
+#: The longest answer ROUGE, BLEU and chrF compare with the references (characters):
+#: their cost grows with the answer times the reference (ROUGE-L) or with the answer's
+#: n-grams (chrF), so a runaway answer would stall scoring. A longer answer fails these
+#: scorers with a detail saying so; corpus BLEU/chrF read its first that many characters.
+MAX_COMPARED_CHARS = 100_000
+
+
 def _answer(response: Response) -> str | None:
-    return response.text if response.error is None else None
+    """The answer scored: None for a failed request; cut at the store's cap (an answer
+    read back from the store is cut there too, so a re-run scores the same text)."""
+    if response.error is not None:
+        return None
+    text = response.text
+    return text[:MAX_ANSWER_CHARS] if text is not None and len(text) > MAX_ANSWER_CHARS else text
+
+
+def _too_long(answer: str | None) -> str | None:
+    if answer is None or len(answer) <= MAX_COMPARED_CHARS:
+        return None
+    return (
+        f"not compared: the answer has {len(answer):,} characters, over the "
+        f"{MAX_COMPARED_CHARS:,} that ROUGE, BLEU and chrF compare"
+    )
+
+
+def _compared(texts: Sequence[str | None]) -> list[str | None]:
+    return [t[:MAX_COMPARED_CHARS] if t is not None else None for t in texts]
 
 
 @scorer("exact_match")
@@ -74,9 +101,11 @@ def _rouge(sc: RougeScorer, ctx: BuildContext) -> KindFn:
     types = text.ROUGE_TYPES
 
     def rouge_fn(case: Case, response: Response) -> dict[str, Score]:
-        return text.rouge(
-            _answer(response), references(case), types, sc.use_stemmer, threshold=sc.threshold
-        )
+        answer = _answer(response)
+        why = _too_long(answer)
+        if why is not None:
+            return {t: Score.failure(why) for t in types}
+        return text.rouge(answer, references(case), types, sc.use_stemmer, threshold=sc.threshold)
 
     return rouge_fn
 
@@ -84,26 +113,44 @@ def _rouge(sc: RougeScorer, ctx: BuildContext) -> KindFn:
 @scorer("bleu")
 def _bleu(sc: BleuScorer, ctx: BuildContext) -> WithCorpus:
     lowercase = not sc.case_sensitive
-    return WithCorpus(
-        lambda c, r: text.sentence_bleu(
-            _answer(r),
-            references(c),
+
+    def bleu_fn(case: Case, response: Response) -> Score:
+        answer = _answer(response)
+        why = _too_long(answer)
+        if why is not None:
+            return Score.failure(why)
+        return text.sentence_bleu(
+            answer,
+            references(case),
             tokenize=sc.tokenize,
             lowercase=lowercase,
             threshold=sc.threshold,
+        )
+
+    return WithCorpus(
+        bleu_fn,
+        lambda hyps, refs: (
+            text.corpus_bleu(_compared(hyps), refs, sc.tokenize, lowercase=lowercase) / 100
         ),
-        lambda hyps, refs: text.corpus_bleu(hyps, refs, sc.tokenize, lowercase=lowercase) / 100,
     )
 
 
 @scorer("chrf")
 def _chrf(sc: ChrfScorer, ctx: BuildContext) -> WithCorpus:
     lowercase = not sc.case_sensitive
+
+    def chrf_fn(case: Case, response: Response) -> Score:
+        answer = _answer(response)
+        why = _too_long(answer)
+        if why is not None:
+            return Score.failure(why)
+        return text.sentence_chrf(
+            answer, references(case), lowercase=lowercase, threshold=sc.threshold
+        )
+
     return WithCorpus(
-        lambda c, r: text.sentence_chrf(
-            _answer(r), references(c), lowercase=lowercase, threshold=sc.threshold
-        ),
-        lambda hyps, refs: text.corpus_chrf(hyps, refs, lowercase=lowercase) / 100,
+        chrf_fn,
+        lambda hyps, refs: text.corpus_chrf(_compared(hyps), refs, lowercase=lowercase) / 100,
     )
 
 
@@ -142,7 +189,7 @@ def _tool_call(sc: ToolCallScorer, ctx: BuildContext) -> KindFn:
     def tool_fn(case: Case, response: Response) -> Score:
         if response.error is not None:
             return Score.failure("no answer (the request failed)")
-        calls = structured.parse_tool_calls(response.text, response.output)
+        calls = structured.parse_tool_calls(_answer(response), response.output)
         expected = case.metadata.get("ground_truth")
         if expected is None:
             expected = json.loads(case.reference)
@@ -153,24 +200,42 @@ def _tool_call(sc: ToolCallScorer, ctx: BuildContext) -> KindFn:
     return tool_fn
 
 
+def _value(template: str, *, regex: bool = False) -> Callable[[Case], str]:
+    """A scorer's value for a case: the value itself, or the template rendered for the
+    case (in a regex, inserted text escaped; see :mod:`tunegate.scoring.values`)."""
+    if not is_template(template):
+        return lambda case: template
+    return lambda case: render_value(template, case, regex=regex)
+
+
 @scorer("contains")
 def _contains(sc: ContainsScorer, ctx: BuildContext) -> KindFn:
+    value = _value(sc.value)
     return lambda c, r: assertions.contains(
-        _answer(r), sc.value, case_sensitive=sc.case_sensitive, negate=sc.negate
+        _answer(r), value(c), case_sensitive=sc.case_sensitive, negate=sc.negate
+    )
+
+
+@scorer("contains_reference")
+def _contains_reference(sc: ContainsReferenceScorer, ctx: BuildContext) -> KindFn:
+    return lambda c, r: assertions.contains_any(
+        _answer(r), references(c), case_sensitive=sc.case_sensitive, negate=sc.negate
     )
 
 
 @scorer("regex")
 def _regex(sc: RegexScorer, ctx: BuildContext) -> KindFn:
+    value = _value(sc.value, regex=True)
     return lambda c, r: assertions.regex(
-        _answer(r), sc.value, case_sensitive=sc.case_sensitive, negate=sc.negate
+        _answer(r), value(c), case_sensitive=sc.case_sensitive, negate=sc.negate
     )
 
 
 @scorer("equals")
 def _equals(sc: EqualsScorer, ctx: BuildContext) -> KindFn:
+    value = _value(sc.value)
     return lambda c, r: assertions.equals(
-        _answer(r), sc.value, case_sensitive=sc.case_sensitive, negate=sc.negate
+        _answer(r), value(c), case_sensitive=sc.case_sensitive, negate=sc.negate
     )
 
 
