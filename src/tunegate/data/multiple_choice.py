@@ -1,7 +1,18 @@
 """Four-choice questions as one standard prompt: the answer letters, reading a choice
 letter, and :func:`format_multiple_choice` / :func:`as_multiple_choice` for the cases the
 MMLU CSV and general-knowledge sources give (question in ``text``, letter in
-``reference``, ``metadata["choices"]``)."""
+``reference``, ``metadata["choices"]``).
+
+How each kind of model answers such a case:
+
+* a chat or HTTP model is shown the lettered prompt (:func:`format_multiple_choice`) and
+  asked for the letter, which :func:`letter` reads;
+* a local (``hf``) model is not shown the letters: it scores each choice's *text* after
+  ``Question: <question>\\nAnswer:`` (``tunegate.tasks.MULTIPLE_CHOICE_PROMPT``, the bare
+  question kept in ``metadata["question"]``), i.e. ``log P(" " + choice | prompt)``
+  summed over the choice's tokens, and answers the letter of the most likely choice
+  (every choice's log-probability kept in ``extra.choice_logprobs``).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +25,10 @@ from tunegate.errors import DataError
 
 #: The answer letters, in choice order.
 LETTERS = ("A", "B", "C", "D")
-#: What a local model's next tokens are scored on after :func:`format_multiple_choice`'s
-#: ``"Answer:"`` (one log-likelihood per letter, the highest wins).
+#: The letters as continuations of :func:`format_multiple_choice`'s ``"Answer:"`` (the
+#: space belongs to the letter's token), for a harness that scores the letters of the
+#: lettered prompt. tunegate's local models do not: they score the choices' texts (see
+#: the module docstring).
 CHOICE_CONTINUATIONS = tuple(f" {letter}" for letter in LETTERS)
 
 
@@ -55,13 +68,12 @@ def format_multiple_choice(case: Case) -> str:
         D. <choice D>
         Answer:
 
-    The prompt ends right after ``"Answer:"`` without a space, so a local model is
-    scored by the log-likelihood of each of :data:`CHOICE_CONTINUATIONS`
-    (``" A"`` ... ``" D"``, the space belongs to the letter's token) and the most
-    likely letter is its answer; a chat model is asked to reply with the letter.
-    ``metadata["choices"]`` may be a mapping ``{"A": ..., ...}`` or a list of four
-    strings. Raises :class:`~tunegate.errors.DataError` for a case without four
-    choices.
+    This is what chat and HTTP models are shown, and asked to reply with the letter;
+    local models score the choices' texts after ``Question: <question>\\nAnswer:``
+    instead (see the module docstring). The prompt ends right after ``"Answer:"``
+    without a space. ``metadata["choices"]`` may be a mapping ``{"A": ..., ...}`` or a
+    list of four strings. Raises :class:`~tunegate.errors.DataError` for a case without
+    four choices.
     """
     choices = _choices(case)
     lines = [f"Question: {case.text.strip()}"]
