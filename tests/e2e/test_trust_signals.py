@@ -119,7 +119,9 @@ def test_a_running_run_whose_process_is_gone_is_shown_interrupted(tmp_path: Path
         env={**os.environ, "COLUMNS": "60"},
     )
     assert listing.returncode == 0, listing.stderr
-    lines = {line.split("\t")[0]: line.split("\t") for line in listing.stdout.splitlines()}
+    header, *rows = listing.stdout.splitlines()
+    assert header.split("\t")[:4] == ["run", "name", "started", "status"]
+    lines = {line.split("\t")[0]: line.split("\t") for line in rows}
     # Piped: whole run ids, one tab-separated line per run, even on a narrow terminal.
     assert set(lines) == {alive, dead}
     assert lines[dead][3] == "interrupted"

@@ -23,6 +23,7 @@ def runs(
     ] = None,
 ) -> None:
     """List the stored runs (or delete one with --delete)."""
+    from rich.markup import escape
     from rich.table import Table
 
     from tunegate.store import Store
@@ -37,25 +38,39 @@ def runs(
             infos = db.runs()
     except TunegateError as exc:
         raise _fail(str(exc)) from None
-    if not out.is_terminal:  # piped: whole ids, one run per tab-separated line
+    columns = ("run", "name", "started", "status", "verdict", "cases", "models")
+    if not out.is_terminal:  # piped: a header, then whole ids, one run per tab-separated line
+        typer.echo("\t".join(columns))
         for info in infos:
             models = ", ".join(info.config.get("models", {}))
             n = info.meta.get("n_cases", "")
-            typer.echo(f"{info.id}\t{info.name}\t{info.started_at}\t{info.status}\t{n}\t{models}")
+            verdict = _verdict(info.meta) or "-"
+            typer.echo(
+                f"{info.id}\t{info.name}\t{info.started_at}\t{info.status}\t{verdict}\t{n}\t{models}"
+            )
         return
-    table = Table(title=str(store), title_justify="left")
-    for col in ("run", "name", "started", "status", "cases", "models"):
+    table = Table(title=escape(str(store)), title_justify="left")
+    for col in columns:
         table.add_column(col)
-    for info in infos:
+    for info in infos:  # names as written, never read as rich markup
         table.add_row(
-            info.id,
-            info.name,
+            escape(info.id),
+            escape(info.name),
             info.started_at,
             info.status,
+            _verdict(info.meta) or "—",
             str(info.meta.get("n_cases", "")),
-            ", ".join(info.config.get("models", {})),
+            escape(", ".join(info.config.get("models", {}))),
         )
     out.print(table)
+
+
+def _verdict(meta: dict[str, Any]) -> str | None:
+    """The verdict of a run's stored result (None without a gate, or before the end)."""
+    result = meta.get("result")
+    gate = result.get("gate") if isinstance(result, dict) else None
+    verdict = gate.get("verdict") if isinstance(gate, dict) else None
+    return verdict if isinstance(verdict, str) else None
 
 
 def _delete_run(store: Path, ref: str) -> None:
