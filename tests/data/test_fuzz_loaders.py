@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -258,3 +258,153 @@ def test_cli_check_data_never_a_traceback(train: bytes, test: bytes) -> None:
         if result.exit_code == 2:
             flat = "".join(result.output.split())
             assert str(train_path) in flat or str(test_path) in flat, result.output
+
+
+# ------------------------------------------------------------------ hostile values (issue 21)
+#
+# Records whose one field holds a hostile JSON value: huge numbers, deep nesting, lone
+# surrogates, NaN/Infinity, huge strings; files in other encodings. A file that must not be
+# used (the run would crash on it later) is refused naming the file; what loads can be
+# encoded as UTF-8 JSON (what sending and storing a case does).
+
+HOSTILE_JSON = st.one_of(
+    st.integers(4301, 6000).map(lambda n: ("huge integer", "9" * n, True)),
+    st.integers(20, 4300).map(lambda n: ("long integer within the limit", "-" + "7" * n, False)),
+    st.sampled_from([100, 101, 150, 999, 1000, 5000, 100_000]).map(
+        lambda n: ("deep nesting", "[" * n + "]" * n, True)
+    ),
+    st.integers(100, 3000).map(lambda n: ("deep nesting", '{"k": ' * n + "1" + "}" * n, True)),
+    st.integers(1, 99).map(lambda n: ("nesting within the limit", "[" * n + "]" * n, False)),
+    st.sampled_from(['"\\ud800"', '"a\\udc00b"', '"\\udbff\\udbff"', '{"\\ud800": 1}']).map(
+        lambda t: ("lone surrogate", t, True)
+    ),
+    st.just(("surrogate pair", '"\\ud83d\\ude00"', False)),
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "-1e999"]).map(
+        lambda t: ("NaN/inf", t, False)
+    ),
+    st.sampled_from(["true", "false", "null", '""', "[]", "{}"]).map(
+        lambda t: ("boolean, null, empty", t, False)
+    ),
+    st.integers(131_073, 300_000).map(lambda n: ("huge string", '"' + "x" * n + '"', False)),
+    st.text(max_size=30).map(lambda t: ("any text", json.dumps(t), False)),
+)
+RECORD_SLOTS = ["id", "text", "label", "category", "extra"]
+DATA_ENCODINGS = st.sampled_from(["utf-8", "utf-8 with BOM", "utf-16", "invalid utf-8"])
+HOSTILE = settings(max_examples=120, deadline=None, database=None)
+
+
+def _record(slot: str, value: str, number: int) -> str:
+    fields = {
+        "id": f'"r{number}"',
+        "text": f'"text {number}"',
+        "label": '"pos"',
+        "category": '"c"',
+        "extra": "1",
+    }
+    fields[slot] = value
+    return "{" + ", ".join(f'"{k}": {v}' for k, v in fields.items()) + "}"
+
+
+def _chat(value: str) -> str:
+    return (
+        '{"messages": [{"role": "user", "content": ' + value + "}, "
+        '{"role": "assistant", "content": "pos"}]}'
+    )
+
+
+def _encode(text: str, encoding: str) -> bytes:
+    if encoding == "utf-16":
+        return text.encode("utf-16")
+    data = text.encode("utf-8")
+    if encoding == "utf-8 with BOM":
+        return b"\xef\xbb\xbf" + data
+    if encoding == "invalid utf-8":
+        return data + b"\xff\xfe\n"
+    return data
+
+
+def _load_hostile(data: bytes, suffix: str, fmt: str) -> tuple[str | None, list[Any]]:
+    """Load ``data`` as a data file: (the error naming the file, or None; the cases)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"input{suffix}"
+        path.write_bytes(data)
+        try:
+            cases = load_cases(path, fmt=fmt)  # type: ignore[arg-type]
+        except TunegateError as exc:
+            assert_names_the_file(exc, path)
+            return str(exc), []
+    return None, cases
+
+
+def _usable(cases: list[Any]) -> None:
+    """What sending and storing a case needs: JSON, valid UTF-8."""
+    import dataclasses
+
+    json.dumps([dataclasses.asdict(c) for c in cases], ensure_ascii=False).encode("utf-8")
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    shape=st.sampled_from(["jsonl", "json array", "chat"]),
+    slot=st.sampled_from(RECORD_SLOTS),
+    hostile=HOSTILE_JSON,
+    at=st.integers(0, 2),
+    encoding=DATA_ENCODINGS,
+)
+def test_hostile_values_in_json_records(
+    shape: str, slot: str, hostile: tuple[str, str, bool], at: int, encoding: str
+) -> None:
+    category, value, refuse = hostile
+    event(category)
+    event(encoding)
+    event(shape)
+    if shape == "chat":
+        records = [_chat(value if i == at else f'"q{i}"') for i in range(3)]
+    else:
+        records = [
+            _record(slot, value, i) if i == at else _record("id", f'"r{i}"', i) for i in range(3)
+        ]
+    if shape == "json array":
+        text, suffix, fmt = "[\n" + ",\n".join(records) + "\n]\n", ".json", "json"
+    else:
+        text, suffix = "".join(r + "\n" for r in records), ".jsonl"
+        fmt = "chat" if shape == "chat" else "jsonl"
+    error, cases = _load_hostile(_encode(text, encoding), suffix, fmt)
+    if encoding in ("utf-16", "invalid utf-8") or refuse:
+        assert error is not None, (category, encoding, [c.text[:40] for c in cases])
+    if error is None:
+        _usable(cases)
+
+
+CSV_FIELDS = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(['"unclosed', 'a "quoted" b', "line\nbreak", "nul\x00byte", "\ufeff", ""]),
+    st.integers(131_073, 200_000).map(lambda n: "x" * n),
+    st.integers(1_000, 131_000).map(lambda n: "y" * n),
+)
+
+
+@HOSTILE
+@given(
+    header=st.lists(st.sampled_from(["id", "category", "x", "", "", "text"]), max_size=5),
+    rows=st.lists(st.lists(CSV_FIELDS, min_size=1, max_size=6), max_size=4),
+    encoding=DATA_ENCODINGS,
+)
+def test_hostile_csv(header: list[str], rows: list[list[str]], encoding: str) -> None:
+    header = ["text", "label", *header]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    named = [h for h in header if h]
+    huge = any(len(field) > 131_072 for row in rows for field in row)
+    event("duplicate column" if len(set(named)) < len(named) else "distinct columns")
+    event("a field over 131,072 characters" if huge else "fields within the limit")
+    event(encoding)
+    error, cases = _load_hostile(_encode(buffer.getvalue(), encoding), ".csv", "csv")
+    if len(set(named)) < len(named) or encoding in ("utf-16", "invalid utf-8"):
+        assert error is not None
+    if huge and error is None:
+        raise AssertionError("a field over the limit was read")
+    if error is None:
+        _usable(cases)
