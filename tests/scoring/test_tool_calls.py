@@ -75,3 +75,28 @@ def test_a_call_without_a_name_is_an_error() -> None:
     assert parse_tool_calls(json.dumps({"name": "f", "arguments": {"deep": [[[1]]]}})) == [
         ToolCall("f", {"deep": [[[1]]]})
     ]
+
+
+def test_stray_braces_bound_the_search_for_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A million ``{`` (a looping server) must not be decoded a million times: each failed
+    attempt costs up to the answer's length, so the search stops after a bounded number."""
+    import json as json_module
+
+    from tunegate.scoring import tool_calls
+
+    attempts = 0
+
+    class Counting(json_module.JSONDecoder):
+        def raw_decode(self, s: str, idx: int = 0) -> tuple[object, int]:
+            nonlocal attempts
+            attempts += 1
+            return super().raw_decode(s, idx)
+
+    monkeypatch.setattr(tool_calls.json, "JSONDecoder", Counting)
+    assert tool_calls.parse_tool_calls("{" * 1_000_000) == []
+    assert attempts == tool_calls.MAX_FAILED_DECODES
+    # A call after a few stray braces is still found.
+    attempts = 0
+    calls = tool_calls.parse_tool_calls("{ {x} " + '{"name": "f", "arguments": {"a": 1}}')
+    assert [c.name for c in calls] == ["f"]
+    assert attempts == 3

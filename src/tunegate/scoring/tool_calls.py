@@ -101,11 +101,20 @@ def _calls_from_output(output: Any) -> list[ToolCall] | None:
     return None
 
 
+#: Failed decode attempts after which the rest of an answer is not searched for JSON.
+#: Each failure costs up to the answer's length (the decoder's error message counts the
+#: lines before it), so without a bound an answer of a million ``{`` took minutes;
+#: a real answer holds a few stray braces at most.
+MAX_FAILED_DECODES = 256
+
+
 def _json_values(text: str) -> Iterator[Any]:
-    """Every top-level JSON object or array embedded in ``text``, left to right."""
+    """Every top-level JSON object or array embedded in ``text``, left to right (the
+    search stops after :data:`MAX_FAILED_DECODES` places that do not decode)."""
     decoder = json.JSONDecoder()
     position = 0
-    while True:
+    failures = 0
+    while failures < MAX_FAILED_DECODES:
         match = _JSON_START.search(text, position)
         if match is None:
             return
@@ -113,6 +122,7 @@ def _json_values(text: str) -> Iterator[Any]:
             value, end = decoder.raw_decode(text, match.start())
         except (json.JSONDecodeError, RecursionError):
             position = match.start() + 1
+            failures += 1
             continue
         yield value
         position = end
