@@ -20,13 +20,15 @@ from tunegate.tasks import TASK_KINDS, task_kind
 __all__ = ["field_map", "load_suite_cases", "suite_format"]
 
 
-def field_map(ds: DatasetConfig) -> FieldMap:
-    """The loader's field map for a dataset section."""
+def field_map(ds: DatasetConfig, *, label_required: bool = True) -> FieldMap:
+    """The loader's field map for a dataset section (``label_required=False``: the task
+    never reads the reference, so records may lack the label field)."""
     return FieldMap(
         input_field=ds.input_field,
         label_field=ds.label_field,
         category_field=ds.category_field,
         id_field=ds.id_field,
+        label_required=label_required,
     )
 
 
@@ -50,7 +52,10 @@ def load_suite_cases(suite: SuiteConfig, *, main: bool, limit: int | None = None
     labels = task.labels if kind.needs_labels else None
     # One dispatcher for every format (tunegate.data); MMLU and general-knowledge
     # questions come with the standard multiple-choice prompt every backend sees.
-    cases = load_cases(ds.path, fmt, field_map(ds), labels=labels)  # type: ignore[arg-type]
+    # The perplexity of the input reads no reference: the label field may be absent.
+    reads_reference = not (kind.has_target and task.target == "input")
+    fields = field_map(ds, label_required=reads_reference)
+    cases = load_cases(ds.path, fmt, fields, labels=labels)  # type: ignore[arg-type]
     if fmt not in kind.formats:
         raise ConfigError(_format_problem(ds.path, fmt, task.type))
     if n:

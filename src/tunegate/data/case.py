@@ -42,3 +42,6 @@ class FieldMap:
     label_field: str = "label"
     category_field: str | None = "category"
     id_field: str | None = "id"
+    #: False when the task never reads the reference (the perplexity of the input): a
+    #: record may then lack the label field (its reference is ``""``).
+    label_required: bool = True

@@ -30,7 +30,8 @@ def csv_records(path: Path, fmap: FieldMap, problems: list[str]) -> Iterator[tup
             f"{path}:1: column {twice!r} appears {named.count(twice)} times in the header "
             f"(columns: {', '.join(header)}); rename or remove the copies"
         )
-    for needed in (fmap.input_field, fmap.label_field):
+    needs = (fmap.input_field, fmap.label_field) if fmap.label_required else (fmap.input_field,)
+    for needed in needs:
         if needed not in header:
             raise DataError(
                 f"{path}:1: no column {needed!r} in the header (columns: {', '.join(header)})"

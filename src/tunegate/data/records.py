@@ -87,14 +87,16 @@ def chat_case(obj: dict[str, Any], where: str, line_no: int, problems: list[str]
 def record_case(
     rec: dict[str, Any], fmap: FieldMap, where: str, line_no: int, problems: list[str]
 ) -> Case | None:
-    found = _field_problems(rec, fmap.input_field, fmap.label_field)
+    label = fmap.label_field
+    unread = not fmap.label_required and rec.get(label) in (None, "")
+    found = _field_problems(rec, fmap.input_field, fmap.input_field if unread else label)
     if found:
         problems.append(f"{where}: {found}")
         return None
     category = rec.get(fmap.category_field) if fmap.category_field else None
     used = {fmap.input_field, fmap.label_field, fmap.category_field, fmap.id_field}
     metadata = {k: v for k, v in rec.items() if k not in used}
-    raw = rec[fmap.label_field]
+    raw = "" if unread else rec[label]
     if isinstance(raw, list) and raw and all(isinstance(x, str) and x.strip() for x in raw):
         # Several acceptable references: the first is shown, all are scored against.
         metadata["references"] = [x.strip() for x in raw]
@@ -116,7 +118,7 @@ def record_case(
 def _field_problems(rec: dict[str, Any], text_field: str, label_field: str) -> str | None:
     """Why ``rec`` lacks its input or its label: a field absent (naming the fields it has),
     null, or empty (a label of only spaces is empty too); None when both have a value."""
-    missing = [f for f in (text_field, label_field) if f not in rec]
+    missing = [f for f in dict.fromkeys((text_field, label_field)) if f not in rec]
     said = []
     if missing:
         present = ", ".join(sorted(str(k) for k in rec)) or "none"
