@@ -300,3 +300,17 @@ def test_a_byte_order_mark_is_fine(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["validate", str(config)])
     assert result.exit_code == 0, result.output
     assert "4 cases" in result.output
+
+
+@pytest.mark.parametrize("spec", ["hostile_scorer.py:score", "hostile_scorer:score"])
+def test_a_custom_scorer_whose_module_raises_system_exit(tmp_path: Path, spec: str) -> None:
+    config = project(tmp_path)
+    (tmp_path / "hostile_scorer.py").write_text(
+        "raise SystemExit(5)\n\ndef score(case, output):\n    return 1.0\n"
+    )
+    text = config.read_text().replace(
+        "task:\n  type: classification\n  labels: [pos, neg]\n",
+        f"task:\n  type: generation\n  scorers: [{{type: custom, function: '{spec}'}}]\n",
+    )
+    config.write_text(text)
+    both_commands_refuse(config, f"custom scorer '{spec}': importing", "raised SystemExit: 5")

@@ -81,7 +81,9 @@ def _load_module(module_part: str, spec: str, config_dir: Path | None) -> Any:
         sys.modules[name] = module
         try:
             module_spec.loader.exec_module(module)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit too: the module is the user's
             del sys.modules[name]
             raise ConfigError(
                 f"custom scorer {spec!r}: importing {path} raised {type(exc).__name__}: {exc}"
@@ -93,7 +95,9 @@ def _load_module(module_part: str, spec: str, config_dir: Path | None) -> Any:
         raise ConfigError(
             f"custom scorer {spec!r}: cannot import module {module_part!r} ({exc})"
         ) from None
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too: the module is the user's
         raise ConfigError(
             f"custom scorer {spec!r}: importing {module_part!r} raised {type(exc).__name__}: {exc}"
         ) from exc
