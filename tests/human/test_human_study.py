@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -346,12 +347,19 @@ def test_serve_warns_off_loopback(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         == 0
     )
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
-    local = invoke("human", "serve", "p", "--port", "8123", "--store", store)
+
+    def fake_run(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
+        (sock,) = sockets  # serve binds the socket itself (a busy port is exit 2)
+        host, port = sock.getsockname()[:2]
+        calls.append({"host": host, "port": port, "access_log": server.config.access_log})
+        sock.close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
+    local = invoke("human", "serve", "p", "--port", "0", "--store", store)
     assert local.exit_code == 0, local.output
-    assert "http://127.0.0.1:8123" in local.output
+    assert f"http://127.0.0.1:{calls[0]['port']}" in local.output  # the port it got
     assert "warning" not in local.output
-    remote = invoke("human", "serve", "p", "--host", "0.0.0.0", "--store", store)
+    remote = invoke("human", "serve", "p", "--host", "0.0.0.0", "--port", "0", "--store", store)
     assert "links are the only protection" in " ".join(remote.output.split())
     assert [c["host"] for c in calls] == ["127.0.0.1", "0.0.0.0"]
     assert all(c["access_log"] is False for c in calls)  # the token paths stay out of logs
