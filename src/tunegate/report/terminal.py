@@ -216,7 +216,11 @@ def comparison_table(suite: SuiteResult, candidate: str, compact: bool = False) 
         )
     for c in suite.comparisons:
         style = {"better": "green", "worse": "red"}.get(c.direction, "")
-        values = [] if compact else [num(c.candidate_value), num(c.baseline_value)]
+        values = (
+            []
+            if compact
+            else [num(v) if c.n else "—" for v in (c.candidate_value, c.baseline_value)]
+        )
         show_p, show_wtl = shows_test(c)
         delta = (
             f"{c.delta:+.3f} [{c.ci[0]:+.3f}, {c.ci[1]:+.3f}]"
