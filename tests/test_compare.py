@@ -216,10 +216,10 @@ def test_the_paired_bootstrap_draws_as_many_cases_as_were_paired() -> None:
     # failed ones included) elsewhere again.
     cand = _generic("ft", [1.0, 0.0, 0.0, 1.0, 1.0])
     base = _with_errors(_generic("base", [0.0, 0.0, 0.0, 0.0, 0.0]), {3, 4})
-    kw = {"confidence": 0.9, "n_resamples": 20_000, "seed": 1}
-    [c] = compare_generic(cand, base, ["score"], **kw)
+    [c] = compare_generic(cand, base, ["score"], confidence=0.9, n_resamples=20_000, seed=1)
     assert c.n == 3
-    assert c.ci == (0.0, pytest.approx(2 / 3, abs=1e-12))
+    assert c.ci[0] == 0.0
+    assert c.ci[1] == pytest.approx(2 / 3, abs=1e-12)
     # The same through the confusion-count bootstrap of a classification comparison.
     refs = ["positive"] * 5
     cases = [Case(id=f"c{i}", text="t", reference=r) for i, r in enumerate(refs)]
@@ -240,6 +240,9 @@ def test_the_paired_bootstrap_draws_as_many_cases_as_were_paired() -> None:
 
     right = scored("ft", ["positive", "negative", "negative", "positive", "positive"])
     wrong = scored("base", ["negative", "negative", "negative", None, None])
-    [acc] = compare_classification(right, wrong, LABELS, ["accuracy"], **kw)
+    [acc] = compare_classification(
+        right, wrong, LABELS, ["accuracy"], confidence=0.9, n_resamples=20_000, seed=1
+    )
     assert acc.n == 3
-    assert acc.ci == (0.0, pytest.approx(2 / 3, abs=1e-12))
+    assert acc.ci[0] == 0.0
+    assert acc.ci[1] == pytest.approx(2 / 3, abs=1e-12)
