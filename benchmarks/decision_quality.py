@@ -1,7 +1,7 @@
 """How often the gate says SHIP when it should not, and how often when it should.
 
 Run: ``.venv/bin/python benchmarks/decision_quality.py [--trials T] [--cases N]``
-(about 4 minutes with the defaults on two cores)
+(with the defaults: 500 pipeline runs, 4 to 10 minutes on two shared cores; --trials 50 for a quick look)
 
 Each trial is a real run through the pipeline (``tunegate.pipeline.run``: python models,
 scoring, paired bootstrap, gate) on ``N`` three-label cases. Every model answers each
