@@ -267,6 +267,10 @@ HOSTILE = st.one_of(
     st.integers(100_000, 150_000).map(lambda n: ("huge string", "'" + "x" * n + "'", False)),
     st.text(max_size=20).map(lambda t: ("any text", json.dumps(t), False)),
 )
+# Values a run may well accept, so that validate's OK is put to the test by run.
+PLAUSIBLE = st.sampled_from(
+    ["0", "1", "3", "0.25", "0.95", "100", "1000", str(2**63 - 1), "'text'", "'{{ input }}'"]
+).map(lambda t: ("plausible", t, False))
 ENCODINGS = st.sampled_from(["utf-8", "utf-8 with BOM", "utf-16", "invalid utf-8"])
 
 
@@ -342,7 +346,7 @@ def _project(folder: Path, document: bytes) -> Path:
 @settings(max_examples=30, deadline=None, database=None)
 @given(
     slot=st.sampled_from(sorted(set(DEFAULTS) - {"limit", "temperature", "extra"})),
-    hostile=HOSTILE,
+    hostile=st.one_of(HOSTILE, PLAUSIBLE),
     encoding=st.sampled_from(["utf-8", "utf-8", "utf-8 with BOM", "invalid utf-8"]),
 )
 def test_validate_refuses_what_run_would(
