@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tunegate.config.base import _Strict
+from tunegate.config.base import Float, Int, _Strict
 from tunegate.config.scorers import PairwiseJudgeConfig
 
 
@@ -103,11 +103,11 @@ class Criterion(_Strict):
     model: str | None = None
     suite: str | None = None
     category: str | None = None
-    min: float | None = None
-    max: float | None = None
-    min_delta: float | None = None
-    max_drop: Annotated[float, Field(ge=0)] | None = None
-    max_ratio: Annotated[float, Field(gt=0)] | None = None
+    min: Float | None = None
+    max: Float | None = None
+    min_delta: Float | None = None
+    max_drop: Annotated[Float, Field(ge=0)] | None = None
+    max_ratio: Annotated[Float, Field(gt=0)] | None = None
     judge: Literal["interval", "observed"] | None = None
     # annotator_agreement: which statistic (Fleiss' kappa by default)
     agreement: Literal["fleiss", "krippendorff_alpha"] | None = None
@@ -161,8 +161,8 @@ class TrustJudgeConfig(_Strict):
     """A judge-based criterion counts only when the judge agrees with the human majority:
     Cohen's kappa at least ``min_kappa`` on at least ``min_items`` items of the study."""
 
-    min_kappa: Annotated[float, Field(ge=-1, le=1)] = 0.6
-    min_items: Annotated[int, Field(ge=1)] = 50
+    min_kappa: Annotated[Float, Field(ge=-1, le=1)] = 0.6
+    min_items: Annotated[Int, Field(ge=1)] = 50
 
 
 class GateConfig(_Strict):
@@ -170,7 +170,7 @@ class GateConfig(_Strict):
 
     candidate: str | None = None
     criteria: Annotated[list[Criterion], Field(min_length=1)]
-    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] | None = None
+    confidence: Annotated[Float, Field(gt=0.5, lt=1.0)] | None = None
     trust_judge: TrustJudgeConfig | None = None
 
 

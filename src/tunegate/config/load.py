@@ -27,6 +27,7 @@ from tunegate.config.scorers import (
     renamed_value,
 )
 from tunegate.config.tasks import DatasetConfig, SuiteConfig, TaskConfig, suite_metrics
+from tunegate.data.values import value_problem
 from tunegate.errors import ConfigError
 
 
@@ -45,6 +46,9 @@ def parse_config(data: Any, source: str | Path = "tunegate.yaml") -> Config:
         raise ConfigError(f"{src}: the file is empty")
     if not isinstance(data, dict):
         raise ConfigError(f"{src}: expected a mapping of keys at the top level")
+    bad = value_problem(data, finite=True)
+    if bad is not None:  # NaN, .inf, a lone surrogate, nesting past the limit: anywhere
+        raise ConfigError(f"{src}: {bad[0]}: {bad[1].removeprefix('is ')}")
     if not data.get("suites"):
         absent = [k for k in ("dataset", "task") if k not in data]
         if absent:
@@ -349,7 +353,7 @@ def _format_errors(src: Path, exc: ValidationError) -> str:
             message = str(err["msg"]).removeprefix("Value error, ")
             if (
                 "input" in err
-                and kind not in {"dict_type", "model_type", "secret_in_config"}
+                and kind not in {"dict_type", "model_type", "secret_in_config", "bool_not_number"}
                 and _short(err["input"])
             ):
                 message += f" (got {err['input']!r})"
@@ -358,4 +362,6 @@ def _format_errors(src: Path, exc: ValidationError) -> str:
 
 
 def _short(value: Any) -> bool:
+    if isinstance(value, int) and not -(10**60) < value < 10**60:
+        return False  # and repr() of a 5,000-digit integer raises ValueError
     return isinstance(value, (int, float, str, bool)) and len(repr(value)) <= 60
