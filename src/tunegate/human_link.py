@@ -129,4 +129,5 @@ def human_evidence(
     out = {k: found.get(k) for k in keep}
     out["agreement"] = found.get("agreement")
     out["judges"] = found.get("judges", [])
+    out["warnings"] = found.get("warnings", [])
     return out

@@ -251,6 +251,7 @@ def evaluate_run(
     for name, run in runs.items():
         if run.stats.stopped:
             all_notes.append(f"{name}: {run.stats.stopped}")
+    all_notes += (human or {}).get("warnings") or []  # a study too small for its intervals
     result = RunResult(
         run_id=run_id,
         name=config.name,

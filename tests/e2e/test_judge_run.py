@@ -440,6 +440,12 @@ def test_judge_criteria_wait_for_calibration_against_people(tmp_path: Path) -> N
     cal = next(j for j in second.human["judges"] if j["judge"] == "grader")
     # Majority: a on q1-q4 and q6, tie on q5; the judge says a (candidate) on all six.
     assert cal["n_items"] == 6
+    # Six items are far below the documented minimum for agreement intervals: every
+    # report says so (the run's notes feed the terminal, Markdown, HTML and JSON).
+    small = "study s1: judge grader's Cohen's κ against the human majority rests on 6 items"
+    assert any(small in n for n in second.notes), second.notes
+    assert small in to_markdown(second)
+    assert any(small in w for w in to_json(second)["warnings"])
     got = _statuses(second)
     assert got["judge_preference"][0] == "MISSING"
     assert (

@@ -52,7 +52,7 @@ def test_calibration_numbers_match_sklearn_and_hand_counts() -> None:
 
 def test_too_few_items_give_no_kappa_and_no_interval() -> None:
     out = calibrate("g", {"i1": "a"}, {"i1": "a"})
-    assert out["cohen_kappa"] == {"value": None, "ci": None}
+    assert out["cohen_kappa"] == {"value": None, "ci": None, "undefined_resamples": 0}
     assert out["percent"] == {"value": 1.0, "ci": None}
     empty = calibrate("g", {}, {})
     assert empty["percent"]["value"] is None

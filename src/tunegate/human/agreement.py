@@ -11,14 +11,19 @@
 - Percent agreement: agreeing annotator pairs over all annotator pairs, pooled over items.
 
 Intervals come from a bootstrap over items, or over clusters of items (items sharing a
-prompt) when a cluster map is given: whole clusters are resampled with replacement.
+prompt) when a cluster map is given: whole clusters are resampled with replacement. Every
+resample counts: one where the statistic is undefined (every rating the same label, so
+chance agreement is 1 and kappa is 0/0) is taken at the statistic's lowest possible value
+for the lower bound and at its highest for the upper bound (:func:`bootstrap_interval`),
+so the interval covers whatever value such a resample might be given and never narrows by
+dropping it. Below :data:`MIN_ITEMS` items the reports warn that the interval is rough.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -27,6 +32,10 @@ import numpy as np
 import numpy.typing as npt
 
 IntArray = npt.NDArray[np.int64]
+
+#: Below this many items an agreement or calibration interval is rough (a percentile
+#: bootstrap of kappa on a few dozen items undercovers): the reports warn (docs/human-eval.md).
+MIN_ITEMS = 30
 
 
 @dataclass(frozen=True)
@@ -189,13 +198,46 @@ def cluster_bootstrap_indices(
     return samples
 
 
-def _interval(values: list[float | None], level: float) -> list[float] | None:
-    finite = [v for v in values if v is not None]
-    if len(finite) < max(10, len(values) // 2):
-        return None
+def bootstrap_interval(
+    values: Sequence[float | None],
+    level: float,
+    lowest: float = -1.0,
+    highest: float = 1.0,
+) -> tuple[list[float] | None, int]:
+    """(percentile interval, number of undefined resamples) of bootstrap ``values``.
+
+    An undefined resample (None) is not dropped: it counts as ``lowest`` when the lower
+    bound is taken and as ``highest`` for the upper bound (``lowest`` / ``highest``: the
+    statistic's range, widened to the observed values if they pass it). The interval is
+    so the widest percentile interval over any values those resamples could be given:
+    dropping them instead cuts the interval short, and a fixed value would pretend to
+    know. None when there are no resamples.
+    """
+    if not values:
+        return None, 0
+    defined = np.asarray([v for v in values if v is not None], dtype=float)
+    undefined = len(values) - int(defined.size)
+    if defined.size:
+        lowest = min(lowest, float(defined.min()))
+        highest = max(highest, float(defined.max()))
     tail = (1.0 - level) / 2.0
-    lo, hi = np.quantile(np.asarray(finite), [tail, 1.0 - tail])
-    return [float(lo), float(hi)]
+    low_side = np.concatenate([defined, np.full(undefined, lowest)])
+    high_side = np.concatenate([defined, np.full(undefined, highest)])
+    lo = float(np.quantile(low_side, tail))
+    hi = float(np.quantile(high_side, 1.0 - tail))
+    return [lo, hi], undefined
+
+
+def _block(
+    value: float | None, values: Sequence[float | None], level: float, lowest: float = -1.0
+) -> dict[str, Any]:
+    """``{"value", "ci", "undefined_resamples"}``; no interval for an undefined value."""
+    ci, undefined = bootstrap_interval(values, level, lowest=lowest)
+    return {
+        "value": value,
+        "ci": ci if value is not None else None,
+        "undefined_resamples": undefined,
+    }
 
 
 def agreement_with_intervals(
@@ -207,9 +249,10 @@ def agreement_with_intervals(
 ) -> dict[str, Any]:
     """Agreement values with percentile bootstrap intervals (clusters resampled whole).
 
-    Returns ``{"cohen": {"a|b": {"value", "ci"}}, "fleiss": {...}, "krippendorff_alpha":
-    {...}, "percent": {...}, "n_items": int, "n_clusters": int}``; ``ci`` is ``[lo, hi]`` or
-    ``None`` when most resamples leave the statistic undefined.
+    Returns ``{"cohen": {"a|b": {"value", "ci", "undefined_resamples"}}, "fleiss": {...},
+    "krippendorff_alpha": {...}, "percent": {...}, "n_items": int, "n_clusters": int}``;
+    ``ci`` is ``[lo, hi]`` (see :func:`bootstrap_interval` for the resamples where the
+    statistic is undefined) or ``None`` when the statistic itself is undefined.
     """
     matrix = RatingMatrix.from_votes(votes)
     point = _values(matrix, matrix.codes)
@@ -220,24 +263,14 @@ def agreement_with_intervals(
     n_clusters = len({clusters.get(i, i) if clusters is not None else i for i in matrix.items})
     return {
         "cohen": {
-            pair: {
-                "value": value,
-                "ci": _interval([b["cohen_kappa"][pair] for b in boot], level),
-            }
+            pair: _block(value, [b["cohen_kappa"][pair] for b in boot], level)
             for pair, value in point["cohen_kappa"].items()
         },
-        "fleiss": {
-            "value": point["fleiss_kappa"],
-            "ci": _interval([b["fleiss_kappa"] for b in boot], level),
-        },
-        "krippendorff_alpha": {
-            "value": point["krippendorff_alpha"],
-            "ci": _interval([b["krippendorff_alpha"] for b in boot], level),
-        },
-        "percent": {
-            "value": point["percent"],
-            "ci": _interval([b["percent"] for b in boot], level),
-        },
+        "fleiss": _block(point["fleiss_kappa"], [b["fleiss_kappa"] for b in boot], level),
+        "krippendorff_alpha": _block(
+            point["krippendorff_alpha"], [b["krippendorff_alpha"] for b in boot], level
+        ),
+        "percent": _block(point["percent"], [b["percent"] for b in boot], level, lowest=0.0),
         "n_items": point["n_items"],
         "n_clusters": n_clusters,
     }

@@ -6,7 +6,9 @@ annotators chose, when exactly one label has the most votes) and a judge verdict
 - percent agreement with ties (``judge == majority`` over those items) and without ties
   (over the items where both the judge and the majority are decisive);
 - Cohen's kappa between judge and majority (``sklearn.metrics.cohen_kappa_score``) with a
-  bootstrap interval over items, or over clusters of items sharing a prompt;
+  bootstrap interval over items, or over clusters of items sharing a prompt (a resample
+  where kappa is undefined counts at both ends of kappa's range, see
+  :func:`tunegate.human.agreement.bootstrap_interval`: it is never dropped);
 - the confusion matrix (rows: human majority, columns: judge; labels a, b, tie);
 - judge errors (no verdict could be parsed) counted apart, never as a vote.
 """
@@ -20,7 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from tunegate.human.agreement import cluster_bootstrap_indices, kappa_from_codes
+from tunegate.human.agreement import (
+    bootstrap_interval,
+    cluster_bootstrap_indices,
+    kappa_from_codes,
+)
 
 LABELS = ("a", "b", "tie")
 
@@ -79,23 +85,19 @@ def calibrate(
     kappa = _kappa(human, machine)
     ci_kappa: list[float] | None = None
     ci_percent: list[float] | None = None
+    undefined = 0
     if len(items) >= 2:
-        kappas: list[float] = []
-        percents: list[float] = []
+        kappas: list[float | None] = []
+        percents: list[float | None] = []
         code = {label: i for i, label in enumerate(LABELS)}
         human_codes = np.array([code[h] for h in human], dtype=np.int64)
         machine_codes = np.array([code[m] for m in machine], dtype=np.int64)
         for rows in cluster_bootstrap_indices(items, clusters, n_resamples, seed):
-            k = kappa_from_codes(human_codes[rows], machine_codes[rows], len(LABELS))
-            if k is not None:
-                kappas.append(k)
+            kappas.append(kappa_from_codes(human_codes[rows], machine_codes[rows], len(LABELS)))
             percents.append(float(same[rows].mean()))
-        tail = (1.0 - level) / 2.0
-        if len(kappas) >= n_resamples // 2:
-            lo, hi = np.quantile(kappas, [tail, 1.0 - tail])
-            ci_kappa = [float(lo), float(hi)]
-        lo, hi = np.quantile(percents, [tail, 1.0 - tail])
-        ci_percent = [float(lo), float(hi)]
+        if kappa is not None:
+            ci_kappa, undefined = bootstrap_interval(kappas, level)
+        ci_percent, _ = bootstrap_interval(percents, level, lowest=0.0)
     matrix = (
         confusion_matrix(human, machine, labels=list(LABELS)).tolist()
         if items
@@ -113,6 +115,6 @@ def calibrate(
             "value": float(same[decisive].mean()) if decisive.any() else None,
             "n": int(decisive.sum()),
         },
-        "cohen_kappa": {"value": kappa, "ci": ci_kappa},
+        "cohen_kappa": {"value": kappa, "ci": ci_kappa, "undefined_resamples": undefined},
         "confusion": {"labels": list(LABELS), "rows": "human majority", "matrix": matrix},
     }

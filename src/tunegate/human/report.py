@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunegate.errors import TunegateError
-from tunegate.human.agreement import agreement_with_intervals, cluster_bootstrap_indices
+from tunegate.human.agreement import (
+    MIN_ITEMS,
+    agreement_with_intervals,
+    cluster_bootstrap_indices,
+)
 from tunegate.human.calibration import calibrate, human_majority
 from tunegate.human.store import HumanStore, StudyItem, Vote
 from tunegate.human.study import OVERALL
@@ -20,7 +24,7 @@ from tunegate.stats import sign_test
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["analyze_study", "latest_study_for_run", "render_report"]
+__all__ = ["analyze_study", "latest_study_for_run", "render_report", "small_sample_warnings"]
 
 
 def _rate_block(
@@ -185,7 +189,7 @@ def analyze_study(
         calibrate(judge, judged, majority, clusters, n_resamples, seed, level)
         for judge, judged in sorted(verdicts.items())
     ]
-    return {
+    result = {
         "study": study,
         "source": info.source,
         "criteria": info.criteria,
@@ -202,6 +206,52 @@ def analyze_study(
         "agreement": agreement,
         "judges": judges,
     }
+    result["warnings"] = small_sample_warnings(result)
+    return result
+
+
+def _undefined(block: Mapping[str, Any], n_resamples: int) -> str:
+    k = int(block.get("undefined_resamples") or 0)
+    if not k:
+        return ""
+    return (
+        f"; {k} of {n_resamples} resamples left it undefined (one label everywhere) "
+        "and count at both ends of its range"
+    )
+
+
+def small_sample_warnings(result: Mapping[str, Any]) -> list[str]:
+    """A warning for each agreement or calibration figure that rests on fewer than
+    :data:`~tunegate.human.agreement.MIN_ITEMS` items (its bootstrap interval is rough)."""
+    out: list[str] = []
+    study = result.get("study")
+    resamples = int(result.get("n_resamples") or 0)
+    agreement = result.get("agreement") or {}
+    n = int(agreement.get("n_items") or 0)
+    has_value = any(
+        (agreement.get(k) or {}).get("value") is not None for k in ("fleiss", "krippendorff_alpha")
+    ) or any(b.get("value") is not None for b in (agreement.get("cohen") or {}).values())
+    if has_value and n < MIN_ITEMS:
+        out.append(
+            f"study {study}: annotator agreement rests on {n} items (fewer than {MIN_ITEMS}): "
+            "its intervals are rough; collect votes on more items"
+            + _undefined(agreement.get("fleiss") or {}, resamples)
+        )
+    for judge in result.get("judges") or []:
+        k = int(judge.get("n_items") or 0)
+        kappa = judge.get("cohen_kappa") or {}
+        if k < MIN_ITEMS:
+            out.append(
+                f"study {study}: judge {judge.get('judge')}'s Cohen's κ against the human "
+                f"majority rests on {k} items (fewer than {MIN_ITEMS}): its interval is "
+                "rough" + _undefined(kappa, resamples)
+            )
+        elif kappa.get("undefined_resamples"):
+            out.append(
+                f"study {study}: judge {judge.get('judge')}'s Cohen's κ"
+                + _undefined(kappa, resamples)
+            )
+    return out
 
 
 def latest_study_for_run(store_path: str | Path, run_id: str) -> str | None:
@@ -238,6 +288,7 @@ def _pct(value: float | None) -> str:
 
 def render_report(result: Mapping[str, Any], console: Console) -> None:
     """Print a study's analysis as rich tables."""
+    from rich.markup import escape
     from rich.table import Table
 
     pref = result["preference"]
@@ -327,3 +378,5 @@ def render_report(result: Mapping[str, Any], console: Console) -> None:
                 f"  {j['judge']} confusion (rows human a/b/tie, cols judge a/b/tie): "
                 + "  ".join("/".join(str(x) for x in r) for r in m)
             )
+    for warning in result.get("warnings") or []:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
