@@ -198,6 +198,10 @@ def test_create_from_a_run_import_export_report(example_run: Path, tmp_path: Pat
     text = invoke("human", "report", "study-a", "--store", store, "--resamples", "100")
     assert text.exit_code == 0, text.output
     assert "overlap-judge" in text.output
+    # 11 judged items: below the documented minimum for calibration intervals.
+    flat = " ".join(text.output.split())
+    assert "judge overlap-judge's Cohen's κ against the human majority rests on 11 items" in flat
+    assert any("rests on 11 items" in w for w in report["warnings"])
     for fmt in ("csv", "labelstudio", "argilla"):
         out = tmp_path / f"export.{fmt}"
         done = invoke(
@@ -366,3 +370,43 @@ def test_serve_warns_off_loopback(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     missing = invoke("human", "serve", "nope", "--store", store)
     assert missing.exit_code == 2
     assert "no study named 'nope'" in " ".join(missing.output.split())
+
+
+def test_create_run_latest_is_the_newest_run_of_one_config(
+    example_run: Path, tmp_path: Path
+) -> None:
+    # A shared store: a later run of another config must not become the study's run.
+    folder = tmp_path / "shared"
+    shutil.copytree(example_run, folder)
+    store = str(folder / ".tunegate" / "tunegate.db")
+    from tunegate.store import Store
+
+    with Store(store) as db:
+        mine = next(r.id for r in db.runs() if r.status == "completed")
+        other = db.start_run("sentiment-other", {}, 0)
+        db.update_run_meta(other, {"result": {"run_id": other, "suites": []}})
+        db.finish_run(other)
+    args = ["human", "create", "--run", "latest", "--candidate", "finetuned"]
+    args += ["--baseline", "prompted", "--annotators", "alice,bob", "--store", store]
+
+    refused = invoke(*args)
+    assert refused.exit_code == 2, refused.output
+    text = " ".join(refused.output.split())
+    assert "--run latest is ambiguous" in text
+    assert f"human-eval-demo: {mine}" in text
+    assert f"sentiment-other: {other}" in text
+    assert "--config-name" in text
+
+    created = invoke(*args, "--config-name", "human-eval-demo", "--name", "s-latest")
+    assert created.exit_code == 0, created.output
+    with HumanStore(store) as hs:
+        assert hs.study("s-latest").source["run_id"] == mine
+
+    unknown = invoke(*args, "--config-name", "nope")
+    assert unknown.exit_code == 2
+    assert "no completed run of config 'nope'" in " ".join(unknown.output.split())
+    no_previous = invoke(
+        *[a if a != "latest" else "previous" for a in args], "--config-name", "sentiment-other"
+    )
+    assert no_previous.exit_code == 2
+    assert "no `previous` run" in " ".join(no_previous.output.split())

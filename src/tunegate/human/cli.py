@@ -7,12 +7,15 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from tunegate.errors import TunegateError
+
+if TYPE_CHECKING:
+    from tunegate.store import RunInfo, Store
 
 human_app = typer.Typer(
     no_args_is_help=True,
@@ -48,10 +51,62 @@ def _print_links(tokens: dict[str, str]) -> None:
         out.print(f"{name:<{width}}  /a/{token}/", soft_wrap=True)
 
 
+def _run_of_config(db: Store, ref: str, config_name: str | None) -> str:
+    """The run ``ref`` names; ``latest`` / ``previous`` among the completed runs of one
+    config: ``config_name``, else the only config the store has runs of (several: refused,
+    naming each config's newest run)."""
+    from tunegate.store.lookup import SPECIAL_REFS
+
+    ref = ref.strip()
+    if ref not in SPECIAL_REFS:
+        if config_name is not None:
+            raise TunegateError("--config-name chooses among runs for --run latest or previous")
+        return ref
+    completed = [r for r in db.runs() if r.status == "completed"]  # newest first
+    newest: dict[str, RunInfo] = {}
+    for r in completed:
+        newest.setdefault(r.name, r)
+    if config_name is None:
+        if len(newest) > 1:
+            shown = "; ".join(
+                f"{name}: {r.id} ({r.started_at})" for name, r in list(newest.items())[:8]
+            )
+            raise TunegateError(
+                f"--run {ref} is ambiguous: the store holds completed runs of {len(newest)} "
+                f"configs (newest of each: {shown}); pass --config-name NAME or a run id"
+            )
+        config_name = next(iter(newest), None)
+    mine = [r for r in completed if r.name == config_name]
+    if not mine:
+        known = ", ".join(newest) or "none"
+        raise TunegateError(
+            f"no completed run of config {config_name!r} in the store (configs: {known})"
+        )
+    if ref == "latest":
+        return mine[0].id
+    if len(mine) < 2:
+        raise TunegateError(
+            f"config {config_name!r} has one completed run ({mine[0].id}): there is no "
+            "`previous` run"
+        )
+    return mine[1].id
+
+
 @human_app.command("create")
 def create(
     annotators: Annotated[str, typer.Option(help="Annotator names, comma-separated.")],
-    run: Annotated[str | None, typer.Option(help="A stored run (id, prefix or `latest`).")] = None,
+    run: Annotated[
+        str | None,
+        typer.Option(help="A stored run: an id, a unique prefix, `latest` or `previous`."),
+    ] = None,
+    config_name: Annotated[
+        str | None,
+        typer.Option(
+            "--config-name",
+            help="With --run latest/previous: the config `name:` whose runs count "
+            "(needed when the store holds runs of several configs).",
+        ),
+    ] = None,
     pairs: Annotated[
         Path | None, typer.Option(help="External pairs (JSONL) instead of --run.")
     ] = None,
@@ -94,7 +149,7 @@ def create(
                 raise TunegateError("--run needs --candidate and --baseline")
             _need_store(store)
             with Store(store) as db:
-                result = load_run_result(db, run)
+                result = load_run_result(db, _run_of_config(db, run, config_name))
             items = items_from_run(result, candidate, baseline, suite)
             run_id = str(result["run_id"])
             seed = int(result.get("seed") or 0) if seed is None else seed
