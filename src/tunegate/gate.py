@@ -27,7 +27,12 @@ from collections.abc import Sequence
 from tunegate import gate_evidence
 from tunegate.config import OBSERVED_METRICS, Criterion, GateConfig, TrustJudgeConfig
 from tunegate.gate_judges import HANDLERS as JUDGE_HANDLERS
-from tunegate.gate_judges import judge_behind, trust_problem
+from tunegate.gate_judges import (
+    judge_behind,
+    judge_error_result,
+    primary_criterion,
+    trust_problem,
+)
 from tunegate.results import (
     CategoryComparison,
     Comparison,
@@ -58,7 +63,7 @@ def default_gate(
     0.02, at most 1% failed requests for the candidate, each baseline and each judge
     (``judges``) of the main suite, no model stopped (unreachable, fatal error, no
     successful request), and, when a train file is known, no test case duplicating it."""
-    criteria = [Criterion(metric=primary, vs=b, min_delta=-0.02) for b in baselines]
+    criteria = [primary_criterion(primary, b, 0.02) for b in baselines]
     criteria.append(Criterion(metric="error_rate", max=0.01))
     others = dict.fromkeys([*baselines, *judges])
     criteria += [Criterion(metric="error_rate", model=m, max=0.01) for m in others]
@@ -155,6 +160,9 @@ class _Judge:
             problem = trust_problem(self.run, self.trust, behind[0])
             if problem is not None:
                 return self.missing(c, judge, f"{behind[1]}: {problem}")
+        failing = judge_error_result(self, c, judge)  # a judge over its error limit
+        if failing is not None:
+            return failing
         handler = JUDGE_HANDLERS.get(c.metric)
         if handler is not None:
             return handler(self, c, judge)

@@ -11,6 +11,10 @@
 ``gate.trust_judge`` makes every judge-based criterion MISSING unless that judge's
 Cohen's kappa against the human majority reaches ``min_kappa`` on at least
 ``min_items`` items of the study.
+
+A judge whose calls gave no verdict more often than its limit (``judge_errors`` of its
+summary: the gate's ``error_rate`` limit for that model, else 1%) leaves every criterion
+resting on it INCONCLUSIVE (:func:`judge_error_result`), naming the judge and the counts.
 """
 
 from __future__ import annotations
@@ -18,10 +22,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from tunegate.config import Criterion, TrustJudgeConfig
+from tunegate.config import Criterion, GateConfig, TrustJudgeConfig
+from tunegate.config.gate import PREFERENCE_METRICS
 from tunegate.results import CriterionResult, RunResult, SuiteResult
 
-__all__ = ["HANDLERS", "judge_behind", "trust_problem"]
+__all__ = [
+    "HANDLERS",
+    "judge_behind",
+    "judge_error_result",
+    "primary_criterion",
+    "trust_problem",
+]
 
 
 class _Judging(Protocol):
@@ -29,6 +40,7 @@ class _Judging(Protocol):
 
     run: RunResult
     trust: TrustJudgeConfig | None
+    gate: GateConfig | None
 
     def missing(self, c: Criterion, judge: str, reason: str) -> CriterionResult: ...
 
@@ -64,6 +76,56 @@ def judge_behind(run: RunResult, c: Criterion) -> tuple[str, str] | None:
         if entry["name"] == c.metric:
             return entry["judge"], f"judge {entry['judge']}"
     return None
+
+
+def _entry_behind(run: RunResult, c: Criterion) -> dict[str, Any] | None:
+    """The suite's judge entry a judge-based criterion rests on (None for other criteria)."""
+    suite = run.suite(c.suite)
+    if c.metric in ("judge_preference", "position_bias"):
+        pairwise = _entries(suite, "pairwise")
+        return pairwise[0] if pairwise else None
+    return next((e for e in _entries(suite, "pointwise") if e["name"] == c.metric), None)
+
+
+def _called(entry: dict[str, Any]) -> str:
+    """A judge entry's name, with its model when they differ: ``gpt-judge (gpt4o-mini)``."""
+    name, model = str(entry["name"]), str(entry["judge"])
+    return name if name == model else f"{name} ({model})"
+
+
+def judge_error_result(j: _Judging, c: Criterion, judge: str) -> CriterionResult | None:
+    """INCONCLUSIVE when the judge behind ``c`` gave no verdict on more of its calls than
+    its limit (None: not judge-based, or the judge is within its limit)."""
+    from tunegate.judging import judge_error_limit  # after the run: not on its import path
+
+    entry = _entry_behind(j.run, c)
+    block = (entry or {}).get("judge_errors") or {}
+    if entry is None or not block.get("calls"):
+        return None
+    failed, calls = int(block["failed"]), int(block["calls"])
+    limit = judge_error_limit(j.gate, str(entry["judge"]), c.suite or j.run.main.name)
+    if failed / calls <= limit:
+        return None
+    what = "pairwise judge" if entry.get("kind") == "pairwise" else "judge"
+    out = j.missing(
+        c,
+        judge,
+        f"{what} {_called(entry)} gave no verdict on {failed} of {calls} calls "
+        f"({failed / calls:.1%}, above the {100 * limit:g}% limit): its verdicts cannot be trusted",
+    )
+    out.status = "INCONCLUSIVE"
+    out.n = calls
+    return out
+
+
+def primary_criterion(primary: str, baseline: str, margin: float = 0.02) -> Criterion:
+    """The default gate's criterion on the primary metric against ``baseline``: non-inferior
+    within ``margin``. For a preference (a suite judged only by a pairwise judge) the win
+    rate p compares as the paired delta ``p - (1 - p)``, so the bar is ``p >= 0.5 -
+    margin / 2`` (0.49 for the default 0.02)."""
+    if primary in PREFERENCE_METRICS:
+        return Criterion(metric=primary, vs=baseline, min=0.5 - margin / 2)
+    return Criterion(metric=primary, vs=baseline, min_delta=-margin)
 
 
 def trust_problem(run: RunResult, trust: TrustJudgeConfig | None, judge: str) -> str | None:

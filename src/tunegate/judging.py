@@ -11,6 +11,10 @@ verdict tokens are scored by log-likelihood after the prompt.
 Judge calls are stored under the model name ``judge:<model>`` with case ids
 ``<scorer>|<case id>|<model>`` (pointwise) or ``<judge>|<case id>|<candidate>|<baseline>|AB``
 and ``...|BA`` (pairwise: candidate shown first, baseline shown first).
+
+Each judge's summary carries ``judge_errors``: its calls, the calls that gave no verdict,
+their rate and the limit (:func:`judge_error_limit`). A judge over its limit is warned
+about in every report, and the gate criteria resting on it are undecided.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 
 from tunegate.config import (
     Config,
+    GateConfig,
     HFModel,
     JudgeScorerConfig,
     PairwiseJudgeConfig,
@@ -54,12 +59,19 @@ from tunegate.scoring.scorers import BuiltScorer
 from tunegate.store import Response, Store
 
 __all__ = [
+    "DEFAULT_JUDGE_ERROR_LIMIT",
     "SuiteJudging",
     "judge_backend",
+    "judge_error_limit",
+    "judge_error_warning",
     "judge_scorers",
     "run_judges",
     "self_preference_warnings",
 ]
+
+#: The share of a judge's calls that may give no verdict (the default gate's error limit)
+#: before the judge is warned about and the criteria resting on it are undecided.
+DEFAULT_JUDGE_ERROR_LIMIT = 0.01
 
 
 # --------------------------------------------------------------------------- prompts
@@ -274,6 +286,57 @@ def _pairwise_summary(
     }
 
 
+def judge_error_limit(gate: GateConfig | None, judge: str, suite: str) -> float:
+    """How many of ``judge``'s calls may fail: the strictest ``error_rate`` criterion of
+    ``gate`` on that model (``model: <judge>``), else its ``error_rate`` criterion without
+    a model, else :data:`DEFAULT_JUDGE_ERROR_LIMIT` (the default gate's)."""
+    criteria = [
+        c
+        for c in (gate.criteria if gate is not None else [])
+        if c.metric == "error_rate" and c.suite in (None, suite)
+    ]
+    for wanted in (judge, None):
+        limits = [
+            c.max for c in criteria if c.max is not None and getattr(c, "model", None) == wanted
+        ]
+        if limits:
+            return min(limits)
+    return DEFAULT_JUDGE_ERROR_LIMIT
+
+
+def _judge_errors(run: ModelRun, parse: Parse, limit: float) -> dict[str, Any]:
+    """The ``judge_errors`` block: calls, calls without a verdict, their rate, the limit."""
+    calls = len(run.responses)
+    failed = sum(not _verdict_of(r, parse).ok for r in run.responses)
+    rate = failed / calls if calls else None
+    return {
+        "calls": calls,
+        "failed": failed,
+        "rate": rate,
+        "limit": limit,
+        "over_limit": rate is not None and rate > limit,
+    }
+
+
+def _called(entry: dict[str, Any]) -> str:
+    """A judge entry's name, with its model when they differ: ``gpt-judge (gpt4o-mini)``."""
+    name, model = str(entry["name"]), str(entry["judge"])
+    return name if name == model else f"{name} ({model})"
+
+
+def judge_error_warning(suite: str, entry: dict[str, Any]) -> str | None:
+    """The warning for a judge entry whose calls failed more often than its limit."""
+    block = entry.get("judge_errors") or {}
+    if not block.get("over_limit"):
+        return None
+    what = "pairwise judge" if entry.get("kind") == "pairwise" else "judge"
+    return (
+        f"{suite}: {what} {_called(entry)} gave no verdict on "
+        f"{block['failed']} of {block['calls']} calls ({block['rate']:.1%}, above the "
+        f"{block['limit']:.0%} limit): the criteria resting on it are undecided"
+    )
+
+
 def self_preference_warnings(
     config: Config, suite: SuiteConfig, models: Sequence[str]
 ) -> list[str]:
@@ -345,9 +408,15 @@ async def run_judges(
             for key, response in zip(job.keys, run.responses, strict=True):
                 verdicts[key] = _verdict_of(response, job.parse)
             result.pointwise[sc.label] = verdicts
-            entries.append(_pointwise_summary(sc, verdicts, list(runs), len(cases), run))
+            entry = _pointwise_summary(sc, verdicts, list(runs), len(cases), run)
         else:
-            entries.append(_pairwise_summary(config, sc, cases, runs, baselines, job, run))
+            entry = _pairwise_summary(config, sc, cases, runs, baselines, job, run)
+        limit = judge_error_limit(config.gate, job.judge, suite.name)
+        entry["judge_errors"] = _judge_errors(run, job.parse, limit)
+        entries.append(entry)
+        warning = judge_error_warning(suite.name, entry)
+        if warning is not None:
+            result.warnings.append(warning)
     result.summary = {"judges": entries, "warnings": list(result.warnings)}
     return result
 

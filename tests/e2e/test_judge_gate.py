@@ -130,6 +130,9 @@ def test_trust_judge_needs_agreement_with_people(
             {"metric": "judge_preference", "vs": "base", "min": 0.5},
             {"metric": "judge_score", "min": 0.2},
             {"metric": "position_bias", "max": 0.6},
+            # The pointwise judge fails 1 of its 12 calls (the 'garbage' case): allowed here
+            # (the default 1% limit would leave judge_score undecided).
+            {"metric": "error_rate", "model": "grader", "max": 0.2},
         ],
     )
     assert crits[0].status == status
@@ -148,9 +151,10 @@ def test_judge_criteria_without_a_trust_rule_or_without_a_judge(judged: RunResul
             {"metric": "judge_preference", "min": 0.9},
             {"metric": "judge_score", "max": 0.3},
             {"metric": "position_bias", "max": 0.4},
+            {"metric": "error_rate", "model": "grader", "max": 0.2},  # see above
         ],
     )
-    assert [c.status for c in crits] == ["PASS", "FAIL", "FAIL"]
+    assert [c.status for c in crits][:3] == ["PASS", "FAIL", "FAIL"]
     assert "first-shown output in 50.0% of 12 decisive verdicts" in crits[2].reason
     no_judges = copy.copy(judged)
     no_judges.suites = [copy.copy(judged.main)]

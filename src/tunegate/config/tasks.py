@@ -227,7 +227,11 @@ def _kinds_with(flag: str) -> str:
 
 
 def default_metric(task: TaskConfig) -> str:
-    """A task's lead metric: macro-F1, accuracy, perplexity, or its first scorer's."""
+    """A task's lead metric: macro-F1, accuracy, perplexity, or its first scorer's; for a
+    task whose only scorers are pairwise judges, ``judge_preference`` (the judge's win
+    rate), not the ``exact_match`` every such task also scores by default."""
+    if task.scorers and all(isinstance(s, PairwiseJudgeConfig) for s in task.scorers):
+        return "judge_preference"
     return task.kind.default_metric or suite_metrics(task)[0]
 
 

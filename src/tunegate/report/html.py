@@ -120,6 +120,8 @@ def _columns(suite: dict[str, Any]) -> list[str]:
         rest = [m for m in metrics if m != primary][:3]
         if primary != "pass_rate" and "pass_rate" not in rest:
             rest.append("pass_rate")
+    if primary in ("judge_preference", "human_preference"):  # no value per model
+        return rest
     return [primary, *rest]
 
 
