@@ -190,7 +190,6 @@ class CategoryComparison(_Result):
     excluded: dict[str, int] = Field(default_factory=dict)
 
 
-
 class CaseRow(_Result):
     """One model's outcome on one case."""
 

@@ -221,9 +221,9 @@ def _suite(result: dict[str, Any], suite: dict[str, Any], index: int) -> dict[st
             else "a failed request counts as a wrong answer"
         ),
         "notes": suite.get("notes") or [],
+        "parsing": parsing_lines({n: m.get("parsing") for n, m in models.items()}),
     }
 
-        "parsing": parsing_lines({n: m.get("parsing") for n, m in models.items()}),
 
 def _comparison_row(c: dict[str, Any]) -> dict[str, Any]:
     """One paired comparison: McNemar's p and wins/ties/losses only on the row of the
