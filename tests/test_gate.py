@@ -552,8 +552,18 @@ def test_latency_limits_with_judge_observed_use_the_observed_percentiles() -> No
         [
             {"metric": "latency_p50", "max": p50 + 1, "judge": "observed"},
             {"metric": "latency_p95", "max": p95 - 1, "judge": "observed"},
-            {"metric": "latency_p99", "vs": "base", "max_ratio": ratio99 + 0.01, "judge": "observed"},
-            {"metric": "latency_p50", "vs": "base", "max_ratio": ratio50 - 0.01, "judge": "observed"},
+            {
+                "metric": "latency_p99",
+                "vs": "base",
+                "max_ratio": ratio99 + 0.01,
+                "judge": "observed",
+            },
+            {
+                "metric": "latency_p50",
+                "vs": "base",
+                "max_ratio": ratio50 - 0.01,
+                "judge": "observed",
+            },
         ]
     )
     result = evaluate(config, cases, [tuned, base])
