@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/decision_quality.py [--trials T] [--cases N]``
 (with the defaults: 500 pipeline runs, 4 to 10 minutes on two shared cores; --trials 50 for a quick look)
 
-Each trial is a real run through the pipeline (``tunegate.pipeline.run``: python models,
+Each trial is a real run through the pipeline (``tunegate.pipeline.flow.run``: python models,
 scoring, paired bootstrap, gate) on ``N`` three-label cases. Every model answers each
 case right with its own probability, independently per case and trial; a "failing"
 baseline raises (a failed request) on each case with probability 0.3, whatever it would
@@ -86,7 +86,7 @@ LABELS = ["positive", "negative", "neutral"]
 def setting(folder: Path, name: str, cand: float, base: float, fail: float, trials: int) -> str:
     """SHIP rate (and verdict counts) over ``trials`` runs of one setting."""
     from tunegate.config import load_config
-    from tunegate.pipeline import RunOptions, run
+    from tunegate.pipeline.flow import RunOptions, run
 
     config = load_config(folder / "tunegate.yaml")
     verdicts: Counter[str] = Counter()

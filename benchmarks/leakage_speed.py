@@ -8,7 +8,7 @@ reviews as in real text), ``--train`` for training and ``--test`` for testing.
 ``--planted`` of the test reviews (1% by default) are copies of random train
 reviews with one light edit each (a word replaced, deleted or inserted, plus
 case and punctuation changes). Prints the time of each stage and of
-:func:`tunegate.leakage.check_leakage`, the LSH candidate count, and the recall of
+:func:`tunegate.data.leakage.check_leakage`, the LSH candidate count, and the recall of
 the planted pairs (overall and among those whose true Jaccard reaches the
 threshold), and how many reported pairs were not planted.
 """
@@ -21,7 +21,7 @@ import random
 import time
 
 from tunegate.data import Case
-from tunegate.leakage import (
+from tunegate.data.leakage import (
     check_leakage,
     jaccard,
     lsh_candidates,

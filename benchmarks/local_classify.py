@@ -127,7 +127,7 @@ def base_vs_merged(adapter: Path, limit: int, repeats: int, threads: int, unfixe
     """Base vs merged model on identical inputs, interleaved; medians of ``repeats`` runs."""
     import statistics
 
-    from tunegate.mmlu import GENERAL_KNOWLEDGE, load_general_jsonl
+    from tunegate.data.general import GENERAL_KNOWLEDGE, load_general_jsonl
     from tunegate.models.hf import resolve_gguf
 
     gguf = resolve_gguf("gemma3-270m")

@@ -28,10 +28,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tunegate.bfcl import load_bfcl
 from tunegate.config import TaskConfig, suite_metrics
 from tunegate.data import Case
-from tunegate.evaluate import generic_result, score_generic
+from tunegate.data.bfcl import load_bfcl
+from tunegate.evaluation.scores import generic_result, score_generic
 from tunegate.scoring.scorers import build_scorers
 from tunegate.scoring.structured import expected_to_calls, parse_tool_calls, score_tool_calls
 from tunegate.scoring.text import exact_match, rouge_l_score, sentence_bleu, sentence_chrf

@@ -79,7 +79,7 @@ def main() -> None:
     started = time.perf_counter()
     from rich.console import Console
 
-    import tunegate.pipeline as pipeline
+    import tunegate.pipeline.flow as pipeline
     from tunegate.config.load import load_config
     from tunegate.report import json_report, terminal
     from tunegate.store import Store

@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from tunegate.config import load_config
-from tunegate.pipeline import RunOptions, run
+from tunegate.pipeline.flow import RunOptions, run
 from tunegate.report.files import write_atomic
 from tunegate.report.html import render_html
 from tunegate.report.json_report import dumps_report

@@ -137,7 +137,11 @@ def main() -> None:
             "tunegate --help": [str(TUNEGATE), "--help"],
             "tunegate validate (example)": [str(TUNEGATE), "validate", str(EXAMPLE)],
             "tunegate validate (chat config)": [str(TUNEGATE), "validate", str(chat)],
-            "import tunegate.pipeline": [sys.executable, "-c", "import tunegate.pipeline"],
+            "import tunegate.pipeline.flow": [
+                sys.executable,
+                "-c",
+                "import tunegate.pipeline.flow",
+            ],
         }
         load_before = os.getloadavg()[0]
         rows = [(name, seconds(cmd, args.repeats, env)) for name, cmd in commands.items()]

@@ -196,7 +196,7 @@ def main() -> None:
     from servers import openai_app, serve
 
     from tunegate.config import load_config
-    from tunegate.pipeline import RunOptions, run
+    from tunegate.pipeline.flow import RunOptions, run
     from tunegate.report.html import write_html
     from tunegate.report.json_report import to_json
 

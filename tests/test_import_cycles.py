@@ -64,8 +64,8 @@ def test_task_kinds_name_their_scoring_functions_by_path() -> None:
             assert callable(ref.resolve()), ref.path
     code = (
         "import sys, tunegate.config, tunegate.tasks\n"
-        "print(sorted(m for m in ('tunegate.evaluate', 'tunegate.compare', "
-        "'tunegate.task_scoring') if m in sys.modules))"
+        "print(sorted(m for m in ('tunegate.evaluation.scores', 'tunegate.evaluation.compare', "
+        "'tunegate.evaluation.kinds') if m in sys.modules))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60

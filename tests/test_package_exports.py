@@ -15,15 +15,15 @@ def test_the_readme_names_import_from_the_package_lazily() -> None:
         """
         import json, sys
         import tunegate
-        before = sorted(m for m in ("tunegate.config", "tunegate.pipeline", "pydantic")
+        before = sorted(m for m in ("tunegate.config", "tunegate.pipeline.flow", "pydantic")
                         if m in sys.modules)
         from tunegate import RunOptions, load_config, run
-        import tunegate.config, tunegate.pipeline
+        import tunegate.config, tunegate.pipeline.flow
         print(json.dumps({
             "before": before,
             "same": [load_config is tunegate.config.load_config,
-                     run is tunegate.pipeline.run,
-                     RunOptions is tunegate.pipeline.RunOptions],
+                     run is tunegate.pipeline.flow.run,
+                     RunOptions is tunegate.pipeline.flow.RunOptions],
             "listed": [n in dir(tunegate) and n in tunegate.__all__
                        for n in ("load_config", "run", "RunOptions")],
         }))

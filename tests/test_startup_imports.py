@@ -54,7 +54,7 @@ RUN_ONLY = (
     "tunegate.scoring",
     "tunegate.runner",
     "tunegate.store",
-    "tunegate.pipeline",
+    "tunegate.pipeline.flow",
     "tunegate.scoring.scorers",
     "tunegate.stats",
     "sqlite3",
@@ -72,8 +72,8 @@ NOT_FOR_HELP = (
     "asyncio",
     "tunegate.config",
     "tunegate.models",
-    "tunegate.preflight",
-    "tunegate.demo",
+    "tunegate.pipeline.preflight",
+    "tunegate.cli.demo",
 )
 
 
@@ -105,11 +105,13 @@ def test_the_listing_sees_what_a_command_imports(tmp_path: Path) -> None:
     config = _chat_project(tmp_path)
     code, modules, output = _loaded(tmp_path, "validate", str(config))
     assert code == 0, output
-    assert _imported(modules, ("pydantic", "jinja2", "tunegate.config", "tunegate.preflight")) == [
+    assert _imported(
+        modules, ("pydantic", "jinja2", "tunegate.config", "tunegate.pipeline.preflight")
+    ) == [
         "jinja2",
         "pydantic",
         "tunegate.config",
-        "tunegate.preflight",
+        "tunegate.pipeline.preflight",
     ]
 
 

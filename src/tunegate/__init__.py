@@ -9,6 +9,10 @@ the names that run a ``tunegate.yaml`` from Python (``load_config``, ``run``,
 from __future__ import annotations
 
 import importlib
+import sys
+import warnings
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -40,7 +44,7 @@ if TYPE_CHECKING:
         write_pairs,
     )
     from tunegate.config import load_config
-    from tunegate.pipeline import RunOptions, run
+    from tunegate.pipeline.flow import RunOptions, run
 
 __all__ = [
     "ABTestResults",
@@ -75,10 +79,73 @@ __all__ = [
 #: Where each lazily exported name lives.
 _HOMES = {
     "load_config": "tunegate.config",
-    "run": "tunegate.pipeline",
-    "RunOptions": "tunegate.pipeline",
+    "run": "tunegate.pipeline.flow",
+    "RunOptions": "tunegate.pipeline.flow",
 }
 _API_NAMES = frozenset(__all__) - {"__version__"}
+
+
+#: Modules that moved into the stage packages: the old import path still works, with a
+#: DeprecationWarning, for one release.
+_MOVED = {
+    "tunegate.evaluate": ("tunegate.evaluation.scores",),
+    "tunegate.compare": ("tunegate.evaluation.compare",),
+    "tunegate.task_scoring": ("tunegate.evaluation.kinds",),
+    "tunegate.judging": ("tunegate.evaluation.judging",),
+    "tunegate.cost": ("tunegate.evaluation.cost",),
+    "tunegate.provenance": ("tunegate.evaluation.provenance",),
+    "tunegate.gate_judges": ("tunegate.gate.judges",),
+    "tunegate.gate_evidence": ("tunegate.gate.evidence",),
+    "tunegate.preflight": ("tunegate.pipeline.preflight",),
+    "tunegate.suites": ("tunegate.pipeline.suites",),
+    "tunegate.facts": ("tunegate.pipeline.facts",),
+    "tunegate.human_link": ("tunegate.pipeline.human_link",),
+    "tunegate.leakage": ("tunegate.data.leakage",),
+    "tunegate.demo": ("tunegate.cli.demo",),
+    "tunegate.bfcl": ("tunegate.data.bfcl",),
+    "tunegate.mmlu": (
+        "tunegate.data.mmlu",
+        "tunegate.data.general",
+        "tunegate.data.multiple_choice",
+    ),
+}
+
+
+class _MovedModules:
+    """Finds a moved module under its old name: the new module itself (one home) or a
+    module holding the public names of its homes (several)."""
+
+    @staticmethod
+    def find_spec(fullname: str, path: object = None, target: object = None) -> ModuleSpec | None:
+        if fullname not in _MOVED:
+            return None
+        return ModuleSpec(fullname, _MovedModules)
+
+    @staticmethod
+    def create_module(spec: ModuleSpec) -> ModuleType:
+        homes = _MOVED[spec.name]
+        warnings.warn(
+            f"{spec.name} moved to {' and '.join(homes)}; the old path goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        modules = [importlib.import_module(home) for home in homes]
+        if len(modules) == 1:
+            return modules[0]
+        merged = ModuleType(spec.name, f"Moved: see {', '.join(homes)}.")
+        for module in modules:
+            for name in getattr(module, "__all__", None) or dir(module):
+                if not name.startswith("_"):
+                    setattr(merged, name, getattr(module, name))
+        return merged
+
+    @staticmethod
+    def exec_module(module: ModuleType) -> None:
+        return None
+
+
+if not any(finder is _MovedModules for finder in sys.meta_path):
+    sys.meta_path.append(_MovedModules)
 
 
 def __getattr__(name: str) -> Any:

@@ -8,7 +8,7 @@ responses are scored and compared. Code elsewhere asks the kind
 (``task_kind(task.type).metrics``) instead of testing the type's name.
 
 This module imports nothing heavy: the kinds name their scoring functions by import
-path (:class:`FunctionRef`, in :mod:`tunegate.task_scoring`), imported when they run.
+path (:class:`FunctionRef`, in :mod:`tunegate.evaluation.kinds`), imported when they run.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from tunegate.config.tasks import LabelParse, PassRule
     from tunegate.data import Case
-    from tunegate.evaluate import ScoredModel
+    from tunegate.data.response import Response
+    from tunegate.evaluation.scores import ScoredModel
     from tunegate.results import Comparison, ModelResult
     from tunegate.runner import ModelRun
     from tunegate.scoring.registry import BuiltScorer
-    from tunegate.store import Response
 
 __all__ = [
     "TASK_KINDS",
@@ -167,11 +167,11 @@ class FunctionRef:
         return self.resolve()(*args, **kwargs)
 
 
-_score_labels = FunctionRef("tunegate.task_scoring:score_labels")
-_score_outputs = FunctionRef("tunegate.task_scoring:score_outputs")
-_score_perplexity = FunctionRef("tunegate.task_scoring:score_perplexity_of")
-_compare_labels = FunctionRef("tunegate.task_scoring:compare_labels")
-_compare_outputs = FunctionRef("tunegate.task_scoring:compare_outputs")
+_score_labels = FunctionRef("tunegate.evaluation.kinds:score_labels")
+_score_outputs = FunctionRef("tunegate.evaluation.kinds:score_outputs")
+_score_perplexity = FunctionRef("tunegate.evaluation.kinds:score_perplexity_of")
+_compare_labels = FunctionRef("tunegate.evaluation.kinds:compare_labels")
+_compare_outputs = FunctionRef("tunegate.evaluation.kinds:compare_outputs")
 
 
 def _tokenizer_notes(suite: str, runs: Mapping[str, ModelRun]) -> list[str]:

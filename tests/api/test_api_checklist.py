@@ -118,7 +118,7 @@ MODELS = textwrap.dedent(
 
 def _run(tmp_path: Path) -> Any:
     from tunegate.config import load_config
-    from tunegate.pipeline import RunOptions, run
+    from tunegate.pipeline.flow import RunOptions, run
 
     (tmp_path / "gng_models.py").write_text(MODELS, encoding="utf-8")
     rows = [

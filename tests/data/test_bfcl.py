@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tunegate.bfcl import NO_CALL_CATEGORIES, bfcl_category, load_bfcl, to_openai_tools
 from tunegate.data import Case
+from tunegate.data.bfcl import NO_CALL_CATEGORIES, bfcl_category, load_bfcl, to_openai_tools
 from tunegate.errors import DataError
 from tunegate.scoring.structured import (
     ToolCall,

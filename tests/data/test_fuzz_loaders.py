@@ -19,15 +19,15 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tunegate.bfcl import load_bfcl
 from tunegate.cli import app
 from tunegate.config import load_config
 from tunegate.data import FieldMap, load_cases
+from tunegate.data.bfcl import load_bfcl
+from tunegate.data.mmlu import load_multiple_choice_csv
 from tunegate.errors import TunegateError
 from tunegate.human.exchange import import_argilla, import_csv_votes, import_labelstudio
 from tunegate.human.store import StudyItem
 from tunegate.human.study import PairItem, items_from_pairs
-from tunegate.mmlu import load_multiple_choice_csv
 
 EXAMPLES = 150
 FUZZ = settings(

@@ -13,16 +13,10 @@ from typing import Any
 import pytest
 
 from tunegate.data import Case
+from tunegate.data.general import GENERAL_KNOWLEDGE, load_general_jsonl
+from tunegate.data.mmlu import load_multiple_choice_csv, mmlu_category
+from tunegate.data.multiple_choice import CHOICE_CONTINUATIONS, LETTERS, format_multiple_choice
 from tunegate.errors import DataError, TunegateError
-from tunegate.mmlu import (
-    CHOICE_CONTINUATIONS,
-    GENERAL_KNOWLEDGE,
-    LETTERS,
-    format_multiple_choice,
-    load_general_jsonl,
-    load_multiple_choice_csv,
-    mmlu_category,
-)
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 MMLU = SHARED / "data" / "mmlu"

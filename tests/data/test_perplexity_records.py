@@ -14,7 +14,7 @@ import pytest
 
 from tunegate.config import SuiteConfig, parse_config
 from tunegate.errors import DataError
-from tunegate.suites import load_suite_cases
+from tunegate.pipeline.suites import load_suite_cases
 
 TUNEGATE = Path(sys.executable).parent / "tunegate"
 

@@ -16,8 +16,8 @@ import yaml
 from servers import openai_app, serve
 
 from tunegate.config import parse_config
-from tunegate.mmlu import load_multiple_choice_csv
-from tunegate.pipeline import RunOptions, run
+from tunegate.data.mmlu import load_multiple_choice_csv
+from tunegate.pipeline.flow import RunOptions, run
 from tunegate.report.markdown import to_markdown
 
 TUNEGATE = Path(sys.executable).parent / "tunegate"

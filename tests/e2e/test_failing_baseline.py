@@ -3,7 +3,7 @@
 Two loopback OpenAI-compatible servers answer by keyword (always right on this data);
 the baseline's server answers HTTP 500 to every request, or to every request (retries
 included) for a third of the cases. The real ``tunegate`` command runs without a gate
-section (the default gate); the JSON, the HTML report and ``tunegate.pipeline.run`` say
+section (the default gate); the JSON, the HTML report and ``tunegate.pipeline.flow.run`` say
 the same verdict as the exit code.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 from servers import FaultPlan, keyword_sentiment, openai_app, serve
 
 from tunegate.config import load_config
-from tunegate.pipeline import RunOptions, run
+from tunegate.pipeline.flow import RunOptions, run
 
 TUNEGATE = Path(sys.executable).parent / "tunegate"
 WORDS = ["great", "awful", "okay", "love", "terrible", "fine"]

@@ -17,7 +17,7 @@ import pytest
 from servers import GOOD_ACTIONS, FaultPlan, classify_app, keyword_sentiment, openai_app, serve
 
 from tunegate.config import parse_config
-from tunegate.pipeline import RunOptions, run
+from tunegate.pipeline.flow import RunOptions, run
 from tunegate.runner import RetryPolicy
 
 N = 5000

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from tunegate.cli import app
 from tunegate.config import parse_config
-from tunegate.pipeline import RunOptions, run
+from tunegate.pipeline.flow import RunOptions, run
 from tunegate.results import RunResult
 
 # The candidate answers briefly, the baseline rambles; the judge prefers the shorter

@@ -11,7 +11,7 @@ import pytest
 from test_judge_run import _config, _run, _write_project
 
 from tunegate.config import GateConfig
-from tunegate.gate import evaluate_gate
+from tunegate.gate.criteria import evaluate_gate
 from tunegate.results import CriterionResult, RunResult
 
 

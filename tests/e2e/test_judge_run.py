@@ -17,7 +17,7 @@ from servers import openai_app, serve
 
 from tunegate.config import parse_config
 from tunegate.errors import ConfigError
-from tunegate.pipeline import RunOptions, run
+from tunegate.pipeline.flow import RunOptions, run
 from tunegate.report.json_report import to_json
 from tunegate.report.markdown import to_markdown
 from tunegate.results import RunResult

@@ -12,7 +12,7 @@ from servers import serve
 
 from tunegate.config import load_config
 from tunegate.models.hf import HFBackend
-from tunegate.pipeline import RunOptions, run
+from tunegate.pipeline.flow import RunOptions, run
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "src" / "tunegate" / "examples" / "sentiment"
 

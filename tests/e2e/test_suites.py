@@ -18,10 +18,10 @@ import yaml
 from rouge_score import rouge_scorer
 from servers import openai_app, serve
 
-from tunegate.bfcl import load_bfcl
 from tunegate.config import load_config, parse_config
+from tunegate.data.bfcl import load_bfcl
 from tunegate.errors import ConfigError
-from tunegate.pipeline import RunOptions, run
+from tunegate.pipeline.flow import RunOptions, run
 from tunegate.report.json_report import to_json
 from tunegate.report.markdown import to_markdown
 from tunegate.scoring.text import normalize_answer
@@ -391,7 +391,7 @@ def test_a_gate_metric_unknown_to_its_suite_is_a_config_error() -> None:
 
 def test_perplexities_of_different_tokenizers_are_flagged(tmp_path: Path) -> None:
     from tunegate.data import Case
-    from tunegate.pipeline import evaluate_run
+    from tunegate.pipeline.flow import evaluate_run
     from tunegate.runner import ModelRun, ModelRunStats
     from tunegate.store import Response
 

@@ -17,8 +17,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 import tunegate
-from tunegate.bfcl import load_bfcl, to_openai_tools
 from tunegate.data import Case
+from tunegate.data.bfcl import load_bfcl, to_openai_tools
 from tunegate.errors import DataError
 from tunegate.scoring.structured import (
     ToolCall,

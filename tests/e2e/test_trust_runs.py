@@ -270,7 +270,7 @@ def test_a_changed_system_fingerprint_between_reused_and_fresh_answers_is_warned
     tmp_path: Path,
 ) -> None:
     from tunegate.config import parse_config
-    from tunegate.pipeline import RunOptions, run
+    from tunegate.pipeline.flow import RunOptions, run
     from tunegate.report.json_report import to_json
 
     served = {"fingerprint": "fp_1"}

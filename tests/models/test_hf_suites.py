@@ -14,9 +14,10 @@ import pytest
 from conftest import needs_weights
 
 from tunegate.config import parse_config
-from tunegate.mmlu import LETTERS, load_general_jsonl
+from tunegate.data.general import load_general_jsonl
+from tunegate.data.multiple_choice import LETTERS
 from tunegate.models.hf import LocalLM, resolve_gguf
-from tunegate.pipeline import RunOptions, run
+from tunegate.pipeline.flow import RunOptions, run
 
 pytestmark = pytest.mark.usefixtures("weights")
 

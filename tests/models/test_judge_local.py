@@ -20,7 +20,7 @@ from conftest import needs_weights
 from test_llamacpp import ALIAS, LlamaServer, llama_server  # noqa: F401 (the fixture)
 
 from tunegate.config import parse_config
-from tunegate.pipeline import RunOptions, run
+from tunegate.pipeline.flow import RunOptions, run
 from tunegate.results import RunResult
 
 QUESTIONS = [

@@ -379,7 +379,7 @@ def _perplexity_config(tmp_path: Path, url: str, texts: list[str]) -> Any:
 def test_perplexity_suite_on_an_openai_compatible_server(
     tmp_path: Path, llama_server: LlamaServer, served: Served
 ) -> None:
-    from tunegate.pipeline import RunOptions, run
+    from tunegate.pipeline.flow import RunOptions, run
 
     texts = [SENTENCES[0]]
     result = run(
@@ -396,7 +396,7 @@ def test_perplexity_suite_on_an_openai_compatible_server(
 
 
 def test_perplexity_suite_on_an_endpoint_without_logprobs_says_why(tmp_path: Path) -> None:
-    from tunegate.pipeline import RunOptions, run
+    from tunegate.pipeline.flow import RunOptions, run
 
     with serve(openai_app()) as url:
         result = run(

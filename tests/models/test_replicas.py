@@ -131,7 +131,7 @@ async def test_replica_killed_mid_run_and_one_started_late(
 
 
 def test_run_facts_list_every_replica_without_secrets() -> None:
-    from tunegate.facts import model_identity
+    from tunegate.pipeline.facts import model_identity
 
     spec = OpenAIModel(
         type="openai", model="toy", base_url=["http://u:pw@127.0.0.1:1/v1", "http://127.0.0.1:2/v1"]

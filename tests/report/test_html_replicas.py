@@ -22,7 +22,7 @@ from chromium import launched, needs_chromium
 from servers import openai_app, serve
 
 from tunegate.config import parse_config
-from tunegate.pipeline import RunOptions, run
+from tunegate.pipeline.flow import RunOptions, run
 from tunegate.report.html import render_html, write_html
 from tunegate.report.json_report import to_json
 from tunegate.report.markdown import to_markdown

@@ -22,7 +22,7 @@ from report_project import CANARY, HOSTILE, big_answer, write_project
 from servers import openai_app, serve
 
 from tunegate.config import load_config
-from tunegate.pipeline import RunOptions, run
+from tunegate.pipeline.flow import RunOptions, run
 from tunegate.report.html import render_html, write_html
 from tunegate.report.json_report import to_json
 

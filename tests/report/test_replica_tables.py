@@ -22,7 +22,7 @@ from servers import openai_app, serve
 
 from tunegate.config import parse_config
 from tunegate.models.transport import latency_percentile
-from tunegate.pipeline import RunOptions, run
+from tunegate.pipeline.flow import RunOptions, run
 from tunegate.report.json_report import to_json
 from tunegate.report.markdown import md_escape, to_markdown
 from tunegate.report.replicas import REPLICA_HEADER, replica_rows

@@ -14,13 +14,13 @@ from rich.console import Console
 import tunegate.report
 from tunegate.config import parse_config
 from tunegate.data import Case
-from tunegate.pipeline import evaluate_run
+from tunegate.pipeline.flow import evaluate_run
 from tunegate.report.html import render_html
 from tunegate.report.html_data import page_data, picks_label, suite_cases
 from tunegate.report.json_report import to_json
 from tunegate.report.terminal import suite_parts
-from tunegate.report.wording import metric_columns
 from tunegate.results import RunResult, SuiteResult
+from tunegate.results.wording import metric_columns
 from tunegate.runner import ModelRun
 from tunegate.store import Response
 from tunegate.tasks import TASK_KINDS, TASK_TYPES, stored_task_kind

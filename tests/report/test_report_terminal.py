@@ -12,7 +12,7 @@ from rich.console import Console
 from servers import openai_app, serve
 
 from tunegate.config import load_config
-from tunegate.pipeline import RunOptions, run
+from tunegate.pipeline.flow import RunOptions, run
 from tunegate.report.terminal import print_summary
 from tunegate.results import RunResult
 

@@ -23,12 +23,12 @@ from tunegate.config import OpenAIModel, parse_config
 from tunegate.data import load_cases
 from tunegate.errors import ConfigError
 from tunegate.models.openai_chat import OpenAIChatBackend
-from tunegate.pipeline import RunOptions, run
+from tunegate.pipeline.flow import RunOptions, run
 from tunegate.report.json_report import to_json
 from tunegate.report.markdown import to_markdown
 from tunegate.report.terminal import print_summary
-from tunegate.report.wording import conclusion
 from tunegate.results import Comparison, Estimate, ModelResult, SuiteResult
+from tunegate.results.wording import conclusion
 
 TUNEGATE = Path(sys.executable).parent / "tunegate"
 EXAMPLE = Path(__file__).resolve().parents[2] / "src" / "tunegate" / "examples" / "tool_calling"
@@ -286,7 +286,7 @@ def test_answers_that_are_not_tool_calls_are_unparseable(tmp_path: Path) -> None
 
 
 def load_cases_bfcl(path: Path) -> list[Any]:
-    from tunegate.bfcl import load_bfcl
+    from tunegate.data.bfcl import load_bfcl
 
     return load_bfcl(path)
 

@@ -185,7 +185,7 @@ def test_cli_says_a_deprecated_spelling_once_as_a_warning(tmp_path: Path) -> Non
 
 
 def test_a_lower_is_better_scorer_marks_its_metrics_for_comparisons() -> None:
-    from tunegate.evaluate import score_generic
+    from tunegate.evaluation.scores import score_generic
     from tunegate.scoring.base import Score
     from tunegate.scoring.registry import BuiltScorer
 

@@ -15,7 +15,7 @@ import pytest
 from tunegate.config import parse_config
 from tunegate.config.scorers import scorer_config
 from tunegate.data import Case
-from tunegate.preflight import first_template_problem, preflight
+from tunegate.pipeline.preflight import first_template_problem, preflight
 from tunegate.scoring.registry import BuildContext, build_scorer
 from tunegate.store import Response
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from tunegate.cli import app
 from tunegate.errors import TunegateError
-from tunegate.pipeline import RunOptions, run
+from tunegate.pipeline.flow import RunOptions, run
 from tunegate.store import MAX_ANSWER_CHARS, SCHEMA_VERSION, Response, Store
 
 TUNEGATE = Path(sys.executable).parent / "tunegate"

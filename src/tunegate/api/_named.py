@@ -16,9 +16,9 @@ from typing import Any
 
 from tunegate.config.scorers import scorer_config
 from tunegate.data import Case
+from tunegate.data.response import Response
 from tunegate.scoring.base import Score
 from tunegate.scoring.registry import BuildContext, build_scorer
-from tunegate.store import Response
 
 __all__ = ["SCORERS", "named_score"]
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from tunegate.data.response import Response
     from tunegate.runner import ModelRunStats
-    from tunegate.store import Response
 
 
 #: Answers are counted as they come but shown at most this often per model (rich redraws

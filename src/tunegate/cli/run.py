@@ -18,7 +18,7 @@ from tunegate.errors import TunegateError
 
 if TYPE_CHECKING:
     from tunegate.config import Config
-    from tunegate.pipeline import RunOptions
+    from tunegate.pipeline.flow import RunOptions
     from tunegate.results import RunResult
 
 
@@ -95,7 +95,7 @@ def _execute(
         disable=quiet,
     )
     # Imported here, after the config loaded: its errors should not wait on numpy & co.
-    from tunegate.pipeline import run
+    from tunegate.pipeline.flow import run
     from tunegate.report.json_report import to_json, write_json_document
     from tunegate.report.terminal import print_summary
 
@@ -190,7 +190,7 @@ def run_cmd(
 ) -> None:
     """Run every model on the test set, score, compare, judge the gate, print the summary."""
     cfg = _load(config)  # before importing the pipeline: config errors should not wait
-    from tunegate.pipeline import RunOptions
+    from tunegate.pipeline.flow import RunOptions
 
     fresh = tuple(no_cache_model or ())
     unknown = [m for m in fresh if m not in cfg.models]
@@ -234,8 +234,8 @@ def demo(
 
     With OPENAI_API_KEY set, gpt-4o-mini zero-shot joins as another baseline.
     """
-    from tunegate.demo import demo_config_path, with_openai_baseline
-    from tunegate.pipeline import RunOptions
+    from tunegate.cli.demo import demo_config_path, with_openai_baseline
+    from tunegate.pipeline.flow import RunOptions
 
     config_path = demo_config_path()
 
@@ -254,7 +254,7 @@ def validate(config: Annotated[Path, typer.Argument(help="The tunegate.yaml to c
     (rendered against the real cases), environment variables, python functions, custom
     scorers and shots files."""
     cfg = _load(config)
-    from tunegate.preflight import preflight
+    from tunegate.pipeline.preflight import preflight
 
     found = preflight(cfg, config.resolve().parent, str(config))
     for warning in found.warnings:
@@ -290,7 +290,7 @@ def check_data(
     import json
 
     from tunegate.data import FieldMap, load_cases
-    from tunegate.leakage import check_leakage
+    from tunegate.data.leakage import check_leakage
     from tunegate.report.terminal import print_leakage
 
     fields = FieldMap(input_field=input_field, label_field=label_field)

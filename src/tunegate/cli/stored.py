@@ -180,7 +180,7 @@ def plan(
     from rich.table import Table
 
     from tunegate.history.plan import plan_from_result
-    from tunegate.report.wording import interval, num
+    from tunegate.results.wording import interval, num
 
     (result,) = _stored_results(store, run)
     try:

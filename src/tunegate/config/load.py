@@ -262,7 +262,7 @@ def _resolve_paths(config: Config, base: Path) -> Config:
 
     def fix_dataset(ds: DatasetConfig) -> DatasetConfig:
         if str(ds.path) == "builtin:general":
-            from tunegate.mmlu import GENERAL_KNOWLEDGE
+            from tunegate.data.general import GENERAL_KNOWLEDGE
 
             return ds.model_copy(update={"path": GENERAL_KNOWLEDGE, "format": "general"})
         return ds.model_copy(update={"path": fix(ds.path)})

@@ -18,6 +18,7 @@ from tunegate.config.scorers import (
     ScorerConfig,
     scorer_config,
 )
+from tunegate.data.case import FieldMap
 from tunegate.data.formats import DataFormat
 from tunegate.tasks import TASK_KINDS, TASK_TYPES, TaskKind, task_kind
 
@@ -35,6 +36,17 @@ class DatasetConfig(_Strict):
     category_field: str | None = "category"
     id_field: str | None = "id"
     limit: Annotated[Int, Field(gt=0)] | None = None
+
+    def field_map(self, *, label_required: bool = True) -> FieldMap:
+        """The loader's field map (``label_required=False``: the task never reads the
+        reference, so records may lack the label field)."""
+        return FieldMap(
+            input_field=self.input_field,
+            label_field=self.label_field,
+            category_field=self.category_field,
+            id_field=self.id_field,
+            label_required=label_required,
+        )
 
 
 class PassRule(_Strict):

@@ -21,14 +21,17 @@ from __future__ import annotations
 from tunegate.data.case import Case, FieldMap, Message
 from tunegate.data.formats import DATA_FORMATS, DataFormat, FileFormat, detect_format
 from tunegate.data.load import load_cases
+from tunegate.data.response import MAX_ANSWER_CHARS, Response
 
 __all__ = [
     "DATA_FORMATS",
+    "MAX_ANSWER_CHARS",
     "Case",
     "DataFormat",
     "FieldMap",
     "FileFormat",
     "Message",
+    "Response",
     "detect_format",
     "load_cases",
 ]

@@ -13,7 +13,6 @@ from tunegate.errors import ConfigError
 from tunegate.models.base import Backend, BatchBackend, Completion, TransportError, cache_key
 from tunegate.models.prompting import check_template, draw_shots
 from tunegate.models.registry import BuildContext, build
-from tunegate.suites import field_map
 
 __all__ = [
     "Backend",
@@ -22,7 +21,6 @@ __all__ = [
     "TransportError",
     "build_backends",
     "cache_key",
-    "field_map",
 ]
 
 
@@ -52,7 +50,7 @@ def _draw(
     pool = load_cases(
         shots.path,
         shots.format,
-        field_map(shots),
+        shots.field_map(),
         labels=config.main_task.labels,
     )
     seed = shots.seed if shots.seed is not None else config.seed

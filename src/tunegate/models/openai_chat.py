@@ -149,7 +149,7 @@ class OpenAIChatBackend(BackendDefaults):
         request: dict[str, Any] = {"model": self.config.model, "messages": messages, **self._params}
         functions = case.metadata.get("functions") if self.tools else None
         if functions:
-            from tunegate.bfcl import to_openai_tools
+            from tunegate.data.bfcl import to_openai_tools
 
             request["tools"] = to_openai_tools(functions)
         if self._extra:

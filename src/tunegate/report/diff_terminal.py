@@ -14,7 +14,7 @@ from tunegate.history.changes import (
     RunDiff,
     RunSide,
 )
-from tunegate.report.wording import interval, metric_name, num, p_value
+from tunegate.results.wording import interval, metric_name, num, p_value
 
 #: Ids of fixed / broken cases listed in the terminal (all of them are in the JSON).
 MAX_IDS = 20

@@ -20,7 +20,7 @@ from tunegate.report.files import write_atomic
 from tunegate.report.html_data import page_data, script_json
 from tunegate.report.parsing import parsing_lines
 from tunegate.report.replicas import REPLICA_HEADER, stored_replicated_models
-from tunegate.report.wording import interval, metric_name, num, p_text
+from tunegate.results.wording import interval, metric_name, num, p_text
 from tunegate.tasks import stored_task_kind
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -1,4 +1,5 @@
-"""The JSON report."""
+"""The JSON report: the run's document (:func:`tunegate.results.document.to_json`,
+re-exported here) written as indented JSON."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tunegate.jsonable import jsonable
 from tunegate.report.files import write_atomic
-from tunegate.report.wording import cache_lines, conclusion, run_notes
 from tunegate.results import RunResult
+from tunegate.results.document import to_json
 
 # A list or object with more members than this has one member per line, written
 # compactly: a per-case row stays readable on its line, and the C encoder writes it
@@ -17,17 +17,6 @@ from tunegate.results import RunResult
 # slower on 5,000 cases).
 _ONE_LINE_MEMBERS = 32
 _compact = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
-
-
-def to_json(result: RunResult) -> dict[str, Any]:
-    """The report as a JSON-ready dictionary (NaN becomes null)."""
-    data = result.to_dict()
-    for suite, raw_suite in zip(result.suites, data["suites"], strict=True):
-        for comp, raw in zip(suite.comparisons, raw_suite["comparisons"], strict=True):
-            raw["conclusion"] = conclusion(comp, result.confidence, suite)
-    data["warnings"] = run_notes(result)  # every warning and note of the run
-    data["reused_answers"] = cache_lines(result)
-    return jsonable(data)  # type: ignore[no-any-return]
 
 
 def dumps_report(data: Any) -> str:

@@ -1,14 +1,14 @@
 """The judges' tables as rows of text, shared by the terminal and Markdown renderers.
 
-They only format what :mod:`tunegate.judging` and :mod:`tunegate.human_link` computed.
+They only format what :mod:`tunegate.evaluation.judging` and :mod:`tunegate.pipeline.human_link` computed.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tunegate.report.wording import interval, num, p_value
 from tunegate.results import RunResult, SuiteResult
+from tunegate.results.wording import interval, num, p_value
 
 __all__ = [
     "HUMAN_HEADER",

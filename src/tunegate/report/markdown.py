@@ -18,7 +18,8 @@ from tunegate.report.judges import (
 )
 from tunegate.report.parsing import parsing_heading, parsing_line
 from tunegate.report.replicas import REPLICA_HEADER, replicated_models
-from tunegate.report.wording import (
+from tunegate.results import RunResult, SuiteResult
+from tunegate.results.wording import (
     cache_lines,
     column_name,
     conclusion,
@@ -34,7 +35,6 @@ from tunegate.report.wording import (
     run_notes,
     shows_test,
 )
-from tunegate.results import RunResult, SuiteResult
 
 _ICON = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️", "MISSING": "❔"}
 _VERDICT = {"SHIP": "✅ SHIP", "ITERATE": "❌ ITERATE", "INCONCLUSIVE": "⚠️ INCONCLUSIVE"}

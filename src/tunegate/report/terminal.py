@@ -7,7 +7,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from tunegate.leakage import LeakageReport
+from tunegate.data.leakage import LeakageReport
 from tunegate.report.judges import (
     HUMAN_HEADER,
     PAIRWISE_HEADER,
@@ -20,7 +20,8 @@ from tunegate.report.judges import (
 )
 from tunegate.report.parsing import parsing_lines
 from tunegate.report.replicas import REPLICA_HEADER, replicated_models
-from tunegate.report.wording import (
+from tunegate.results import GateResult, ModelResult, RunResult, SuiteResult
+from tunegate.results.wording import (
     cache_lines,
     column_name,
     conclusion,
@@ -35,7 +36,6 @@ from tunegate.report.wording import (
     run_notes,
     shows_test,
 )
-from tunegate.results import GateResult, ModelResult, RunResult, SuiteResult
 from tunegate.tasks import stored_task_kind
 
 

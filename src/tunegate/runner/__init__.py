@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 from tunegate.data import Case
+from tunegate.data.response import Response
 from tunegate.models.base import Backend, BatchBackend, cache_keyer, render_request
 from tunegate.runner.interrupts import raise_if_interrupted, run_sync
 from tunegate.runner.records import (
@@ -36,7 +37,7 @@ from tunegate.runner.records import (
     _Item,
 )
 from tunegate.runner.worker import _ModelWorker
-from tunegate.store import FLUSH_SECONDS, Response, Store
+from tunegate.store import FLUSH_SECONDS, Store
 
 __all__ = [
     "PRELOAD",
@@ -58,9 +59,9 @@ __all__ = [
 #: (The metrics, intervals and tests of a run are numpy and the standard library:
 #: scikit-learn, scipy and statsmodels are not imported by a run, only checked against.)
 PRELOAD = (
-    "tunegate.evaluate",
-    "tunegate.compare",
-    "tunegate.judging",
+    "tunegate.evaluation.scores",
+    "tunegate.evaluation.compare",
+    "tunegate.evaluation.judging",
 )
 
 

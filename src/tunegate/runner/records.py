@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tunegate.data import Case
-from tunegate.store import Response
+from tunegate.data.response import Response
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from tunegate.data.response import Response
 from tunegate.models.base import (
     Backend,
     BatchBackend,
@@ -20,7 +21,7 @@ from tunegate.models.base import (
 )
 from tunegate.runner.records import ModelRunStats, Observer, RetryPolicy, _Item
 from tunegate.secrets import redact
-from tunegate.store import Response, Store
+from tunegate.store import Store
 
 
 def retry_delay(policy: RetryPolicy, exc: TransportError, attempt: int) -> float:

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tunegate.store import MAX_ANSWER_CHARS
+from tunegate.data.response import MAX_ANSWER_CHARS
 
 __all__ = [
     "DEFAULT_RULE",

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from tunegate.config.scorers import SCORER_CLASSES, ScorerConfig
 from tunegate.data import Case
+from tunegate.data.response import Response
 from tunegate.scoring.base import Score
-from tunegate.store import Response
 
 if TYPE_CHECKING:  # config.tasks asks this registry for metric names: no import back
     from tunegate.config.tasks import TaskConfig
@@ -193,7 +193,7 @@ def build_scorers(
 ) -> list[BuiltScorer]:
     """The task's scorers, ready to call; configuration problems raise ConfigError.
 
-    Judges are left out: their verdicts come from model calls (see :mod:`tunegate.judging`).
+    Judges are left out: their verdicts come from model calls (see :mod:`tunegate.evaluation.judging`).
     """
     return [
         build_scorer(sc, BuildContext(f"{where}.scorers[{i}]", config_dir))

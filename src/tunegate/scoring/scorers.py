@@ -29,6 +29,7 @@ from tunegate.config.scorers import (
     ToolCallScorer,
 )
 from tunegate.data import Case
+from tunegate.data.response import MAX_ANSWER_CHARS, Response
 from tunegate.errors import ConfigError
 from tunegate.scoring import assertions, structured, text
 from tunegate.scoring.base import Score
@@ -43,7 +44,6 @@ from tunegate.scoring.registry import (
     scorer,
 )
 from tunegate.scoring.values import is_template, render_value
-from tunegate.store import MAX_ANSWER_CHARS, Response
 
 __all__ = ["BuiltScorer", "build_scorer", "build_scorers", "references"]
 

@@ -7,38 +7,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from tunegate.data.response import MAX_ANSWER_CHARS, Response
 from tunegate.secrets import redact, redact_known, redact_urls, remember_urls_in
 from tunegate.store.sqlite import _dump, _load
-
-MAX_ANSWER_CHARS = 10_000_000
-"""A stored answer text longer than this is cut here; ``extra["truncated_from"]`` keeps the length."""
-
-
-@dataclass
-class Response:
-    """One model's answer (or error) for one case."""
-
-    case_id: str
-    model: str
-    key: str
-    text: str | None = None
-    output: Any = None
-    extra: dict[str, Any] | None = None
-    error: str | None = None
-    error_kind: str | None = None
-    latency_ms: float | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    attempts: int = 1
-    cached: bool = False
-    # Where a reused answer was first received: that run's id and the time (epoch seconds).
-    origin_run: str | None = None
-    origin_at: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the model answered (the answer may still be wrong or unparseable)."""
-        return self.error is None
 
 
 @dataclass

@@ -7,7 +7,7 @@ whole interval violates it, INCONCLUSIVE when it straddles it. A comparison that
 rests on no case (no case answered by both) is INCONCLUSIVE.
 Operational limits (error rate, unparseable rate, leakage, cost) are facts of this
 run and are judged on the observed value; latency percentiles on a distribution-free
-interval (:mod:`tunegate.gate_evidence`). ``judge:`` overrides either.
+interval (:mod:`tunegate.gate.evidence`). ``judge:`` overrides either.
 
 A criterion on another model's own value (``model:``, e.g. a baseline's or a judge's
 error rate) can hold a SHIP back but cannot fail the candidate: over its limit it is
@@ -24,10 +24,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from tunegate import gate_evidence
 from tunegate.config import OBSERVED_METRICS, Criterion, GateConfig, TrustJudgeConfig
-from tunegate.gate_judges import HANDLERS as JUDGE_HANDLERS
-from tunegate.gate_judges import (
+from tunegate.gate import evidence as gate_evidence
+from tunegate.gate.judges import HANDLERS as JUDGE_HANDLERS
+from tunegate.gate.judges import (
     judge_behind,
     judge_error_result,
     primary_criterion,

@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pytest
 
 from tunegate.data import Case, load_cases
-from tunegate.leakage import (
+from tunegate.data.leakage import (
     EMPTY_SIGNATURE_VALUE,
     LeakageReport,
     candidate_probability,
@@ -36,7 +36,7 @@ from tunegate.leakage import (
 
 pytestmark = pytest.mark.filterwarnings("error")
 
-DEMO = Path(__file__).resolve().parents[1] / "src" / "tunegate" / "examples" / "sentiment" / "data"
+DEMO = Path(__file__).resolve().parents[2] / "src" / "tunegate" / "examples" / "sentiment" / "data"
 LABELS = ["positive", "negative", "neutral"]
 
 # 40 words, no trigram repeated.
@@ -290,7 +290,7 @@ def test_results_are_deterministic_for_a_seed() -> None:
 
 def test_signatures_do_not_depend_on_python_hash_randomisation() -> None:
     program = (
-        "from tunegate.leakage import minhash_signatures, shingles;"
+        "from tunegate.data.leakage import minhash_signatures, shingles;"
         "print(minhash_signatures([shingles('a b c d e f'), {'x'}], num_perm=4, seed=9).tolist())"
     )
     outputs = set()
@@ -450,7 +450,7 @@ def test_check_data_command_reports_copied_reviews(tmp_path: Path) -> None:
     import sys
 
     data = (
-        Path(__file__).resolve().parents[1] / "src" / "tunegate" / "examples" / "sentiment" / "data"
+        Path(__file__).resolve().parents[2] / "src" / "tunegate" / "examples" / "sentiment" / "data"
     )
     train = data / "train.jsonl"
     lines = train.read_text(encoding="utf-8").splitlines()

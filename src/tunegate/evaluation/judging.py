@@ -35,6 +35,7 @@ from tunegate.config import (
     SuiteConfig,
 )
 from tunegate.data import Case
+from tunegate.data.response import Response
 from tunegate.models.judges import Parse, judge_backend
 from tunegate.runner import (
     ModelRun,
@@ -56,7 +57,7 @@ from tunegate.scoring.judge import (
 )
 from tunegate.scoring.pairwise import PairJudgment, outcome, summarise, summarise_by_category
 from tunegate.scoring.scorers import BuiltScorer
-from tunegate.store import Response, Store
+from tunegate.store import Store
 
 __all__ = [
     "DEFAULT_JUDGE_ERROR_LIMIT",

@@ -1,4 +1,4 @@
-"""tunegate.suites: a suite's cases whatever its format: field map, limit, ids prefixed for
+"""tunegate.pipeline.suites: a suite's cases whatever its format: field map, limit, ids prefixed for
 suites other than the main one, and a format its task does not read named with the fix."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from tunegate.config import parse_config
 from tunegate.errors import ConfigError, TunegateError
-from tunegate.suites import field_map, load_suite_cases, suite_format
+from tunegate.pipeline.suites import field_map, load_suite_cases, suite_format
 
 
 def _config(tmp_path: Path, suites: list[dict[str, Any]]) -> Any:

@@ -1,4 +1,4 @@
-"""tunegate.provenance: where reused answers came from, and a warning when the endpoint now
+"""tunegate.evaluation.provenance: where reused answers came from, and a warning when the endpoint now
 serves another model or fingerprint than the reused answers did."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tunegate.provenance import cache_summary, served_by_change
+from tunegate.evaluation.provenance import cache_summary, served_by_change
 from tunegate.store import Response, Store
 
 

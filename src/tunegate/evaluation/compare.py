@@ -28,7 +28,7 @@ from tunegate.stats import (
 )
 
 if TYPE_CHECKING:  # a type only: evaluate's imports stay out of compare's
-    from tunegate.evaluate import ScoredModel
+    from tunegate.evaluation.scores import ScoredModel
 
 Mask = npt.NDArray[np.bool_]
 

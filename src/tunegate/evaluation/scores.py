@@ -11,6 +11,7 @@ import numpy as np
 
 from tunegate.config import PassRule
 from tunegate.data import Case
+from tunegate.data.response import Response
 from tunegate.results import CaseRow, Estimate, ModelResult
 from tunegate.scoring import structured
 from tunegate.scoring.classification import (
@@ -30,7 +31,6 @@ from tunegate.stats import (
     latency_percentiles,
     wilson_interval,
 )
-from tunegate.store import Response
 
 CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "micro_f1", "weighted_f1")
 

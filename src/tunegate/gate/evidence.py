@@ -26,7 +26,7 @@ __all__ = ["Requests", "error_rate", "latency", "requests_of", "stopped"]
 
 
 class _Judging(Protocol):
-    """What these handlers need of the gate's judge (:class:`tunegate.gate._Judge`)."""
+    """What these handlers need of the gate's judge (:class:`tunegate.gate.criteria._Judge`)."""
 
     run: RunResult
     suite: SuiteResult

@@ -1,8 +1,8 @@
 """How each task kind scores and compares its models: the functions that
-:data:`tunegate.tasks.TASK_KINDS` names by import path (``tunegate.task_scoring:...``).
+:data:`tunegate.tasks.TASK_KINDS` names by import path (``tunegate.evaluation.kinds:...``).
 
 :mod:`tunegate.tasks` names them by path instead of importing them, so the registry
-(imported by the config) never imports :mod:`tunegate.evaluate` (which imports the
+(imported by the config) never imports :mod:`tunegate.evaluation.scores` (which imports the
 config): no import cycle, and the scoring modules load only when a run scores.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tunegate.compare import compare_classification, compare_generic
-from tunegate.evaluate import (
+from tunegate.evaluation.compare import compare_classification, compare_generic
+from tunegate.evaluation.scores import (
     ScoredModel,
     classification_result,
     generic_result,

@@ -36,7 +36,7 @@ __all__ = [
 
 
 class _Judging(Protocol):
-    """What a handler needs of the gate's judge (:class:`tunegate.gate._Judge`)."""
+    """What a handler needs of the gate's judge (:class:`tunegate.gate.criteria._Judge`)."""
 
     run: RunResult
     trust: TrustJudgeConfig | None
@@ -96,7 +96,9 @@ def _called(entry: dict[str, Any]) -> str:
 def judge_error_result(j: _Judging, c: Criterion, judge: str) -> CriterionResult | None:
     """INCONCLUSIVE when the judge behind ``c`` gave no verdict on more of its calls than
     its limit (None: not judge-based, or the judge is within its limit)."""
-    from tunegate.judging import judge_error_limit  # after the run: not on its import path
+    from tunegate.evaluation.judging import (
+        judge_error_limit,
+    )  # after the run: not on its import path
 
     entry = _entry_behind(j.run, c)
     block = (entry or {}).get("judge_errors") or {}

@@ -10,15 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunegate.config import Config, SuiteConfig, TaskConfig, default_metric, suite_metrics
-from tunegate.cost import model_cost
 from tunegate.data import Case, load_cases
 from tunegate.errors import ConfigError
-from tunegate.facts import run_facts
-from tunegate.gate import evaluate_gate
-from tunegate.human_link import human_evidence
+from tunegate.evaluation.cost import model_cost
+from tunegate.gate.criteria import evaluate_gate
 from tunegate.models import build_backends
-from tunegate.report.json_report import to_json
+from tunegate.pipeline.facts import run_facts
+from tunegate.pipeline.human_link import human_evidence
+from tunegate.pipeline.suites import field_map, load_suite_cases
 from tunegate.results import CategoryComparison, Comparison, ModelResult, RunResult, SuiteResult
+from tunegate.results.document import to_json
 from tunegate.runner import (
     ModelRun,
     Observer,
@@ -30,13 +31,12 @@ from tunegate.runner import (
 )
 from tunegate.scoring.scorers import build_scorers
 from tunegate.store import Store
-from tunegate.suites import field_map, load_suite_cases
 from tunegate.tasks import ModelScoring
 
 if TYPE_CHECKING:
-    from tunegate.evaluate import ScoredModel
-    from tunegate.judging import SuiteJudging
-    from tunegate.leakage import LeakageReport
+    from tunegate.data.leakage import LeakageReport
+    from tunegate.evaluation.judging import SuiteJudging
+    from tunegate.evaluation.scores import ScoredModel
 
 
 def _now_iso() -> str:
@@ -117,9 +117,9 @@ def evaluate_suite(
     ``judged`` holds the verdicts of the suite's judges (see :func:`run_judges`).
     """
     # Imported after the requests (startup: the first request does not wait on them).
-    from tunegate.compare import compare_categories
-    from tunegate.evaluate import case_rows, category_indices
-    from tunegate.judging import judge_scorers
+    from tunegate.evaluation.compare import compare_categories
+    from tunegate.evaluation.judging import judge_scorers
+    from tunegate.evaluation.scores import case_rows, category_indices
 
     task, kind = suite.task, suite.task.kind
     main = config.is_main(suite)
@@ -279,7 +279,7 @@ def attach_provenance(
     model stopped in a suite beyond the main one, or its endpoint changed what it serves."""
     from datetime import UTC, datetime
 
-    from tunegate.provenance import cache_summary, served_by_change
+    from tunegate.evaluation.provenance import cache_summary, served_by_change
 
     now = datetime.now(UTC)
     for i, (suite, runs) in enumerate(zip(result.suites, all_runs, strict=False)):
@@ -299,7 +299,7 @@ def attach_provenance(
 
 def check_train_leakage(config: Config, cases: Sequence[Case]) -> LeakageReport | None:
     """Leakage between the test cases and the train file the config names (k-shot pools)."""
-    from tunegate.leakage import check_leakage
+    from tunegate.data.leakage import check_leakage
 
     paths = {}
     for spec in config.models.values():
@@ -325,7 +325,7 @@ async def arun(
     suite_cases = [
         load_suite_cases(suite, main=config.is_main(suite), limit=opts.limit) for suite in suites
     ]
-    from tunegate.preflight import first_template_problem
+    from tunegate.pipeline.preflight import first_template_problem
 
     for suite, cases in zip(suites, suite_cases, strict=True):
         problem = first_template_problem(config, suite, cases[:1])
@@ -344,7 +344,7 @@ async def arun(
     all_runs: list[dict[str, ModelRun]] = []
     run_id: str | None = None
     started_clock = time.monotonic()
-    from tunegate.judging import run_judges  # not on the path to the first request
+    from tunegate.evaluation.judging import run_judges  # not on the path to the first request
 
     try:
         with Store(opts.store_path or config.store) as store:

@@ -21,15 +21,8 @@ __all__ = ["field_map", "load_suite_cases", "suite_format"]
 
 
 def field_map(ds: DatasetConfig, *, label_required: bool = True) -> FieldMap:
-    """The loader's field map for a dataset section (``label_required=False``: the task
-    never reads the reference, so records may lack the label field)."""
-    return FieldMap(
-        input_field=ds.input_field,
-        label_field=ds.label_field,
-        category_field=ds.category_field,
-        id_field=ds.id_field,
-        label_required=label_required,
-    )
+    """The loader's field map for a dataset section (see :meth:`DatasetConfig.field_map`)."""
+    return ds.field_map(label_required=label_required)
 
 
 def suite_format(suite: SuiteConfig) -> str:

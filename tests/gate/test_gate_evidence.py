@@ -28,8 +28,8 @@ from test_gate import (
 
 from tunegate.config import parse_config
 from tunegate.errors import ConfigError
-from tunegate.judging import SuiteJudging
-from tunegate.pipeline import evaluate_run
+from tunegate.evaluation.judging import SuiteJudging
+from tunegate.pipeline.flow import evaluate_run
 from tunegate.stats.quantile import quantile_interval
 
 N = 120

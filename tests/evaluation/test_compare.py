@@ -1,4 +1,4 @@
-"""tunegate.compare: paired comparisons of a candidate with a baseline on the same cases,
+"""tunegate.evaluation.compare: paired comparisons of a candidate with a baseline on the same cases,
 checked against scikit-learn (metric values), statsmodels (McNemar) and hand counts."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score
 from statsmodels.stats.contingency_tables import mcnemar
 
-from tunegate.compare import compare_categories, compare_classification, compare_generic
 from tunegate.data import Case
-from tunegate.evaluate import ScoredModel, score_classification
+from tunegate.evaluation.compare import compare_categories, compare_classification, compare_generic
+from tunegate.evaluation.scores import ScoredModel, score_classification
 from tunegate.store import Response
 
 LABELS = ["positive", "negative", "neutral"]

@@ -1,7 +1,7 @@
 """The go/no-go gate: criteria -> PASS / FAIL / INCONCLUSIVE / MISSING -> verdict -> exit code.
 
 Most tests build per-case answers whose right verdict is known by construction and
-run them through the real :func:`tunegate.pipeline.evaluate_run` (scoring, bootstrap,
+run them through the real :func:`tunegate.pipeline.flow.evaluate_run` (scoring, bootstrap,
 paired comparisons, gate). Expected numbers come from the constructed data and from
 independent references (scikit-learn, statsmodels, scipy, numpy), never from the code
 under test. The last section runs the ``tunegate`` command against loopback servers
@@ -30,10 +30,10 @@ from statsmodels.stats.proportion import proportion_confint
 
 from tunegate.config import Config, Criterion, parse_config
 from tunegate.data import Case
+from tunegate.data.leakage import LeakageReport, check_leakage
 from tunegate.errors import ConfigError
-from tunegate.gate import describe
-from tunegate.leakage import LeakageReport, check_leakage
-from tunegate.pipeline import evaluate_run
+from tunegate.gate.criteria import describe
+from tunegate.pipeline.flow import evaluate_run
 from tunegate.results import CriterionResult, RunResult
 from tunegate.runner import ModelRun
 from tunegate.stats import interval_standard_error, minimum_detectable_effect, required_cases

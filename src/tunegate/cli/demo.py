@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tunegate.config import CompareConfig, Config, OpenAIModel, PriceConfig
 
-EXAMPLES = Path(__file__).parent / "examples"
+EXAMPLES = Path(__file__).parents[1] / "examples"
 SYSTEM = (
     "Classify the sentiment of the following product review. "
     "Respond with exactly one word: positive, negative, or neutral."

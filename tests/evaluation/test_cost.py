@@ -1,4 +1,4 @@
-"""tunegate.cost: a model's cost per token or per hour of serving, checked by hand."""
+"""tunegate.evaluation.cost: a model's cost per token or per hour of serving, checked by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tunegate.config import PriceConfig
-from tunegate.cost import model_cost
+from tunegate.evaluation.cost import model_cost
 from tunegate.results import ModelResult
 
 

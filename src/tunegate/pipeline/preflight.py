@@ -129,7 +129,7 @@ def _env_problems(config: Config) -> list[str]:
 def preflight(config: Config, config_dir: Path | None, src: str) -> Preflight:
     """Check everything but the model calls; messages start with ``src`` (the config file)."""
     from tunegate.models import build_backends, suite_models
-    from tunegate.suites import load_suite_cases
+    from tunegate.pipeline.suites import load_suite_cases
 
     found = Preflight()
 

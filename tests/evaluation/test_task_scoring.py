@@ -1,4 +1,4 @@
-"""tunegate.task_scoring: the scoring and comparison functions the task kinds name by path,
+"""tunegate.evaluation.kinds: the scoring and comparison functions the task kinds name by path,
 reached through the registry and directly, on real answers checked against scikit-learn."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
 from tunegate.data import Case
-from tunegate.store import Response
-from tunegate.task_scoring import (
+from tunegate.evaluation.kinds import (
     compare_labels,
     compare_outputs,
     score_labels,
     score_outputs,
     score_perplexity_of,
 )
+from tunegate.store import Response
 from tunegate.tasks import TASK_KINDS, ModelScoring
 
 LABELS = ["yes", "no"]

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from tunegate.store import Response, Store
+from tunegate.data.response import Response
+from tunegate.store import Store
 
 
 def _age_s(started_at: str, now: datetime) -> float | None:

@@ -1,4 +1,4 @@
-"""tunegate.preflight: what ``tunegate validate`` checks before any model call (environment
+"""tunegate.pipeline.preflight: what ``tunegate validate`` checks before any model call (environment
 variables, cases, scorers, templates), each problem naming the config file and key."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from tunegate.config import parse_config
 from tunegate.data import Case
-from tunegate.preflight import preflight, template_problem
+from tunegate.pipeline.preflight import preflight, template_problem
 
 
 def _project(tmp_path: Path, **overrides: Any) -> tuple[Any, Path]:

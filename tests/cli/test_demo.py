@@ -1,9 +1,9 @@
-"""tunegate.demo: the bundled demo config and its optional OpenAI baseline."""
+"""tunegate.cli.demo: the bundled demo config and its optional OpenAI baseline."""
 
 from __future__ import annotations
 
+from tunegate.cli.demo import SYSTEM, demo_config_path, with_openai_baseline
 from tunegate.config import OpenAIModel, load_config
-from tunegate.demo import SYSTEM, demo_config_path, with_openai_baseline
 
 
 def test_the_demo_config_is_bundled_and_valid() -> None:

@@ -267,7 +267,7 @@ class RunResult(_Result):
     gate: GateResult | None = None
     facts: dict[str, Any] = Field(default_factory=dict)  # version, config hash, times, models
     human: dict[str, Any] | None = None  # the run's human study: preference, agreement, judges
-    # The JSON document the run stored (``tunegate.report.json_report.to_json`` of this
+    # The JSON document the run stored (``tunegate.results.document.to_json`` of this
     # result when it finished): the CLI writes its reports from it instead of building it
     # again. Not a field: it is not part of the result's own JSON.
     _stored_json: dict[str, Any] | None = PrivateAttr(default=None)
