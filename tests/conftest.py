@@ -110,3 +110,17 @@ def _forget_remembered_secrets() -> Iterator[None]:
 
     yield
     secrets._known.clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _sigint_as_python_sets_it() -> Iterator[None]:
+    """Started in the background by a non-interactive shell, pytest inherits SIGINT
+    ignored; tests of Ctrl-C handling need Python's own handler, as in a terminal."""
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    if before is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if before is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, before)

@@ -241,8 +241,11 @@ def test_per_category_metrics_and_paired_category_deltas(result: Any) -> None:
         em = np.mean([tuned[k].scores["exact_match"] for k in ids])
         assert info["metrics"]["exact_match"] == pytest.approx(em)
         comp = next(c for c in qa.category_comparisons if c.category == category)
-        delta = np.mean([tuned[k].correct for k in ids]) - np.mean([base[k].correct for k in ids])
+        # Paired on the cases both models answered: a failed request (q6) is left out.
+        both = [k for k in ids if tuned[k].error is None and base[k].error is None]
+        delta = np.mean([tuned[k].correct for k in both]) - np.mean([base[k].correct for k in both])
         assert comp.delta == pytest.approx(delta)
+        assert (comp.n, comp.n_excluded) == (len(both), len(ids) - len(both))
         assert comp.ci[0] <= comp.delta <= comp.ci[1]
         assert not comp.flagged  # not a regression suite
 

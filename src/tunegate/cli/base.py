@@ -48,6 +48,11 @@ class _Sigterm:
     def install(cls) -> None:
         with contextlib.suppress(ValueError):  # not the main thread: leave the default
             signal.signal(signal.SIGTERM, cls.handle)
+            # A process started in the background by a non-interactive shell (a CI step's
+            # `cmd &`) inherits SIGINT ignored, and SIGTERM, handled through SIGINT, would
+            # then be ignored too: the run would end with a verdict. Take SIGINT back.
+            if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
 
     @classmethod
     def exit_code(cls) -> int:
