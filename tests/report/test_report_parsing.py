@@ -71,6 +71,7 @@ def test_the_json_counts_answers_by_how_they_were_parsed(tmp_path: Path) -> None
         "exact": 6,
         "matched": 0,
         "unparseable": 0,
+        "failed": 0,
         "why": {},
     }
     assert models["chatty"]["parsing"] == {
@@ -78,6 +79,7 @@ def test_the_json_counts_answers_by_how_they_were_parsed(tmp_path: Path) -> None
         "exact": 2,
         "matched": 2,
         "unparseable": 2,
+        "failed": 0,
         "why": {"negated": 1, "several labels": 1},
     }
     assert models["chatty"]["unparseable"] == 2
@@ -133,3 +135,14 @@ def test_parse_is_for_classification(tmp_path: Path) -> None:
             },
             source=tmp_path / "tunegate.yaml",
         )
+
+
+def test_failed_requests_are_named_apart_from_unparseable_answers() -> None:
+    from tunegate.report.parsing import parsing_line
+
+    counts = {"rule": "word", "exact": 0, "matched": 0, "unparseable": 0, "failed": 30}
+    assert parsing_line(counts) == (
+        "0 exact, 0 found by the rule, 0 unparseable; 30 failed requests (nothing to parse)"
+    )
+    assert parsing_line({**counts, "failed": 1}).endswith("; 1 failed request (nothing to parse)")
+    assert parsing_line({**counts, "failed": 0}) == "0 exact, 0 found by the rule, 0 unparseable"

@@ -147,6 +147,7 @@ def test_parse_counts() -> None:
         "exact": 1,
         "matched": 1,
         "unparseable": 3,
+        "failed": 1,  # the None: a failed request, never counted as unparseable
         "why": {"negated": 1, "no label": 1, "several labels": 1},
     }
 

@@ -22,7 +22,8 @@ def parsing_heading(models: Mapping[str, Any]) -> str | None:
 
 
 def parsing_line(parsing: Any) -> str | None:
-    """``38 exact, 2 found by the rule, 5 unparseable (negated 3, several labels 2)``."""
+    """``38 exact, 2 found by the rule, 5 unparseable (negated 3, several labels 2); 1 failed
+    request (nothing to parse)``."""
     if not isinstance(parsing, dict) or "rule" not in parsing:
         return None
     why = parsing.get("why") or {}
@@ -30,9 +31,15 @@ def parsing_line(parsing: Any) -> str | None:
     unparseable = f"{parsing.get('unparseable', 0)} unparseable" + (
         f" ({reasons})" if reasons else ""
     )
+    failed = parsing.get("failed") or 0
     return (
         f"{parsing.get('exact', 0)} exact, {parsing.get('matched', 0)} found by the rule, "
         + unparseable
+        + (
+            f"; {failed} failed request{'s' if failed != 1 else ''} (nothing to parse)"
+            if failed
+            else ""
+        )
     )
 
 

@@ -361,13 +361,16 @@ def _negated(words: list[str], low: int, start: int) -> bool:
 def parse_counts(parsed: Iterable[Parsed], rule: str = DEFAULT_RULE) -> dict[str, Any]:
     """How a model's answers were parsed, for the reports.
 
-    ``{"rule": ..., "exact": n, "matched": n, "unparseable": n, "why": {reason: n}}``;
-    failed requests (``why`` ``no answer``) are left out: they are errors, counted apart.
+    ``{"rule": ..., "exact": n, "matched": n, "unparseable": n, "failed": n, "why":
+    {reason: n}}``; failed requests (``why`` ``no answer``) had nothing to parse: they are
+    counted under ``failed`` only, never as unparseable.
     """
     counts: Counter[str] = Counter()
     why: Counter[str] = Counter()
+    failed = 0
     for p in parsed:
         if p.why == "no answer":
+            failed += 1
             continue
         counts[p.how] += 1
         if p.why is not None:
@@ -377,5 +380,6 @@ def parse_counts(parsed: Iterable[Parsed], rule: str = DEFAULT_RULE) -> dict[str
         "exact": counts["exact"],
         "matched": counts["matched"],
         "unparseable": counts["unparseable"],
+        "failed": failed,
         "why": dict(sorted(why.items())),
     }
