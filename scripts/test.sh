@@ -18,4 +18,6 @@ fi
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/mypy
+# The layers of docs/architecture.md (import-linter contracts in pyproject.toml).
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/pytest "$@"
