@@ -15,7 +15,7 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from tunegate.version import __version__
 
 if TYPE_CHECKING:
     from tunegate.api import (

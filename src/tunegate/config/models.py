@@ -50,6 +50,17 @@ class _Transport(_Strict):
     # name and still accepted); ``sdk``: the openai SDK / httpx.
     transport: Literal["lean", "aiohttp", "sdk"] = "lean"
 
+    def replicas(self) -> int:
+        """How many endpoints serve the model (the length of its URL list)."""
+        return 1
+
+    def effective_concurrency(self) -> int:
+        """Requests in flight at most: ``concurrency`` per replica, capped by
+        ``concurrency_total``. The runner sends at this rate and the cost per hour
+        divides stored latencies by it."""
+        total = self.concurrency * self.replicas()
+        return min(total, self.concurrency_total) if self.concurrency_total is not None else total
+
 
 def _check_urls(value: str | list[str] | None) -> str | list[str] | None:
     """One URL, or a non-empty list of distinct URLs (replicas of one model)."""
@@ -78,6 +89,10 @@ class OpenAIModel(_Transport):
     shots: ShotsConfig | None = None
 
     _url = field_validator("base_url")(_check_urls)
+
+    def replicas(self) -> int:
+        """How many endpoints serve the model (OpenAI's own when no ``base_url`` is given)."""
+        return len(self.base_url) if isinstance(self.base_url, list) else 1
 
     @field_validator("api_key_env")
     @classmethod
@@ -111,6 +126,10 @@ class HTTPModel(_Transport):
 
     _url = field_validator("url")(_check_urls)
 
+    def replicas(self) -> int:
+        """How many endpoints serve the model (the length of its URL list)."""
+        return len(self.url) if isinstance(self.url, list) else 1
+
 
 class PythonModel(_Strict):
     """A Python function ``package.module:function`` (sync or async)."""
@@ -125,6 +144,10 @@ class PythonModel(_Strict):
     # Enters the cache identity: change it when the model behind the name changes
     # (a checkpoint hash, a deployment tag) so that no stored answer is reused.
     version: str | None = None
+
+    def effective_concurrency(self) -> int:
+        """Calls in flight at most: ``concurrency`` (one process, no replicas)."""
+        return self.concurrency
 
 
 class HFModel(_Strict):
@@ -150,6 +173,10 @@ class HFModel(_Strict):
     # Enters the cache identity: change it when the model behind the name changes
     # (a checkpoint hash, a deployment tag) so that no stored answer is reused.
     version: str | None = None
+
+    def effective_concurrency(self) -> int:
+        """One: a local model answers in batches of ``batch_size``, one batch at a time."""
+        return 1
 
     @model_validator(mode="after")
     def _one_source(self) -> HFModel:

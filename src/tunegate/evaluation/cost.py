@@ -8,7 +8,9 @@ Two ways to price a model:
 * per hour of serving (``price: {per_hour: 1.20}``, self-hosted): the time the
   predictions took at the measured throughput, ``cost = per_hour * busy_seconds / 3600``,
   where ``busy_seconds`` is the model's wall-clock time in the run when it sent every
-  request, else the summed request latencies divided by its concurrency.
+  request, else the summed request latencies divided by its concurrency -- the requests
+  it has in flight at most, over all its replicas
+  (:meth:`~tunegate.config.OpenAIModel.effective_concurrency`), as the runner sends them.
 
 ``per_1k`` is the cost of 1,000 predictions at that rate.
 """
@@ -17,12 +19,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from tunegate.config import PriceConfig
 from tunegate.results import ModelResult
 
 
-def model_cost(spec: Any, model: ModelResult, run: dict[str, Any]) -> dict[str, Any] | None:
-    """The cost of ``model``'s answers in this run, or None when the config gives no price."""
-    price = getattr(spec, "price", None)
+def model_cost(
+    price: PriceConfig | None, model: ModelResult, run: dict[str, Any], *, concurrency: int
+) -> dict[str, Any] | None:
+    """The cost of ``model``'s answers in this run, or None when the config gives no price.
+
+    ``run`` is the model's run statistics (``sent``, ``wall_s``); ``concurrency`` its
+    effective concurrency (all replicas, capped by ``concurrency_total``).
+    """
     answered = model.n - model.errors
     if price is None or answered <= 0:
         return None
@@ -33,10 +41,9 @@ def model_cost(spec: Any, model: ModelResult, run: dict[str, Any]) -> dict[str, 
             busy, basis = wall, "wall-clock time of the run"
         else:
             mean = model.latency_ms.get("mean")
-            concurrency = max(1, int(getattr(spec, "concurrency", 1) or 1))
             if mean is None:
                 return None
-            busy = float(mean) * answered / 1000.0 / concurrency
+            busy = float(mean) * answered / 1000.0 / max(1, concurrency)
             basis = "stored latencies / concurrency (answers came from the cache)"
         total = price.per_hour * busy / 3600.0
         return {

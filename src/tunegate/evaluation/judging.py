@@ -78,10 +78,6 @@ DEFAULT_JUDGE_ERROR_LIMIT = 0.01
 # --------------------------------------------------------------------------- prompts
 
 
-def _is_local(config: Config, judge: str) -> bool:
-    return isinstance(config.models[judge], HFModel)
-
-
 def _judge_case(case_id: str, prompt: str, source: Case, metadata: dict[str, Any]) -> Case:
     return Case(
         id=case_id,
@@ -180,11 +176,11 @@ class _Job:
 
 
 def _pointwise_job(
-    config: Config, sc: JudgeScorerConfig, cases: Sequence[Case], runs: dict[str, ModelRun]
+    sc: JudgeScorerConfig, cases: Sequence[Case], runs: dict[str, ModelRun], *, local: bool
 ) -> _Job:
+    """The judge prompts of a pointwise judge (``local``: a judge scoring verdict tokens)."""
     scale = sc.scale
     template = sc.rubric or DEFAULT_RUBRICS[scale]
-    local = _is_local(config, sc.judge)
     job = _Job(sc.judge, sc.label, lambda t: parse_pointwise(t, scale), verdict_labels(scale))
     for model, run in runs.items():
         for case, response in zip(cases, run.responses, strict=True):
@@ -201,19 +197,21 @@ def _pointwise_job(
 
 
 def _pairwise_job(
-    config: Config,
     pj: PairwiseJudgeConfig,
     cases: Sequence[Case],
     runs: dict[str, ModelRun],
     baselines: Sequence[str],
+    *,
+    candidate: str,
+    local: bool,
 ) -> _Job:
+    """The judge prompts of a pairwise judge: ``candidate`` against each baseline, both orders."""
     template = pj.rubric or DEFAULT_PAIRWISE_RUBRIC
-    local = _is_local(config, pj.judge)
     job = _Job(pj.judge, pj.label, parse_pairwise, verdict_labels("pairwise"))
-    candidate = runs[config.candidate]
+    ours = runs[candidate]
     for baseline in baselines:
         for i, case in enumerate(cases):
-            mine, theirs = _answer(candidate.responses[i]), _answer(runs[baseline].responses[i])
+            mine, theirs = _answer(ours.responses[i]), _answer(runs[baseline].responses[i])
             if mine is None or theirs is None:
                 continue
             for order, (a, b) in (("AB", (mine, theirs)), ("BA", (theirs, mine))):
@@ -224,19 +222,23 @@ def _pairwise_job(
                     "reference": case.reference,
                 }
                 prompt = render_rubric(template, **values) + (LOCAL_SUFFIX if local else "")
-                cid = f"{pj.label}|{case.id}|{config.candidate}|{baseline}|{order}"
+                cid = f"{pj.label}|{case.id}|{candidate}|{baseline}|{order}"
                 job.cases.append(_judge_case(cid, prompt, case, {"judged": values}))
     return job
 
 
 def _pairwise_summary(
-    config: Config,
     pj: PairwiseJudgeConfig,
     cases: Sequence[Case],
     runs: dict[str, ModelRun],
     baselines: Sequence[str],
     job: _Job,
     run: ModelRun,
+    *,
+    candidate: str,
+    confidence: float,
+    n_resamples: int,
+    seed: int,
 ) -> dict[str, Any]:
     # By position: the runner answers in the order of the judge cases (a cached answer
     # shared by identical prompts, e.g. two equal outputs, may carry another case's id).
@@ -247,9 +249,9 @@ def _pairwise_summary(
         judgments: list[PairJudgment] = []
         skipped = 0
         for i, case in enumerate(cases):
-            mine = _answer(runs[config.candidate].responses[i])
+            mine = _answer(runs[candidate].responses[i])
             theirs = _answer(runs[baseline].responses[i])
-            stem = f"{pj.label}|{case.id}|{config.candidate}|{baseline}"
+            stem = f"{pj.label}|{case.id}|{candidate}|{baseline}"
             if mine is None or theirs is None:
                 skipped += 1
                 continue
@@ -268,10 +270,9 @@ def _pairwise_summary(
                     "errors": [e for e in (ab.error, ba.error) if e],
                 }
             )
-        level, resamples, seed = config.level, config.bootstrap, config.seed
-        summary = summarise(judgments, confidence=level, n_resamples=resamples, seed=seed)
+        summary = summarise(judgments, confidence=confidence, n_resamples=n_resamples, seed=seed)
         by_category = summarise_by_category(
-            judgments, confidence=level, n_resamples=resamples, seed=seed
+            judgments, confidence=confidence, n_resamples=n_resamples, seed=seed
         )
         summary["no_answer"] = skipped
         summary["categories"] = by_category
@@ -280,7 +281,7 @@ def _pairwise_summary(
         "kind": "pairwise",
         "name": pj.label,
         "judge": pj.judge,
-        "candidate": config.candidate,
+        "candidate": candidate,
         "baselines": per_baseline,
         "calls": run.stats.as_dict(),
         "cases": records,
@@ -339,15 +340,19 @@ def judge_error_warning(suite: str, entry: dict[str, Any]) -> str | None:
 
 
 def self_preference_warnings(
-    config: Config, suite: SuiteConfig, models: Sequence[str]
+    suite: SuiteConfig,
+    pairwise: Sequence[PairwiseJudgeConfig],
+    models: Sequence[str],
+    candidate: str,
 ) -> list[str]:
-    """A warning for each judge that also answers in ``suite`` (it may prefer its own outputs)."""
+    """A warning for each judge of ``suite`` (its pointwise judges and its ``pairwise``
+    ones) that also answers in it: a model may prefer its own outputs."""
     judges = [s.judge for s in suite.task.scorer_list if isinstance(s, JudgeScorerConfig)]
-    judges += [p.judge for p in config.pairwise_judges(suite)]
+    judges += [p.judge for p in pairwise]
     out = []
     for judge in dict.fromkeys(judges):
         if judge in models:
-            role = "the candidate" if judge == config.candidate else "a compared model"
+            role = "the candidate" if judge == candidate else "a compared model"
             out.append(
                 f"{suite.name}: judge {judge!r} is also {role}: a model tends to prefer its "
                 "own outputs (self-preference); prefer a judge that is not compared"
@@ -376,17 +381,26 @@ async def run_judges(
     A judge named in ``fresh`` (``--no-cache MODEL``) is asked again even when the store
     has its verdicts (but for those of the run ``resume``, see :func:`run_models`).
     """
+    candidate = config.candidate
     pointwise = [s for s in suite.task.scorer_list if isinstance(s, JudgeScorerConfig)]
-    pairwise = [p for p in config.pairwise_judges(suite) if config.candidate in runs]
+    pairwise = [p for p in config.pairwise_judges(suite) if candidate in runs]
     if not pointwise and not pairwise:
         return None
+
+    def local(judge: str) -> bool:  # a local judge scores the verdict tokens
+        return isinstance(config.models[judge], HFModel)
+
     jobs: list[tuple[Any, _Job]] = [
-        (sc, _pointwise_job(config, sc, cases, runs)) for sc in pointwise
+        (sc, _pointwise_job(sc, cases, runs, local=local(sc.judge))) for sc in pointwise
     ]
-    jobs += [(pj, _pairwise_job(config, pj, cases, runs, baselines)) for pj in pairwise]
+    jobs += [
+        (pj, _pairwise_job(pj, cases, runs, baselines, candidate=candidate, local=local(pj.judge)))
+        for pj in pairwise
+    ]
 
     async def one(job: _Job) -> ModelRun:
-        backend = judge_backend(config, job.judge, job.labels, job.parse, config_dir)
+        spec = config.models[job.judge]
+        backend = judge_backend(job.judge, spec, job.labels, job.parse, config_dir)
         watcher = PrefixedObserver(observer, f"{suite.name}/{job.label}/") if observer else None
         done = await run_models(
             {backend.name: backend},
@@ -401,7 +415,11 @@ async def run_judges(
         return done[backend.name]
 
     finished = await asyncio.gather(*(one(job) for _, job in jobs))
-    result = SuiteJudging(warnings=self_preference_warnings(config, suite, list(runs)))
+    result = SuiteJudging(
+        warnings=self_preference_warnings(
+            suite, config.pairwise_judges(suite), list(runs), candidate
+        )
+    )
     entries: list[dict[str, Any]] = []
     for (sc, job), run in zip(jobs, finished, strict=True):
         if isinstance(sc, JudgeScorerConfig):
@@ -411,7 +429,18 @@ async def run_judges(
             result.pointwise[sc.label] = verdicts
             entry = _pointwise_summary(sc, verdicts, list(runs), len(cases), run)
         else:
-            entry = _pairwise_summary(config, sc, cases, runs, baselines, job, run)
+            entry = _pairwise_summary(
+                sc,
+                cases,
+                runs,
+                baselines,
+                job,
+                run,
+                candidate=candidate,
+                confidence=config.level,
+                n_resamples=config.bootstrap,
+                seed=config.seed,
+            )
         limit = judge_error_limit(config.gate, job.judge, suite.name)
         entry["judge_errors"] = _judge_errors(run, job.parse, limit)
         entries.append(entry)

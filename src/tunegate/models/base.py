@@ -120,7 +120,9 @@ def render_request(backend: Backend, case: Case) -> dict[str, Any]:
         raise
     except Exception as exc:
         detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        names = ", ".join(["input", "id", "category", *sorted(case.metadata)])
+        from tunegate.templates import PROMPT_NAMES
+
+        names = ", ".join([*PROMPT_NAMES, *sorted(case.metadata)])
         raise ConfigError(
             f"models.{backend.name}: the request for case {case.id!r} cannot be rendered: "
             f"{redact(str(detail))} (a template can use: {names})"

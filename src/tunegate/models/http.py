@@ -42,9 +42,7 @@ class HTTPBackend(BackendDefaults):
         self.name = name
         self.config = config
         self.urls = [config.url] if isinstance(config.url, str) else list(config.url)
-        self.concurrency = config.concurrency * len(self.urls)
-        if config.concurrency_total is not None:
-            self.concurrency = min(self.concurrency, config.concurrency_total)
+        self.concurrency = config.effective_concurrency()
         self.timeout: float | None = config.timeout
         self.max_retries = config.max_retries
         self._client: httpx.AsyncClient | None = None

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.config import (
-    Config,
     HFModel,
     HTTPModel,
+    ModelConfig,
     OpenAIModel,
     PythonModel,
 )
@@ -113,10 +113,14 @@ _JUDGE_BUILDERS: dict[type, Callable[[str, Any, list[str], Path | None], Backend
 
 
 def judge_backend(
-    config: Config, judge: str, labels: list[str], parse: Parse, config_dir: Path | None = None
+    judge: str,
+    spec: ModelConfig,
+    labels: list[str],
+    parse: Parse,
+    config_dir: Path | None = None,
 ) -> Backend:
-    """The backend that asks model ``judge`` for verdicts (local models score ``labels``)."""
-    spec = config.models[judge]
+    """The backend that asks model ``judge`` (configured by ``spec``) for verdicts (local
+    models score ``labels``)."""
     builder = _JUDGE_BUILDERS.get(type(spec))
     if builder is None:
         raise ConfigError(f"models.{judge}: a model of type {spec.type!r} cannot judge")

@@ -45,11 +45,6 @@ def urls_of(value: str | list[str] | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def total_concurrency(per_replica: int, replicas: int, total: int | None) -> int:
-    """Requests in flight at most: ``concurrency`` per replica, capped by ``concurrency_total``."""
-    return min(per_replica * replicas, total) if total is not None else per_replica * replicas
-
-
 # The system message of each task kind is in tunegate.tasks (TaskKind.chat_system).
 
 
@@ -79,9 +74,7 @@ class OpenAIChatBackend(BackendDefaults):
         self.mode = mode
         self.config = config
         self.urls = urls_of(config.base_url)
-        self.concurrency = total_concurrency(
-            config.concurrency, len(self.urls), config.concurrency_total
-        )
+        self.concurrency = config.effective_concurrency()
         self.timeout: float | None = config.timeout
         self.max_retries = config.max_retries
         self.shots = list(shots)

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
+from tunegate import templates
 from tunegate.data import Case, Message
 
-if TYPE_CHECKING:
-    import jinja2
-
-# jinja2 and numpy are imported on first use: neither is needed for `tunegate --help`,
-# nor numpy before a run's first request (it draws k-shot examples only).
+# numpy is imported on first use: it is not needed before a run's first request (it
+# draws k-shot examples only); jinja2 loads in tunegate.templates on first render.
 
 
-@functools.cache
-def _environment() -> jinja2.Environment:
-    import jinja2
-
-    return jinja2.Environment(
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
-
-
-@functools.lru_cache(maxsize=256)
-def _compile(template: str) -> jinja2.Template:
-    return _environment().from_string(template)
+def prompt_names(case: Case) -> dict[str, Any]:
+    """What a prompt template can use for ``case``: ``input`` (the case text), ``id``,
+    ``category`` and every metadata field (see :data:`tunegate.templates.PROMPT_NAMES`)."""
+    return {**case.metadata, "input": case.text, "id": case.id, "category": case.category}
 
 
 def render_template(template: str, case: Case) -> str:
@@ -35,20 +24,25 @@ def render_template(template: str, case: Case) -> str:
     Available names: ``input`` (the case text), ``id``, ``category`` and every
     metadata field.
     """
-    return _compile(template).render(
-        **case.metadata, input=case.text, id=case.id, category=case.category
-    )
+    return templates.render(template, prompt_names(case))
 
 
 def check_template(template: str) -> str | None:
     """A syntax error message for ``template``, or None when it compiles."""
-    import jinja2
+    return templates.syntax_problem(template)
 
-    try:
-        _compile(template)
-    except jinja2.TemplateSyntaxError as exc:
-        return f"template syntax error: {exc.message} (line {exc.lineno})"
-    return None
+
+def template_problem(key: str, template: str, case: Case, suite: str) -> str | None:
+    """Why the prompt ``template`` (the config's ``key``) cannot be rendered for ``case``
+    of ``suite`` (a syntax error, an undefined name), or None."""
+    return templates.check(
+        template,
+        prompt_names(case),
+        key=key,
+        case_id=case.id,
+        suite=suite,
+        known=[*templates.PROMPT_NAMES, *sorted(case.metadata)],
+    )
 
 
 def draw_shots(

@@ -158,7 +158,7 @@ class PythonBackend(BackendDefaults):
         super().__init__()
         self.name = name
         self.config = config
-        self.concurrency = config.concurrency
+        self.concurrency = config.effective_concurrency()
         self.timeout: float | None = config.timeout
         self.max_retries = config.max_retries
         self.fn = import_function(config.function, f"models.{name}.function", config_dir)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from tunegate.config import Config
 from tunegate.secrets import redact
+from tunegate.version import __version__
 
 #: The spec keys a report may show, per model.
 _SHOWN = ("type", "model", "function", "path", "gguf", "gguf_file", "adapter", "dtype")
@@ -58,8 +59,6 @@ def run_facts(
     config: Config, started_at: str, finished_at: str, duration_s: float
 ) -> dict[str, Any]:
     """Facts of one run for its result (JSON-ready, secret-free)."""
-    from tunegate import __version__
-
     dumped = config.model_dump(mode="json")
     return {
         "tunegate_version": __version__,

@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tunegate.config import Config, SuiteConfig, TaskConfig, default_metric, suite_metrics
+from tunegate.config import (
+    Config,
+    HFModel,
+    OpenAIModel,
+    ShotsConfig,
+    SuiteConfig,
+    TaskConfig,
+    default_metric,
+    suite_metrics,
+)
 from tunegate.data import Case, load_cases
 from tunegate.errors import ConfigError
 from tunegate.evaluation.cost import model_cost
@@ -151,8 +160,11 @@ def evaluate_suite(
             )
         )
     for name, run in runs.items():
+        spec = config.models[name]
         models[name].run = run.stats.as_dict()
-        models[name].cost = model_cost(config.models[name], models[name], run.stats.as_dict())
+        models[name].cost = model_cost(
+            spec.price, models[name], models[name].run, concurrency=spec.effective_concurrency()
+        )
     baselines = _suite_baselines(config, suite, list(runs))
     comparisons: list[Comparison] = []
     categories: list[CategoryComparison] = []
@@ -175,7 +187,9 @@ def evaluate_suite(
                 margin=suite.margin if suite.base is not None else None,
             )
     notes = kind.notes(suite.name, runs) if kind.notes is not None else []
-    notes += unparseable_notes(config, suite, models)
+    from tunegate.models import suite_models
+
+    notes += unparseable_notes(suite, models, suite_models(config, suite))
     regression = None
     if suite.base is not None:
         regression = {
@@ -213,21 +227,18 @@ def pass_rule_text(task: TaskConfig) -> str:
 
 
 def unparseable_notes(
-    config: Config, suite: SuiteConfig, models: dict[str, ModelResult]
+    suite: SuiteConfig, models: dict[str, ModelResult], runs_on: Sequence[str]
 ) -> list[str]:
     """A note per model whose answers mostly cannot be read for the suite's task (e.g. a
-    summariser in a tool-call suite), naming the suite's ``models:`` list."""
-    from tunegate.models import suite_models
-
+    summariser in a tool-call suite), naming the models the suite runs (``runs_on``)."""
     notes = []
     for name, m in models.items():
         if m.n and m.unparseable * 2 > m.n - m.errors > 0:
             what = suite.task.kind.unparseable
-            runs_on = ", ".join(suite_models(config, suite))
             notes.append(
                 f"{suite.name}: {m.unparseable} of {m.n} answers of {name} {what} "
                 f"(unparseable); if {name} is not meant for this suite, list the models it "
-                f"runs in the suite's models: [...] (now: {runs_on})"
+                f"runs in the suite's models: [...] (now: {', '.join(runs_on)})"
             )
     return notes
 
@@ -297,22 +308,28 @@ def attach_provenance(
                 result.notes.append(prefix + change)
 
 
-def check_train_leakage(config: Config, cases: Sequence[Case]) -> LeakageReport | None:
-    """Leakage between the test cases and the train file the config names (k-shot pools)."""
+def shots_files(config: Config) -> list[ShotsConfig]:
+    """The k-shot pools the models draw from (the train files the config names)."""
+    return [
+        spec.shots
+        for spec in config.models.values()
+        if isinstance(spec, OpenAIModel | HFModel) and spec.shots is not None
+    ]
+
+
+def check_train_leakage(
+    shots: Sequence[ShotsConfig], cases: Sequence[Case], labels: Sequence[str] | None
+) -> LeakageReport | None:
+    """Leakage between the test cases and the train files of ``shots`` (k-shot pools),
+    read with the task's ``labels``; None when there is no train file."""
     from tunegate.data.leakage import check_leakage
 
-    paths = {}
-    for spec in config.models.values():
-        shots = getattr(spec, "shots", None)
-        if shots is not None:
-            paths[shots.path] = shots
+    paths = {s.path: s for s in shots}
     if not paths:
         return None
     train: list[Case] = []
-    for shots in paths.values():
-        train += load_cases(
-            shots.path, shots.format, field_map(shots), labels=config.main_task.labels
-        )
+    for pool in paths.values():
+        train += load_cases(pool.path, pool.format, field_map(pool), labels=labels)
     return check_leakage(train, cases)
 
 
@@ -423,15 +440,22 @@ async def arun(
                 all_runs[0],
                 notes=warnings,
                 model_meta=meta,
-                leakage=check_train_leakage(config, suite_cases[0]),
+                leakage=check_train_leakage(
+                    shots_files(config), suite_cases[0], config.main_task.labels
+                ),
                 extra=extra,
                 config_dir=config_dir,
                 judged=judged[0],
                 human=human_evidence(
-                    config,
                     opts.store_path or config.store,
                     run_id,
                     [j.summary if j is not None else None for j in judged],
+                    study=config.human.study if config.human is not None else None,
+                    config_name=config.name,
+                    candidate=config.candidate,
+                    confidence=config.level,
+                    n_resamples=config.bootstrap,
+                    seed=config.seed,
                 ),
             )
             attach_provenance(result, all_runs, store)

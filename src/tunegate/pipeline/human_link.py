@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunegate.config import Config
 from tunegate.errors import TunegateError
 
 __all__ = ["find_study", "human_evidence", "judge_side_verdicts"]
@@ -26,15 +25,16 @@ __all__ = ["find_study", "human_evidence", "judge_side_verdicts"]
 STUDY_RESAMPLES = 1000
 
 
-def find_study(config: Config, store_path: Path, run_id: str) -> str | None:
-    """The study of this run (see the module doc), or None."""
+def find_study(store_path: Path, run_id: str, *, study: str | None, config_name: str) -> str | None:
+    """The study of this run (see the module doc), or None: ``study`` (the config's
+    ``human.study``) when given, else one made from this run or a run of ``config_name``."""
     from tunegate.human.store import HumanStore
     from tunegate.store import Store
 
-    if config.human is not None and config.human.study is not None:
-        return config.human.study
+    if study is not None:
+        return study
     with Store(store_path) as store:
-        same_name = {r.id for r in store.runs() if r.name == config.name}
+        same_name = {r.id for r in store.runs() if r.name == config_name}
     with HumanStore(store_path) as hs:
         studies = hs.studies()
     for info in studies:
@@ -88,23 +88,32 @@ def _add_verdicts(
 
 
 def human_evidence(
-    config: Config,
     store_path: Path,
     run_id: str,
     judges: Sequence[Mapping[str, Any] | None],
+    *,
+    study: str | None,
+    config_name: str,
+    candidate: str,
+    confidence: float,
+    n_resamples: int,
+    seed: int,
 ) -> dict[str, Any] | None:
     """What the run's human study says, for the gate and the reports (None: no study).
 
-    ``judges`` are the suites' ``judges`` summaries; their pairwise verdicts are added to
-    the study first. A study that cannot be read gives ``{"study", "error"}``.
+    ``study`` is the config's ``human.study`` (else found, see :func:`find_study`);
+    ``judges`` are the suites' ``judges`` summaries, whose pairwise verdicts are added to
+    the study first; its intervals use the run's ``confidence``, at most ``n_resamples``
+    resamples (:data:`STUDY_RESAMPLES`) and its ``seed``. A study that cannot be read
+    gives ``{"study", "error"}``.
     """
     try:
         from tunegate.human.report import analyze_study
     except ImportError:  # pragma: no cover - the human package ships with tunegate
         return None
     try:
-        study = find_study(config, store_path, run_id)
-        if study is None:
+        found_study = find_study(store_path, run_id, study=study, config_name=config_name)
+        if found_study is None:
             return None
         pairwise = [
             e
@@ -113,18 +122,17 @@ def human_evidence(
             for e in summary.get("judges", [])
             if e.get("kind") == "pairwise"
         ]
-        _add_verdicts(store_path, study, pairwise, config.candidate)
+        _add_verdicts(store_path, found_study, pairwise, candidate)
         found = analyze_study(
             store_path,
-            study,
-            candidate=config.candidate,
-            n_resamples=min(config.bootstrap, STUDY_RESAMPLES),
-            seed=config.seed,
-            level=config.level,
+            found_study,
+            candidate=candidate,
+            n_resamples=min(n_resamples, STUDY_RESAMPLES),
+            seed=seed,
+            level=confidence,
         )
     except TunegateError as exc:
-        name = config.human.study if config.human is not None else None
-        return {"study": name, "error": f"human study: {exc}"}
+        return {"study": study, "error": f"human study: {exc}"}
     keep = ("study", "n_items", "n_items_voted", "n_votes", "preference", "position_bias")
     out = {k: found.get(k) for k in keep}
     out["agreement"] = found.get("agreement")

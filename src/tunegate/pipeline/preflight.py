@@ -66,24 +66,9 @@ def templates(config: Config, suite: SuiteConfig, model: str) -> list[tuple[str,
 
 def template_problem(key: str, template: str, case: Case, suite: str) -> str | None:
     """Why ``template`` cannot be rendered for ``case`` (an undefined name), or None."""
-    import jinja2
+    from tunegate.models.prompting import template_problem as problem
 
-    from tunegate.models.prompting import check_template, render_template
-
-    problem = check_template(template)
-    if problem:
-        return f"{key}: {problem}"
-    try:
-        render_template(template, case)
-    except jinja2.UndefinedError as exc:
-        names = ", ".join(["input", "id", "category", *sorted(case.metadata)])
-        return (
-            f"{key}: {exc.message} when rendered for case {case.id!r} of suite {suite} "
-            f"(a template can use: {names})"
-        )
-    except jinja2.TemplateError as exc:
-        return f"{key}: cannot be rendered for case {case.id!r}: {exc}"
-    return None
+    return problem(key, template, case, suite)
 
 
 def first_template_problem(config: Config, suite: SuiteConfig, cases: Sequence[Case]) -> str | None:

@@ -28,7 +28,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from tunegate import templates
 
 __all__ = [
     "DEFAULT_PAIRWISE_RUBRIC",
@@ -276,41 +278,11 @@ def verdict_labels(scale: Scale | Literal["pairwise"]) -> list[str]:
     return [str(i) for i in range(1, top + 1)]
 
 
-_NAMES = {
-    "pointwise": ("input", "output", "reference"),
-    "pairwise": ("input", "output_a", "output_b", "reference"),
-}
-
-
-def _environment() -> Any:
-    import jinja2
-
-    return jinja2.Environment(
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
-
-
 def check_rubric(template: str, kind: Literal["pointwise", "pairwise"]) -> str | None:
     """What is wrong with a rubric template (syntax, unknown names, no output), or None."""
-    import jinja2
-    from jinja2 import meta
-
-    try:
-        parsed = _environment().parse(template)
-    except jinja2.TemplateSyntaxError as exc:
-        return f"template syntax error: {exc.message} (line {exc.lineno})"
-    used = meta.find_undeclared_variables(parsed)
-    allowed = _NAMES[kind]
-    unknown = sorted(used - set(allowed))
-    if unknown:
-        return f"unknown template names {unknown} (known: {', '.join(allowed)})"
-    needed = ["output"] if kind == "pointwise" else ["output_a", "output_b"]
-    absent = [n for n in needed if n not in used]
-    if absent:
-        return "the rubric must show " + " and ".join(f"{{{{ {n} }}}}" for n in absent)
-    return None
+    return templates.check_rubric(template, kind)
 
 
 def render_rubric(template: str, **values: str) -> str:
     """The judge prompt: ``template`` rendered with ``input``, ``output``... (plain text)."""
-    return str(_environment().from_string(template).render(**values))
+    return templates.render(template, values)
