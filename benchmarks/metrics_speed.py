@@ -163,7 +163,7 @@ def main() -> None:
             "scorers": [{"type": t} for t in ("exact_match", "rouge", "bleu", "chrf")],
         }
     )
-    scorers = build_scorers(task, "bench")
+    scorers = build_scorers(task.scorer_list, "bench")
     cases = [Case(id=str(i), text="", reference=ref) for i, (_, ref) in enumerate(pairs)]
     responses = [
         Response(case_id=str(i), model="m", key=str(i), text=hyp)

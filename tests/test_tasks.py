@@ -104,8 +104,45 @@ def test_perplexity_notes_flag_different_tokenizers() -> None:
     def run(tokenizer: str) -> Any:
         return SimpleNamespace(responses=[SimpleNamespace(output={"tokenizer": tokenizer})])
 
-    notes = task_kind("perplexity").notes
-    assert notes is not None
-    assert notes("ppl", {"a": run("t1"), "b": run("t1")}) == []
-    (note,) = notes("ppl", {"a": run("t1"), "b": run("t2")})
+    from tunegate.evaluation.kinds import suite_notes
+
+    kind = task_kind("perplexity")
+    assert suite_notes(kind, "ppl", {"a": run("t1"), "b": run("t1")}) == []
+    (note,) = suite_notes(kind, "ppl", {"a": run("t1"), "b": run("t2")})
+    assert suite_notes(task_kind("generation"), "g", {"a": run("t1"), "b": run("t2")}) == []
     assert note.startswith("ppl: the models use different tokenizers (a: t1, b: t2)")
+
+
+def test_kinds_name_their_functions_and_the_config_imports_no_engine() -> None:
+    """Task kinds are metadata: they name their scoring functions (registered in
+    tunegate.evaluation.kinds), and scorer configs declare their metrics, so importing the
+    config and the kinds, and reading a generation task's metrics, imports neither the
+    scoring, the evaluation, the runner nor the models code."""
+    import subprocess
+    import sys
+
+    from tunegate.evaluation.kinds import COMPARE, SCORE
+
+    for kind in TASK_KINDS.values():
+        assert callable(SCORE.get(kind.score))
+        assert callable(COMPARE.get(kind.compare))
+    code = (
+        "import sys, tunegate.config, tunegate.tasks\n"
+        "task = tunegate.config.TaskConfig(type='generation', scorers=[{'type': 'rouge'}])\n"
+        "assert tunegate.config.suite_metrics(task)[0] == 'rougeL'\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('tunegate.evaluation', "
+        "'tunegate.scoring', 'tunegate.runner', 'tunegate.models'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_an_unknown_task_kind_lists_the_known_ones() -> None:
+    from tunegate.registry import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match=r"unknown task type 'clasification' \(did you"):
+        task_kind("clasification")
+    with pytest.raises(ValueError, match="unknown task type 'clasification'"):
+        _task(type="clasification", labels=["a", "b"])

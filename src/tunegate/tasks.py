@@ -1,38 +1,31 @@
-"""The one registry of task kinds: what each measures and how.
+"""The registry of task kinds: what each measures (metadata only).
 
 A suite's ``task.type`` names a :class:`TaskKind` (classification, multiple choice,
 generation, tool call, perplexity). The kind says which metrics the suite reports
 and which leads, which dataset formats it reads, what a backend is asked to do
-(``backend_mode``), whether it takes labels or scorers, and how a model's
-responses are scored and compared. Code elsewhere asks the kind
+(``backend_mode``), whether it takes labels or scorers, and the *names* of the
+functions that score and compare its models (registered in
+:mod:`tunegate.evaluation.kinds`). Code elsewhere asks the kind
 (``task_kind(task.type).metrics``) instead of testing the type's name.
 
-This module imports nothing heavy: the kinds name their scoring functions by import
-path (:class:`FunctionRef`, in :mod:`tunegate.evaluation.kinds`), imported when they run.
+This module is a leaf: it imports nothing of tunegate above :mod:`tunegate.registry`,
+so the config, the results and the reports may all read it.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from tunegate.config.tasks import LabelParse, PassRule
-    from tunegate.data import Case
-    from tunegate.data.response import Response
-    from tunegate.evaluation.scores import ScoredModel
-    from tunegate.results import Comparison, ModelResult
-    from tunegate.runner import ModelRun
-    from tunegate.scoring.registry import BuiltScorer
+from tunegate.registry import Registry
 
 __all__ = [
     "TASK_KINDS",
     "TASK_TYPES",
-    "ModelScoring",
     "TaskKind",
+    "register_task_kind",
     "stored_task_kind",
     "task_kind",
 ]
@@ -48,33 +41,14 @@ CHOICE_FORMATS = ("mmlu", "general")
 
 
 @dataclass(frozen=True)
-class ModelScoring:
-    """What scoring one model of a suite needs."""
-
-    name: str
-    cases: Sequence[Case]
-    responses: Sequence[Response]
-    labels: list[str]
-    scorers: list[BuiltScorer]
-    pass_rule: PassRule | None
-    metrics: list[str]
-    confidence: float
-    n_resamples: int
-    seed: int
-    label_parse: LabelParse | None = None  # classification: the parse rule (default: word)
-
-
-ScoreFn = Callable[[ModelScoring], "tuple[ScoredModel, ModelResult]"]
-CompareFn = Callable[..., "list[Comparison]"]
-
-
-@dataclass(frozen=True)
 class TaskKind:
     """A kind of task.
 
     ``metrics`` empty: the metrics are the scorers' (generation, tool call), and the
     first one leads unless ``default_metric`` is set. ``formats``: the dataset formats
     it reads (``auto`` resolved by ``auto_format`` from the file's path when set).
+    ``score`` / ``compare`` / ``notes`` name functions of
+    :mod:`tunegate.evaluation.kinds`'s registries (``score_labels``, ...).
     """
 
     name: str
@@ -83,8 +57,8 @@ class TaskKind:
     default_metric: str | None
     formats: tuple[str, ...]
     backend_mode: BackendMode
-    score: ScoreFn
-    compare: CompareFn
+    score: str
+    compare: str
     auto_format: Callable[[Path], str] | None = None
     #: The formats it reads, in words (for messages).
     formats_text: str = "JSONL, chat JSONL, CSV, JSON, Parquet or BFCL files"
@@ -113,8 +87,9 @@ class TaskKind:
     local_prompt: str | None = None
     #: The system message a chat model gets when the task names none.
     chat_system: str | None = None
-    #: Notes on a suite's runs (e.g. perplexities over different tokenizers).
-    notes: Callable[[str, Mapping[str, ModelRun]], list[str]] | None = None
+    #: The function writing notes on a suite's runs (e.g. perplexities over different
+    #: tokenizers), by name (None: no notes).
+    notes: str | None = None
     #: Scored per label: reports show per-class metrics and confusion matrices.
     per_class: bool = False
     #: Answers can be unreadable (no label, no tool call): reports count them.
@@ -145,52 +120,6 @@ class TaskKind:
         return fmt
 
 
-# --------------------------------------------------------------------- scoring functions
-
-
-@dataclass(frozen=True)
-class FunctionRef:
-    """A function named by its import path (``"package.module:function"``), imported
-    when first called. The kinds name their scoring functions this way, so importing
-    the registry (the config does) does not import the scoring code, which imports
-    the config."""
-
-    path: str
-
-    def resolve(self) -> Callable[..., Any]:
-        """The function itself (imports its module)."""
-        module, _, name = self.path.partition(":")
-        function: Callable[..., Any] = getattr(importlib.import_module(module), name)
-        return function
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.resolve()(*args, **kwargs)
-
-
-_score_labels = FunctionRef("tunegate.evaluation.kinds:score_labels")
-_score_outputs = FunctionRef("tunegate.evaluation.kinds:score_outputs")
-_score_perplexity = FunctionRef("tunegate.evaluation.kinds:score_perplexity_of")
-_compare_labels = FunctionRef("tunegate.evaluation.kinds:compare_labels")
-_compare_outputs = FunctionRef("tunegate.evaluation.kinds:compare_outputs")
-
-
-def _tokenizer_notes(suite: str, runs: Mapping[str, ModelRun]) -> list[str]:
-    """Perplexities per token of different vocabularies are not comparable."""
-    tokenizers = {
-        name: next(
-            (r.output["tokenizer"] for r in run.responses if isinstance(r.output, dict)), None
-        )
-        for name, run in runs.items()
-    }
-    if len({t for t in tokenizers.values() if t is not None}) <= 1:
-        return []
-    listed = ", ".join(f"{m}: {t}" for m, t in tokenizers.items())
-    return [
-        f"{suite}: the models use different tokenizers ({listed}); their "
-        "perplexities are per token of different vocabularies and not comparable"
-    ]
-
-
 #: How a local model is asked a multiple-choice question: the log-likelihood of each
 #: choice's text after this prompt decides (the most likely choice is the answer).
 MULTIPLE_CHOICE_PROMPT = "Question: {{ question }}\nAnswer:"
@@ -216,95 +145,106 @@ def _choice_format(path: Path) -> str:
 
 _NOT_CHOICES = (*FIELD_FORMATS, "bfcl")
 
-TASK_KINDS: dict[str, TaskKind] = {
-    kind.name: kind
-    for kind in (
-        TaskKind(
-            name="classification",
-            description="a label per case",
-            metrics=("accuracy", "macro_f1", "micro_f1", "weighted_f1"),
-            default_metric="macro_f1",
-            formats=_NOT_CHOICES,
-            backend_mode="classify",
-            score=_score_labels,
-            compare=_compare_labels,
-            needs_labels=True,
-            also_compared=("accuracy",),
-            per_class=True,
-            shows_unparsed=True,
-            table_metrics=("accuracy", "macro_f1"),
-        ),
-        TaskKind(
-            name="multiple_choice",
-            description="a choice (A-D) per question",
-            metrics=("accuracy",),
-            default_metric="accuracy",
-            formats=CHOICE_FORMATS,
-            formats_text="MMLU CSV (question,A,B,C,D,answer) or general-knowledge JSONL "
-            "(format: mmlu or general)",
-            backend_mode="choice",
-            score=_score_labels,
-            compare=_compare_outputs,
-            auto_format=_choice_format,
-            fixed_labels=("A", "B", "C", "D"),
-            own_metric=True,
-            standard_prompt=True,
-            local_prompt=MULTIPLE_CHOICE_PROMPT,
-            chat_system=MULTIPLE_CHOICE_SYSTEM,
-        ),
-        TaskKind(
-            name="generation",
-            description="free text, scored by the task's scorers",
-            metrics=(),
-            default_metric=None,
-            formats=_NOT_CHOICES,
-            backend_mode="generate",
-            score=_score_outputs,
-            compare=_compare_outputs,
-            default_scorer="exact_match",
-            judged=True,
-        ),
-        TaskKind(
-            name="tool_call",
-            description="function calls, scored against the reference calls",
-            metrics=(),
-            default_metric=None,
-            formats=_NOT_CHOICES,
-            backend_mode="generate",
-            score=_score_outputs,
-            compare=_compare_outputs,
-            auto_format=lambda path: "bfcl",
-            default_scorer="tool_call",
-            tools=True,
-            shows_unparsed=True,
-            unparseable="hold no tool call",
-            local_prompt=TOOL_CALL_PROMPT,
-        ),
-        TaskKind(
-            name="perplexity",
-            description="the model's perplexity of the text",
-            metrics=("perplexity",),
-            default_metric="perplexity",
-            formats=_NOT_CHOICES,
-            backend_mode="perplexity",
-            score=_score_perplexity,
-            compare=_compare_outputs,
-            own_metric=True,
-            has_target=True,
-            local_prompt="{{ input }}",
-            notes=_tokenizer_notes,
-        ),
-    )
-}
-TASK_TYPES: tuple[str, ...] = tuple(TASK_KINDS)
+#: The task kinds by name: the built-in ones, then any added with
+#: :func:`register_task_kind`.
+TASK_KINDS: Registry[TaskKind] = Registry("task type")
+
+for _kind in (
+    TaskKind(
+        name="classification",
+        description="a label per case",
+        metrics=("accuracy", "macro_f1", "micro_f1", "weighted_f1"),
+        default_metric="macro_f1",
+        formats=_NOT_CHOICES,
+        backend_mode="classify",
+        score="score_labels",
+        compare="compare_labels",
+        needs_labels=True,
+        also_compared=("accuracy",),
+        per_class=True,
+        shows_unparsed=True,
+        table_metrics=("accuracy", "macro_f1"),
+    ),
+    TaskKind(
+        name="multiple_choice",
+        description="a choice (A-D) per question",
+        metrics=("accuracy",),
+        default_metric="accuracy",
+        formats=CHOICE_FORMATS,
+        formats_text="MMLU CSV (question,A,B,C,D,answer) or general-knowledge JSONL "
+        "(format: mmlu or general)",
+        backend_mode="choice",
+        score="score_labels",
+        compare="compare_outputs",
+        auto_format=_choice_format,
+        fixed_labels=("A", "B", "C", "D"),
+        own_metric=True,
+        standard_prompt=True,
+        local_prompt=MULTIPLE_CHOICE_PROMPT,
+        chat_system=MULTIPLE_CHOICE_SYSTEM,
+    ),
+    TaskKind(
+        name="generation",
+        description="free text, scored by the task's scorers",
+        metrics=(),
+        default_metric=None,
+        formats=_NOT_CHOICES,
+        backend_mode="generate",
+        score="score_outputs",
+        compare="compare_outputs",
+        default_scorer="exact_match",
+        judged=True,
+    ),
+    TaskKind(
+        name="tool_call",
+        description="function calls, scored against the reference calls",
+        metrics=(),
+        default_metric=None,
+        formats=_NOT_CHOICES,
+        backend_mode="generate",
+        score="score_outputs",
+        compare="compare_outputs",
+        auto_format=lambda path: "bfcl",
+        default_scorer="tool_call",
+        tools=True,
+        shows_unparsed=True,
+        unparseable="hold no tool call",
+        local_prompt=TOOL_CALL_PROMPT,
+    ),
+    TaskKind(
+        name="perplexity",
+        description="the model's perplexity of the text",
+        metrics=("perplexity",),
+        default_metric="perplexity",
+        formats=_NOT_CHOICES,
+        backend_mode="perplexity",
+        score="score_perplexity_of",
+        compare="compare_outputs",
+        own_metric=True,
+        has_target=True,
+        local_prompt="{{ input }}",
+        notes="tokenizer_notes",
+    ),
+):
+    TASK_KINDS.add(_kind.name, _kind)
+
+#: The built-in task types.
+TASK_TYPES: tuple[str, ...] = tuple(TASK_KINDS.names())
+
+
+def register_task_kind(kind: TaskKind) -> TaskKind:
+    """Add a task kind (its functions registered in :mod:`tunegate.evaluation.kinds`
+    under the names it gives); a name already registered is an error."""
+    return TASK_KINDS.add(kind.name, kind)
 
 
 def task_kind(name: str) -> TaskKind:
-    """The kind called ``name`` (config validation makes sure it exists)."""
-    return TASK_KINDS[name]
+    """The kind called ``name`` (:class:`~tunegate.registry.UnknownNameError`, a
+    ``ConfigError``, lists the known ones for another name)."""
+    return TASK_KINDS.get(name)
 
 
 def stored_task_kind(name: object) -> TaskKind | None:
     """The kind of a stored result's ``task`` (None for a name this version does not know,
     e.g. in a result written by another version): what reports ask instead of the name."""
-    return TASK_KINDS.get(name) if isinstance(name, str) else None
+    return TASK_KINDS.find(name) if isinstance(name, str) else None

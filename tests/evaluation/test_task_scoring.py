@@ -1,5 +1,6 @@
-"""tunegate.evaluation.kinds: the scoring and comparison functions the task kinds name by path,
-reached through the registry and directly, on real answers checked against scikit-learn."""
+"""tunegate.evaluation.kinds: the scoring and comparison functions the task kinds name,
+reached through the kinds' registries and directly, on real answers checked against
+scikit-learn."""
 
 from __future__ import annotations
 
@@ -10,14 +11,20 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from tunegate.data import Case
 from tunegate.evaluation.kinds import (
+    COMPARE,
+    NOTES,
+    SCORE,
+    ModelScoring,
     compare_labels,
+    compare_models,
     compare_outputs,
     score_labels,
     score_outputs,
     score_perplexity_of,
+    tokenizer_notes,
 )
 from tunegate.store import Response
-from tunegate.tasks import TASK_KINDS, ModelScoring
+from tunegate.tasks import TASK_KINDS
 
 LABELS = ["yes", "no"]
 CASES = [Case(id=f"c{i}", text=f"t{i}", reference=LABELS[i % 2]) for i in range(12)]
@@ -46,13 +53,18 @@ def _scoring(name: str, answers: list[str], **extra: object) -> ModelScoring:
 
 def test_the_registry_names_these_functions() -> None:
     kinds = TASK_KINDS
-    assert kinds["classification"].score.resolve() is score_labels
-    assert kinds["multiple_choice"].score.resolve() is score_labels
-    assert kinds["generation"].score.resolve() is score_outputs
-    assert kinds["tool_call"].score.resolve() is score_outputs
-    assert kinds["perplexity"].score.resolve() is score_perplexity_of
-    assert kinds["classification"].compare.resolve() is compare_labels
-    assert kinds["generation"].compare.resolve() is compare_outputs
+    assert SCORE[kinds["classification"].score] is score_labels
+    assert SCORE[kinds["multiple_choice"].score] is score_labels
+    assert SCORE[kinds["generation"].score] is score_outputs
+    assert SCORE[kinds["tool_call"].score] is score_outputs
+    assert SCORE[kinds["perplexity"].score] is score_perplexity_of
+    assert COMPARE[kinds["classification"].compare] is compare_labels
+    assert COMPARE[kinds["generation"].compare] is compare_outputs
+    assert NOTES[kinds["perplexity"].notes or ""] is tokenizer_notes
+    for kind in kinds.values():  # every name a kind gives is registered
+        assert kind.score in SCORE
+        assert kind.compare in COMPARE
+        assert kind.notes is None or kind.notes in NOTES
 
 
 def test_score_labels_gives_sklearn_metrics_and_compare_labels_the_delta() -> None:
@@ -73,9 +85,16 @@ def test_score_labels_gives_sklearn_metrics_and_compare_labels_the_delta() -> No
         cand, base, LABELS, ["accuracy"], confidence=0.95, n_resamples=500, seed=1
     )
     assert acc.delta == pytest.approx(11 / 12 - 6 / 12)
-    # The registry's reference calls the same function.
-    [again] = TASK_KINDS["classification"].compare(
-        cand, base, LABELS, ["accuracy"], confidence=0.95, n_resamples=500, seed=1
+    # The kind's function, found by its name, is the same function.
+    [again] = compare_models(
+        TASK_KINDS["classification"],
+        cand,
+        base,
+        LABELS,
+        ["accuracy"],
+        confidence=0.95,
+        n_resamples=500,
+        seed=1,
     )
     assert again == acc
 

@@ -12,6 +12,7 @@ from tunegate.config import parse_config
 from tunegate.errors import ConfigError
 from tunegate.models import registry
 from tunegate.models.registry import BuildContext, build, builder, register, registered
+from tunegate.registry import DuplicateNameError, Registry
 
 
 def test_every_model_type_of_the_config_has_a_builder() -> None:
@@ -23,23 +24,27 @@ def test_an_unknown_type_names_the_known_ones() -> None:
         builder("grpc")
 
 
-def test_a_builder_is_imported_on_first_use_and_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "_BUILDERS", dict(registry._BUILDERS))
-    made: list[tuple[str, Any]] = []
-
-    def fake(name: str, spec: Any, context: BuildContext) -> Any:
-        made.append((name, spec.type))
-        return "backend"
-
-    module = SimpleNamespace(make=fake)
-    monkeypatch.setitem(sys.modules, "tunegate_test_fake_backend", module)
+def test_a_builder_is_imported_on_first_use_and_kept(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setattr(registry, "BACKENDS", Registry("model type"))
+    (tmp_path / "tunegate_test_fake_backend.py").write_text(
+        "made = []\n"
+        "def make(name, spec, context):\n"
+        "    made.append((name, spec.type))\n"
+        "    return 'backend'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
     register("fake", "tunegate_test_fake_backend:make")
-    assert registry._BUILDERS["fake"] == "tunegate_test_fake_backend:make"
+    assert "tunegate_test_fake_backend" not in sys.modules  # named, not imported
+    assert "fake" in registered()
     spec = SimpleNamespace(type="fake")
     assert build("m1", spec, BuildContext(suite=None)) == "backend"
-    assert registry._BUILDERS["fake"] is fake  # resolved once
-    assert made == [("m1", "fake")]
-    assert "fake" in registered()
+    module = sys.modules.pop("tunegate_test_fake_backend")
+    assert module.made == [("m1", "fake")]
+    assert builder("fake") is module.make  # resolved once, kept
+    with pytest.raises(DuplicateNameError, match="model type 'fake' is registered twice"):
+        register("fake", module.make)
 
 
 def test_a_python_model_builds_through_the_registry(tmp_path: Any) -> None:

@@ -4,7 +4,8 @@ One module per job: :mod:`~tunegate.config.scorers` (one model per scorer type),
 :mod:`~tunegate.config.tasks` (datasets, tasks, suites),
 :mod:`~tunegate.config.models` (one model per backend type),
 :mod:`~tunegate.config.gate` (compare, gate, judge and human sections),
-:mod:`~tunegate.config.root` (the whole file) and :mod:`~tunegate.config.load`
+:mod:`~tunegate.config.root` (the whole file), :mod:`~tunegate.config.plugins` (config
+classes picked by ``type``, plugins' included) and :mod:`~tunegate.config.load`
 (reading, cross-checks, paths, error messages).
 
 Every error names the file and the key (``tunegate.yaml: models.zero-shot.base_url:
@@ -27,7 +28,9 @@ from tunegate.config.gate import (
 )
 from tunegate.config.load import load_config, parse_config
 from tunegate.config.models import (
+    MODEL_CONFIGS,
     MODEL_TYPES,
+    BackendConfig,
     HFModel,
     HTTPModel,
     ModelConfig,
@@ -38,6 +41,7 @@ from tunegate.config.models import (
 )
 from tunegate.config.root import Config
 from tunegate.config.scorers import (
+    SCORER_CONFIGS,
     SCORER_TYPES,
     AnyScorerConfig,
     JudgeScorerConfig,
@@ -56,11 +60,14 @@ from tunegate.tasks import TASK_TYPES
 
 __all__ = [
     "ENV_REF",
+    "MODEL_CONFIGS",
     "MODEL_TYPES",
     "OBSERVED_METRICS",
+    "SCORER_CONFIGS",
     "SCORER_TYPES",
     "TASK_TYPES",
     "AnyScorerConfig",
+    "BackendConfig",
     "CompareConfig",
     "Config",
     "Criterion",

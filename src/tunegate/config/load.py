@@ -14,15 +14,14 @@ from pydantic import BaseModel, ValidationError
 
 from tunegate.config.base import ENV_REF, ConfigWarning, _suggest
 from tunegate.config.gate import GATE_METRICS
-from tunegate.config.models import _MODEL_CLASSES, MODEL_TYPES, HFModel
+from tunegate.config.models import MODEL_CONFIGS, HFModel
 from tunegate.config.root import Config
 from tunegate.config.scorers import (
-    _ALL_SCORER_TYPES,
     _JUDGE_CLASSES,
     DEPRECATED_OPTIONS,
-    SCORER_CLASSES,
+    JUDGE_CONFIGS,
+    SCORER_CONFIGS,
     JsonSchemaScorer,
-    JudgeScorerConfig,
     PairwiseJudgeConfig,
     renamed_value,
 )
@@ -56,7 +55,7 @@ def parse_config(data: Any, source: str | Path = "tunegate.yaml") -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(src, exc)) from None
+        raise ConfigError(_format_errors(src, exc, data)) from None
     for message in _deprecated_keys(src, data, ""):
         warnings.warn(message, ConfigWarning, stacklevel=2)
     _check_references(src, config)
@@ -185,8 +184,8 @@ def _check_references(src: Path, config: Config) -> None:
 
 
 def _rubric_problem(rubric: str, kind: Literal["pointwise", "pairwise"]) -> str | None:
-    # Imported here: the judging code loads only for a config with a rubric.
-    from tunegate.scoring.judge import check_rubric
+    # Imported here: jinja2 loads only for a config with a rubric.
+    from tunegate.templates import check_rubric
 
     return check_rubric(rubric, kind)
 
@@ -289,66 +288,67 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     return config.model_copy(update=changes)
 
 
-_SCORERS: dict[str, type[BaseModel]] = {
-    **SCORER_CLASSES,
-    "judge": JudgeScorerConfig,
-    "pairwise_judge": PairwiseJudgeConfig,
-}
+def _class_by_type(node: Any, scorer: bool) -> type[BaseModel] | None:
+    """The config class a model's or a scorer's mapping names by its ``type``."""
+    kind = node.get("type") if isinstance(node, dict) else None
+    if not isinstance(kind, str):
+        return None
+    if not scorer:
+        return MODEL_CONFIGS.find(kind)
+    return SCORER_CONFIGS.find(kind) or JUDGE_CONFIGS.find(kind)
 
 
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
-    """The keys allowed in the mapping at ``loc`` (for did-you-mean hints)."""
+def _allowed_keys(loc: tuple[int | str, ...], data: Any) -> list[str]:
+    """The keys allowed in the mapping at ``loc`` (for did-you-mean hints): the config's
+    models are walked along ``loc``, and a model or scorer entry's class is the one its
+    ``type`` (in ``data``) names."""
     model: type[BaseModel] | None = Config
-    if len(loc) >= 3 and loc[0] == "models" and loc[2] in _MODEL_CLASSES:
-        model, loc = _MODEL_CLASSES[str(loc[2])], loc[3:]
-    for i in range(len(loc) - 2):
-        # A scorer of the union: its own class, from the tag after "scorers", index.
-        if loc[i] == "scorers" and isinstance(loc[i + 1], int) and loc[i + 2] in _SCORERS:
-            return list(_SCORERS[str(loc[i + 2])].model_fields)
+    node, parent = data, None
     for part in loc:
-        if isinstance(part, int):  # an item of a list: the list's element model applies
+        node = _child(node, part)
+        if parent == ("models", Config) and isinstance(part, str):
+            model = _class_by_type(node, scorer=False)  # models.<name>
+        elif parent is not None and parent[0] == "scorers" and isinstance(part, int):
+            model = _class_by_type(node, scorer=True)  # ...scorers[i]
+        elif not isinstance(part, int):  # an item of a list: the list's element model applies
+            field = model.model_fields.get(str(part)) if model is not None else None
+            if field is None:
+                return []
+            parent = (str(part), model)
+            candidates = [field.annotation, *getattr(field.annotation, "__args__", ())]
+            model = next(
+                (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+            )
             continue
-        field = model.model_fields.get(str(part)) if model is not None else None
-        if field is None:
-            return []
-        candidates = [field.annotation, *getattr(field.annotation, "__args__", ())]
-        model = next(
-            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
-        )
+        parent = None
     return list(model.model_fields) if model is not None else []
 
 
-def _format_errors(src: Path, exc: ValidationError) -> str:
+def _child(node: Any, part: int | str) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
+
+
+def _format_errors(src: Path, exc: ValidationError, data: Any = None) -> str:
     lines: list[str] = []
     for err in exc.errors():
         loc = tuple(err["loc"])
-        # A discriminated union adds the tag (e.g. "openai") to the location: drop it.
         key = ""
-        for i, part in enumerate(loc):
-            if i == 2 and loc[0] == "models" and part in MODEL_TYPES:
-                continue
-            if i >= 2 and loc[i - 2] == "scorers" and part in _ALL_SCORER_TYPES:
-                continue  # the scorer union's tag
+        for part in loc:
             key += f"[{part}]" if isinstance(part, int) else f".{part}" if key else str(part)
         key = key or "(top level)"
         kind = err["type"]
         if kind == "extra_forbidden":
-            known = [k for k in _allowed_keys(loc[:-1]) if k != "type"]
+            known = [k for k in _allowed_keys(loc[:-1], data) if k != "type"]
             message = f"unknown key{_suggest(str(loc[-1]), known)}"
         elif kind == "missing":
             message = "required key is missing"
-        elif kind in {"union_tag_invalid", "union_tag_not_found"} and "scorers" in loc:
-            given = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else None
-            message = (
-                f"unknown scorer type {given!r}" if given is not None else "scorer needs a 'type'"
-            ) + f"{_suggest(str(given), list(_ALL_SCORER_TYPES))}"
-            key = key if key.endswith(".type") else f"{key}.type"
-        elif kind in {"union_tag_invalid", "union_tag_not_found"}:
-            given = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else None
-            message = (
-                f"unknown model type {given!r}" if given is not None else "model needs a 'type'"
-            ) + f" (one of: {', '.join(MODEL_TYPES)})"
-            key = key if key.endswith(".type") else f"{key}.type"
+        elif kind in {"type_unknown", "type_missing"}:  # a model's or a scorer's type
+            message = str(err["msg"])
+            key = f"{key}.type"
         else:
             message = str(err["msg"]).removeprefix("Value error, ")
             if (

@@ -1,15 +1,23 @@
-"""The models under test: one pydantic model per backend type, and their prices."""
+"""The models under test: one pydantic model per backend type, and their prices.
+
+Each backend type is a config class registered by its ``type`` in
+:data:`MODEL_CONFIGS`: the built-in ones here, a plugin's through the
+``tunegate.models`` entry-point group (a :class:`BackendConfig` subclass with a
+``build`` method; see docs/plugins.md).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SerializeAsAny, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from tunegate.config.base import ENV_NAME, Float, Int, Seed, _check_url, _Strict
+from tunegate.config.plugins import by_type, class_checker, type_name
 from tunegate.config.tasks import DatasetConfig
+from tunegate.registry import Registry
 
 
 class ShotsConfig(DatasetConfig):
@@ -188,13 +196,44 @@ class HFModel(_Strict):
         return self
 
 
+class BackendConfig(_Strict):
+    """The base of a plugin backend's config: what the runner and the reports read of
+    every model (its price, the version entering its cache identity, how many requests
+    it takes at once, its timeout and retries). A plugin's subclass adds its own options,
+    sets ``type: Literal["its_name"]`` and defines
+    ``build(self, name: str, context: BuildContext) -> Backend``
+    (:mod:`tunegate.models.registry`)."""
+
+    type: str
+    price: PriceConfig | None = None
+    # Enters the cache identity: change it when the model behind the name changes.
+    version: str | None = None
+    concurrency: Annotated[Int, Field(ge=1, le=4096)] = 4
+    timeout: Annotated[Float, Field(gt=0)] = 60.0
+    max_retries: Annotated[Int, Field(ge=0, le=20)] = 0
+
+    def replicas(self) -> int:
+        """How many endpoints serve the model (one, unless the plugin says otherwise)."""
+        return 1
+
+    def effective_concurrency(self) -> int:
+        """Requests in flight at most (``concurrency``, unless the plugin says otherwise)."""
+        return self.concurrency
+
+
+#: Every model config class by ``type``: the built-in ones, then plugins' (entry-point
+#: group ``tunegate.models``: ``my_type = "package.module:MyBackendConfig"``).
+MODEL_CONFIGS: Registry[type[BaseModel]] = Registry(
+    "model type", group="tunegate.models", check=class_checker(BackendConfig, "backend", "build")
+)
+for _cls in (OpenAIModel, HTTPModel, PythonModel, HFModel):
+    MODEL_CONFIGS.add(str(type_name(_cls)), _cls)
+
+#: A model of ``models:``: its class picked by ``type`` (a built-in one or a plugin's).
 ModelConfig = Annotated[
-    OpenAIModel | HTTPModel | PythonModel | HFModel, Field(discriminator="type")
+    OpenAIModel | HTTPModel | PythonModel | HFModel | BackendConfig,
+    by_type(MODEL_CONFIGS, what="model"),
+    SerializeAsAny(),
 ]
-_MODEL_CLASSES: dict[str, type[BaseModel]] = {
-    "openai": OpenAIModel,
-    "http": HTTPModel,
-    "python": PythonModel,
-    "hf": HFModel,
-}
-MODEL_TYPES = tuple(_MODEL_CLASSES)
+#: The built-in model types (plugins add more: ``MODEL_CONFIGS.names()``).
+MODEL_TYPES: tuple[str, ...] = ("openai", "http", "python", "hf")

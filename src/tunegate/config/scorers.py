@@ -1,8 +1,13 @@
 """The scorers of a generation suite: one pydantic model per scorer type.
 
-``AnyScorerConfig`` is a union discriminated on ``type``, so each scorer accepts only
-its own options (``chrf`` has no ``tokenize``, ``exact_match`` no ``use_stemmer``).
-How each type scores lives in :mod:`tunegate.scoring.registry`.
+Each scorer type is a config class, registered by its ``type`` in
+:data:`SCORER_CONFIGS` (the built-in ones here; a plugin's through the
+``tunegate.scorers`` entry-point group). :data:`AnyScorerConfig` picks the class by
+``type``, so each scorer accepts only its own options (``chrf`` has no ``tokenize``,
+``exact_match`` no ``use_stemmer``). A class *declares* the metrics its scorer
+reports (``metrics``, ``higher_is_better``), so the config knows a suite's metric
+names without asking the scoring code; how each type scores lives in
+:mod:`tunegate.scoring.registry`.
 
 Case is one option everywhere: ``case_sensitive``. The spellings of earlier
 versions (``casefold`` for ``exact_match``, ``lowercase`` for ``bleu``/``chrf``) are
@@ -16,9 +21,11 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import ConfigDict, Field, SerializeAsAny, TypeAdapter, model_validator
 
 from tunegate.config.base import Float, _Strict
+from tunegate.config.plugins import by_type, class_checker, type_name
+from tunegate.registry import Registry
 
 #: Deprecated option spellings: ``{scorer type: {old key: new key}}``. A yes/no value
 #: is negated (``casefold: true`` is ``case_sensitive: false``); a number is kept
@@ -40,13 +47,25 @@ _Threshold = Annotated[Float, Field(ge=0, le=1)]
 
 
 class ScorerConfig(_Strict):
-    """What every non-judge scorer shares: its ``type`` and an optional report ``name``."""
+    """What every non-judge scorer shares: its ``type`` and an optional report ``name``.
+
+    A subclass declares what its scorer reports: ``metrics`` empty means one metric,
+    named by :attr:`label`; otherwise the metrics, main one first (prefixed with
+    ``name.`` when the scorer has a name). ``higher_is_better`` False: a lower value is
+    better. ``reads_tool_calls``: an answer holding no tool call is unparseable for it.
+    """
 
     type: str
     name: str | None = None
 
     #: The metric's name when ``name`` is not given (default: the type).
     default_label: ClassVar[str | None] = None
+    #: The metrics the scorer reports, main one first (empty: one, named by the label).
+    metrics: ClassVar[tuple[str, ...]] = ()
+    #: False: a lower value of its metrics is better (comparisons read it that way).
+    higher_is_better: ClassVar[bool] = True
+    #: An answer holding no tool call is unparseable for it.
+    reads_tool_calls: ClassVar[bool] = False
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
@@ -80,6 +99,12 @@ class ScorerConfig(_Strict):
         """The scorer's name in reports (``name``, else derived from the type)."""
         return self.name or self.default_label or self.type
 
+    def metric_names(self) -> tuple[str, ...]:
+        """The metric names this scorer reports, main one first."""
+        if not self.metrics:
+            return (self.label,)
+        return tuple(f"{self.name}.{m}" if self.name else m for m in self.metrics)
+
 
 class ExactMatchScorer(ScorerConfig):
     """The normalised answer equals a reference. By default whitespace is stripped and
@@ -99,6 +124,7 @@ class RougeScorer(ScorerConfig):
     type: Literal["rouge"]
     use_stemmer: bool = False
     threshold: _Threshold = 0.5
+    metrics: ClassVar[tuple[str, ...]] = ("rougeL", "rouge1", "rouge2", "rougeLsum")
 
 
 class BleuScorer(ScorerConfig):
@@ -145,6 +171,7 @@ class ToolCallScorer(ScorerConfig):
 
     type: Literal["tool_call"]
     default_label: ClassVar[str | None] = "tool_call_accuracy"
+    reads_tool_calls: ClassVar[bool] = True
 
 
 class _Assertion(ScorerConfig):
@@ -215,55 +242,22 @@ class CustomScorer(ScorerConfig):
         return self.name or self.function.rsplit(":", 1)[-1]
 
 
-#: Every scorer config model, by ``type``.
-SCORER_CLASSES: dict[str, type[ScorerConfig]] = {
-    "exact_match": ExactMatchScorer,
-    "rouge": RougeScorer,
-    "bleu": BleuScorer,
-    "chrf": ChrfScorer,
-    "json": JsonScorer,
-    "json_schema": JsonSchemaScorer,
-    "tool_call": ToolCallScorer,
-    "contains": ContainsScorer,
-    "regex": RegexScorer,
-    "equals": EqualsScorer,
-    "contains_reference": ContainsReferenceScorer,
-    "max_latency_ms": MaxLatencyScorer,
-    "custom": CustomScorer,
-}
-SCORER_TYPES: tuple[str, ...] = tuple(SCORER_CLASSES)
-
-AnyScorer = Annotated[
-    ExactMatchScorer
-    | RougeScorer
-    | BleuScorer
-    | ChrfScorer
-    | JsonScorer
-    | JsonSchemaScorer
-    | ToolCallScorer
-    | ContainsScorer
-    | RegexScorer
-    | EqualsScorer
-    | ContainsReferenceScorer
-    | MaxLatencyScorer
-    | CustomScorer,
-    Field(discriminator="type"),
-]
-
-
-@functools.cache
-def _one_scorer() -> TypeAdapter[ScorerConfig]:
-    """Built on first use: 0.1 s that ``import tunegate.config`` need not pay (startup)."""
-    return TypeAdapter(AnyScorer)
-
-
-def scorer_config(**options: Any) -> ScorerConfig:
-    """A scorer's config from its options: ``scorer_config(type="rouge", use_stemmer=True)``.
-
-    Raises pydantic's ``ValidationError`` on an unknown type or an option the type lacks.
-    """
-    return _one_scorer().validate_python(options)
-
+#: The built-in scorer config classes, in the order the docs list them.
+_BUILTIN_SCORERS: tuple[type[ScorerConfig], ...] = (
+    ExactMatchScorer,
+    RougeScorer,
+    BleuScorer,
+    ChrfScorer,
+    JsonScorer,
+    JsonSchemaScorer,
+    ToolCallScorer,
+    ContainsScorer,
+    RegexScorer,
+    EqualsScorer,
+    ContainsReferenceScorer,
+    MaxLatencyScorer,
+    CustomScorer,
+)
 
 JudgeScale = Literal["pass_fail", "1-5", "1-10"]
 
@@ -308,26 +302,46 @@ class PairwiseJudgeConfig(_Strict):
 
 
 JUDGE_SCORER_TYPES = ("judge", "pairwise_judge")
-_ALL_SCORER_TYPES = (*SCORER_TYPES, *JUDGE_SCORER_TYPES)
-#: A scorer of a task's ``scorers:`` list: one of the built-in types or a judge.
-AnyScorerConfig = Annotated[
-    ExactMatchScorer
-    | RougeScorer
-    | BleuScorer
-    | ChrfScorer
-    | JsonScorer
-    | JsonSchemaScorer
-    | ToolCallScorer
-    | ContainsScorer
-    | RegexScorer
-    | EqualsScorer
-    | ContainsReferenceScorer
-    | MaxLatencyScorer
-    | CustomScorer
-    | JudgeScorerConfig
-    | PairwiseJudgeConfig,
-    Field(discriminator="type"),
-]
-
-
 _JUDGE_CLASSES = (JudgeScorerConfig, PairwiseJudgeConfig)
+
+#: Every scorer config class by ``type``: the built-in ones, then plugins' (entry-point
+#: group ``tunegate.scorers``: ``my_type = "package.module:MyScorerConfig"``, a
+#: :class:`ScorerConfig` subclass with ``type: Literal["my_type"]`` and a
+#: ``build(self, ctx)`` method; see docs/plugins.md).
+SCORER_CONFIGS: Registry[type[ScorerConfig]] = Registry(
+    "scorer type", group="tunegate.scorers", check=class_checker(ScorerConfig, "scorer", "build")
+)
+for _cls in _BUILTIN_SCORERS:
+    SCORER_CONFIGS.add(str(type_name(_cls)), _cls)
+#: The judges, which are not built by the scorer registry (their verdicts are model calls).
+JUDGE_CONFIGS: Registry[type[_Strict]] = Registry("judge scorer type")
+for _judge in _JUDGE_CLASSES:
+    JUDGE_CONFIGS.add(str(type_name(_judge)), _judge)
+
+#: The built-in scorer types (plugins add more: ``SCORER_CONFIGS.names()``).
+SCORER_TYPES: tuple[str, ...] = tuple(str(type_name(c)) for c in _BUILTIN_SCORERS)
+_ALL_SCORER_TYPES = (*SCORER_TYPES, *JUDGE_SCORER_TYPES)
+
+#: A scorer of a task's ``scorers:`` list: its class picked by ``type`` (a built-in
+#: scorer, a plugin's, or a judge).
+AnyScorerConfig = Annotated[
+    ScorerConfig | JudgeScorerConfig | PairwiseJudgeConfig,
+    by_type(SCORER_CONFIGS, JUDGE_CONFIGS, what="scorer"),
+    SerializeAsAny(),
+]
+#: A non-judge scorer (what :func:`scorer_config` builds).
+AnyScorer = Annotated[ScorerConfig, by_type(SCORER_CONFIGS, what="scorer"), SerializeAsAny()]
+
+
+@functools.cache
+def _one_scorer() -> TypeAdapter[ScorerConfig]:
+    """Built on first use: what ``import tunegate.config`` need not pay (startup)."""
+    return TypeAdapter(AnyScorer)
+
+
+def scorer_config(**options: Any) -> ScorerConfig:
+    """A scorer's config from its options: ``scorer_config(type="rouge", use_stemmer=True)``.
+
+    Raises pydantic's ``ValidationError`` on an unknown type or an option the type lacks.
+    """
+    return _one_scorer().validate_python(options)

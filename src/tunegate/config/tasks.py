@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from tunegate.config.base import Float, Int, _Strict
 from tunegate.config.scorers import (
-    SCORER_TYPES,
+    SCORER_CONFIGS,
     AnyScorerConfig,
     JudgeScorerConfig,
     PairwiseJudgeConfig,
@@ -20,7 +20,7 @@ from tunegate.config.scorers import (
 )
 from tunegate.data.case import FieldMap
 from tunegate.data.formats import DataFormat
-from tunegate.tasks import TASK_KINDS, TASK_TYPES, TaskKind, task_kind
+from tunegate.tasks import TASK_KINDS, TaskKind, task_kind
 
 
 class DatasetConfig(_Strict):
@@ -155,7 +155,7 @@ class TaskConfig(_Strict):
     @classmethod
     def _scorer_shorthand(cls, data: Any) -> Any:
         kind = data.get("type") if isinstance(data, dict) else None
-        if isinstance(data, dict) and kind in SCORER_TYPES and kind not in TASK_TYPES:
+        if isinstance(data, dict) and kind not in TASK_KINDS and kind in SCORER_CONFIGS:
             options = {k: v for k, v in data.items() if k not in ("prompt", "system", "scorers")}
             rest = {k: v for k, v in data.items() if k in ("prompt", "system")}
             return {**rest, "type": "generation", "scorers": [options, *data.get("scorers", [])]}
@@ -164,8 +164,8 @@ class TaskConfig(_Strict):
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
-        if value not in TASK_TYPES:
-            known = TASK_TYPES + SCORER_TYPES
+        if value not in TASK_KINDS:
+            known = [*TASK_KINDS.names(), *SCORER_CONFIGS.names()]
             close = difflib.get_close_matches(value, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             listed = ", ".join(repr(k) for k in known)
@@ -251,12 +251,10 @@ def suite_metrics(task: TaskConfig) -> list[str]:
     """The metric names a task reports (besides error_rate, pass_rate, latency)."""
     if task.kind.metrics:
         return list(task.kind.metrics)
-    from tunegate.scoring.registry import scorer_kind
-
     names: list[str] = []
-    for scorer in task.scorer_list:
+    for scorer in task.scorer_list:  # each scorer's config declares its metrics
         if isinstance(scorer, ScorerConfig):
-            names += scorer_kind(scorer.type).metric_names(scorer)
+            names += scorer.metric_names()
         else:
             names.append(scorer.label)
     return names

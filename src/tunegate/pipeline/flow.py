@@ -40,7 +40,6 @@ from tunegate.runner import (
 )
 from tunegate.scoring.scorers import build_scorers
 from tunegate.store import Store
-from tunegate.tasks import ModelScoring
 
 if TYPE_CHECKING:
     from tunegate.data.leakage import LeakageReport
@@ -128,6 +127,7 @@ def evaluate_suite(
     # Imported after the requests (startup: the first request does not wait on them).
     from tunegate.evaluation.compare import compare_categories
     from tunegate.evaluation.judging import judge_scorers
+    from tunegate.evaluation.kinds import ModelScoring, compare_models, score_model, suite_notes
     from tunegate.evaluation.scores import case_rows, category_indices
 
     task, kind = suite.task, suite.task.kind
@@ -139,12 +139,14 @@ def evaluate_suite(
     scored: dict[str, ScoredModel] = {}
     models: dict[str, ModelResult] = {}
     scorers = (
-        build_scorers(task, f"suites.{suite.name}.task", config_dir) + judge_scorers(suite, judged)
+        build_scorers(task.scorer_list, f"suites.{suite.name}.task", config_dir)
+        + judge_scorers(suite, judged)
         if kind.uses_scorers
         else []
     )
     for name, run in runs.items():
-        scored[name], models[name] = kind.score(
+        scored[name], models[name] = score_model(
+            kind,
             ModelScoring(
                 name=name,
                 cases=cases,
@@ -157,7 +159,7 @@ def evaluate_suite(
                 confidence=level,
                 n_resamples=resamples,
                 seed=seed,
-            )
+            ),
         )
     for name, run in runs.items():
         spec = config.models[name]
@@ -173,8 +175,8 @@ def evaluate_suite(
         if baseline not in scored or config.candidate not in scored:
             continue
         cand, base = scored[config.candidate], scored[baseline]
-        comparisons += kind.compare(
-            cand, base, labels, metrics, confidence=level, n_resamples=resamples, seed=seed
+        comparisons += compare_models(
+            kind, cand, base, labels, metrics, confidence=level, n_resamples=resamples, seed=seed
         )
         if groups:
             categories += compare_categories(
@@ -186,7 +188,7 @@ def evaluate_suite(
                 seed=seed,
                 margin=suite.margin if suite.base is not None else None,
             )
-    notes = kind.notes(suite.name, runs) if kind.notes is not None else []
+    notes = suite_notes(kind, suite.name, runs)
     from tunegate.models import suite_models
 
     notes += unparseable_notes(suite, models, suite_models(config, suite))

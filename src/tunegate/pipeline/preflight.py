@@ -137,7 +137,7 @@ def preflight(config: Config, config_dir: Path | None, src: str) -> Preflight:
             from tunegate.scoring.scorers import build_scorers
 
             try:
-                build_scorers(suite.task, f"{_where(config, suite)}task", config_dir)
+                build_scorers(suite.task.scorer_list, f"{_where(config, suite)}task", config_dir)
             except TunegateError as exc:
                 add(str(exc))
             from tunegate.scoring.values import value_problems

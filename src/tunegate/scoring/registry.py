@@ -1,34 +1,36 @@
-"""The one registry of scorer types: what each measures and how it is built.
+"""The builders of the scorer types: how each type named in ``scorers:`` scores.
 
-Every scorer type registers itself with :func:`scorer` (in
-:mod:`tunegate.scoring.scorers`)::
+A scorer type is a config class (:data:`tunegate.config.scorers.SCORER_CONFIGS`, which
+declares its metrics) and a builder, found here by the same name. The built-in
+builders are ``build_<type>`` in :mod:`tunegate.scoring.scorers`, imported on first
+use; code adds one with :func:`scorer`::
 
-    @scorer("rouge", metrics=("rougeL", "rouge1", "rouge2", "rougeLsum"))
-    def _rouge(sc: RougeScorer, ctx: BuildContext) -> MultiScoreFn: ...
+    @scorer("word_count", config=WordCountScorer)
+    def _word_count(sc: WordCountScorer, ctx: BuildContext) -> KindFn: ...
 
-The YAML path (:func:`build_scorers`, from a task's ``scorers:``) and the Python API
+A plugin's scorer type (entry-point group ``tunegate.scorers``) is built by its
+config class's ``build(ctx)`` method.
+
+The YAML path (:func:`build_scorers`, from a task's scorer configs) and the Python API
 (:func:`tunegate.api.suite.run_eval_suite`'s named scorers) both build scorers from
-here, so a name means the same thing in both. The config model of each type is in
-:mod:`tunegate.config.scorers`.
+here, so a name means the same thing in both.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tunegate.config.scorers import SCORER_CLASSES, ScorerConfig
+from tunegate.config.scorers import SCORER_CONFIGS, SCORER_TYPES, JudgeScorerConfig, ScorerConfig
 from tunegate.data import Case
 from tunegate.data.response import Response
+from tunegate.registry import Registry, UnknownNameError
 from tunegate.scoring.base import Score
 
-if TYPE_CHECKING:  # config.tasks asks this registry for metric names: no import back
-    from tunegate.config.tasks import TaskConfig
-
 __all__ = [
+    "BUILDERS",
     "BuildContext",
     "BuiltScorer",
     "ScorerKind",
@@ -42,8 +44,8 @@ __all__ = [
 ScoreFn = Callable[[Case, Response], dict[str, Score]]
 #: A corpus-level value of a scorer's main metric: (answers, references per case) -> value.
 CorpusFn = Callable[[Sequence[str | None], Sequence[Sequence[str]]], float]
-#: What a registered builder returns: one Score (a one-metric scorer) or a Score per
-#: metric of the registration's ``metrics`` (unprefixed).
+#: What a builder returns: one Score (a one-metric scorer) or a Score per metric of
+#: its config's ``metrics`` (unprefixed).
 KindFn = Callable[[Case, Response], "Score | dict[str, Score]"]
 
 
@@ -64,67 +66,97 @@ class BuildContext:
     config_dir: Path | None = None
 
 
+Maker = Callable[[Any, BuildContext], "KindFn | WithCorpus"]
+
+#: The builder of each scorer type by name (the built-in ones imported on first use).
+BUILDERS: Registry[Maker] = Registry("scorer builder")
+for _type in SCORER_TYPES:
+    BUILDERS.add_lazy(_type, f"tunegate.scoring.scorers:build_{_type}")
+
+
 @dataclass(frozen=True)
 class ScorerKind:
-    """A registered scorer type.
-
-    ``metrics`` empty: one metric, named by the scorer's label. Otherwise the metrics
-    it reports, main one first, prefixed with ``name.`` when the scorer has a name.
-    """
+    """A scorer type: its config class (which declares its metrics) and its builder."""
 
     name: str
     config: type[ScorerConfig]
-    metrics: tuple[str, ...]
-    higher_is_better: bool
-    make: Callable[[Any, BuildContext], KindFn | WithCorpus]
-    reads_tool_calls: bool = False
+    make: Maker
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The metrics it reports, main one first (empty: one, named by the label)."""
+        return self.config.metrics
+
+    @property
+    def higher_is_better(self) -> bool:
+        """False: a lower value is better."""
+        return self.config.higher_is_better
+
+    @property
+    def reads_tool_calls(self) -> bool:
+        """An answer holding no tool call is unparseable for it."""
+        return self.config.reads_tool_calls
 
     def metric_names(self, sc: ScorerConfig) -> tuple[str, ...]:
         """The metric names a configured scorer reports, main one first."""
-        if not self.metrics:
-            return (sc.label,)
-        return tuple(f"{sc.name}.{m}" if sc.name else m for m in self.metrics)
-
-
-Maker = Callable[[Any, BuildContext], "KindFn | WithCorpus"]
-_KINDS: dict[str, ScorerKind] = {}
-
-#: The modules that register the built-in scorer types, named by import path: they
-#: import this registry (``@scorer``), so the registry does not import them back.
-BUILTIN_SCORER_MODULES = ("tunegate.scoring.scorers",)
+        return sc.metric_names()
 
 
 def scorer(
     type_: str,
     *,
-    metrics: tuple[str, ...] = (),
-    higher_is_better: bool = True,
-    reads_tool_calls: bool = False,
+    config: type[ScorerConfig] | None = None,
+    metrics: tuple[str, ...] | None = None,
+    higher_is_better: bool | None = None,
+    reads_tool_calls: bool | None = None,
 ) -> Callable[[Maker], Maker]:
-    """Register the builder of scorer type ``type_`` (its config model is
-    :data:`tunegate.config.scorers.SCORER_CLASSES`'s entry).
+    """Register the builder of scorer type ``type_``; ``config`` registers its config
+    class too (else it must be registered: a built-in or a plugin's).
 
-    ``reads_tool_calls``: an answer holding no tool call is unparseable for it.
+    ``metrics``, ``higher_is_better`` and ``reads_tool_calls`` are declared by the
+    config class; given here, they must agree with it (a ValueError otherwise).
     """
 
-    def register(
-        make: Maker,
-    ) -> Maker:
-        if type_ in _KINDS:
-            raise ValueError(f"scorer type {type_!r} is registered twice")
-        _KINDS[type_] = ScorerKind(
-            type_, SCORER_CLASSES[type_], metrics, higher_is_better, make, reads_tool_calls
-        )
+    def register(make: Maker) -> Maker:
+        if config is not None:
+            SCORER_CONFIGS.add(type_, config)
+        declared = SCORER_CONFIGS.get(type_)
+        given = {
+            "metrics": metrics,
+            "higher_is_better": higher_is_better,
+            "reads_tool_calls": reads_tool_calls,
+        }
+        for option, value in given.items():
+            if value is not None and value != getattr(declared, option):
+                raise ValueError(
+                    f"@scorer({type_!r}, {option}={value!r}): its config class "
+                    f"{declared.__name__} declares {option} = {getattr(declared, option)!r}"
+                )
+        BUILDERS.add(type_, make)
         return make
 
     return register
 
 
+def _built_by_config(sc: Any, ctx: BuildContext) -> KindFn | WithCorpus:
+    """A plugin's scorer: its config class builds it."""
+    made: KindFn | WithCorpus = sc.build(ctx)
+    return made
+
+
 def scorer_kind(type_: str) -> ScorerKind:
-    """The registration of a scorer type (KeyError for an unknown one)."""
-    for module in BUILTIN_SCORER_MODULES:  # registers every built-in type (once)
-        importlib.import_module(module)
-    return _KINDS[type_]
+    """The scorer type called ``type_`` (:class:`~tunegate.registry.UnknownNameError`,
+    a KeyError and a ConfigError, for an unknown one)."""
+    config = SCORER_CONFIGS.get(type_)
+    make = BUILDERS.find(type_)
+    if make is None:
+        if not callable(getattr(config, "build", None)):
+            raise UnknownNameError(
+                f"scorer type {type_!r} has no builder: register one with @scorer({type_!r}) "
+                f"or give {config.__name__} a build(self, ctx) method"
+            )
+        make = _built_by_config
+    return ScorerKind(type_, config, make)
 
 
 @dataclass(frozen=True)
@@ -158,7 +190,7 @@ class BuiltScorer:
 def build_scorer(sc: ScorerConfig, ctx: BuildContext) -> BuiltScorer:
     """One configured scorer, ready to call; configuration problems raise ConfigError."""
     kind = scorer_kind(sc.type)
-    names = kind.metric_names(sc)
+    names = sc.metric_names()
     made = kind.make(sc, ctx)
     extra: dict[str, Any] = {
         "reads_tool_calls": kind.reads_tool_calls,
@@ -174,7 +206,11 @@ def build_scorer(sc: ScorerConfig, ctx: BuildContext) -> BuiltScorer:
 
         def one(case: Case, response: Response) -> dict[str, Score]:
             result = fn(case, response)
-            assert isinstance(result, Score)
+            if not isinstance(result, Score):
+                raise TypeError(
+                    f"the {sc.type} scorer gave {type(result).__name__}, not one Score "
+                    "(its config class declares one metric)"
+                )
             return {metric: result}
 
         return BuiltScorer(sc.label, sc.type, names, one, **extra)
@@ -182,21 +218,28 @@ def build_scorer(sc: ScorerConfig, ctx: BuildContext) -> BuiltScorer:
 
     def many(case: Case, response: Response) -> dict[str, Score]:
         result = fn(case, response)
-        assert isinstance(result, dict)
+        if not isinstance(result, dict) or set(result) != set(renamed):
+            got = sorted(result) if isinstance(result, dict) else type(result).__name__
+            raise TypeError(
+                f"the {sc.type} scorer gave {got}, not the metrics its config class "
+                f"declares {sorted(renamed)}"
+            )
         return {renamed[m]: result[m] for m in kind.metrics}
 
     return BuiltScorer(sc.label, sc.type, names, many, **extra)
 
 
 def build_scorers(
-    task: TaskConfig, where: str, config_dir: Path | None = None
+    scorers: Sequence[ScorerConfig | JudgeScorerConfig], where: str, config_dir: Path | None = None
 ) -> list[BuiltScorer]:
-    """The task's scorers, ready to call; configuration problems raise ConfigError.
+    """A task's scorers (``task.scorer_list``), ready to call; configuration problems
+    raise ConfigError. ``where`` is the task's key (``suites.x.task``), for messages.
 
-    Judges are left out: their verdicts come from model calls (see :mod:`tunegate.evaluation.judging`).
+    Judges are left out: their verdicts come from model calls (see
+    :mod:`tunegate.evaluation.judging`).
     """
     return [
         build_scorer(sc, BuildContext(f"{where}.scorers[{i}]", config_dir))
-        for i, sc in enumerate(task.scorer_list)
+        for i, sc in enumerate(scorers)
         if isinstance(sc, ScorerConfig)
     ]

@@ -1,4 +1,6 @@
-"""The built-in scorer types, each registered with :func:`~tunegate.scoring.registry.scorer`.
+"""The built-in scorer types: ``build_<type>`` builds a configured scorer of ``<type>``
+(:data:`tunegate.scoring.registry.BUILDERS` names each, imported on first use; the
+metrics each reports are declared by its config class in :mod:`tunegate.config.scorers`).
 
 A built scorer returns one :class:`~tunegate.scoring.base.Score` per metric it
 measures (ROUGE measures four); its *main* score decides whether the case passes
@@ -41,7 +43,6 @@ from tunegate.scoring.registry import (
     WithCorpus,
     build_scorer,
     build_scorers,
-    scorer,
 )
 from tunegate.scoring.values import is_template, render_value
 
@@ -85,8 +86,7 @@ def _compared(texts: Sequence[str | None]) -> list[str | None]:
     return [t[:MAX_COMPARED_CHARS] if t is not None else None for t in texts]
 
 
-@scorer("exact_match")
-def _exact_match(sc: ExactMatchScorer, ctx: BuildContext) -> KindFn:
+def build_exact_match(sc: ExactMatchScorer, ctx: BuildContext) -> KindFn:
     options = {
         "strip": sc.strip,
         "casefold": not sc.case_sensitive,
@@ -96,8 +96,7 @@ def _exact_match(sc: ExactMatchScorer, ctx: BuildContext) -> KindFn:
     return lambda c, r: text.exact_match(_answer(r), references(c), **options)
 
 
-@scorer("rouge", metrics=("rougeL", "rouge1", "rouge2", "rougeLsum"))
-def _rouge(sc: RougeScorer, ctx: BuildContext) -> KindFn:
+def build_rouge(sc: RougeScorer, ctx: BuildContext) -> KindFn:
     types = text.ROUGE_TYPES
 
     def rouge_fn(case: Case, response: Response) -> dict[str, Score]:
@@ -110,8 +109,7 @@ def _rouge(sc: RougeScorer, ctx: BuildContext) -> KindFn:
     return rouge_fn
 
 
-@scorer("bleu")
-def _bleu(sc: BleuScorer, ctx: BuildContext) -> WithCorpus:
+def build_bleu(sc: BleuScorer, ctx: BuildContext) -> WithCorpus:
     lowercase = not sc.case_sensitive
 
     def bleu_fn(case: Case, response: Response) -> Score:
@@ -135,8 +133,7 @@ def _bleu(sc: BleuScorer, ctx: BuildContext) -> WithCorpus:
     )
 
 
-@scorer("chrf")
-def _chrf(sc: ChrfScorer, ctx: BuildContext) -> WithCorpus:
+def build_chrf(sc: ChrfScorer, ctx: BuildContext) -> WithCorpus:
     lowercase = not sc.case_sensitive
 
     def chrf_fn(case: Case, response: Response) -> Score:
@@ -154,8 +151,7 @@ def _chrf(sc: ChrfScorer, ctx: BuildContext) -> WithCorpus:
     )
 
 
-@scorer("json")
-def _json(sc: JsonScorer, ctx: BuildContext) -> KindFn:
+def build_json(sc: JsonScorer, ctx: BuildContext) -> KindFn:
     return lambda c, r: structured.json_valid(_answer(r))
 
 
@@ -178,14 +174,12 @@ def _load_schema(sc: JsonSchemaScorer, where: str) -> Mapping[str, Any] | bool:
     return schema
 
 
-@scorer("json_schema")
-def _json_schema(sc: JsonSchemaScorer, ctx: BuildContext) -> KindFn:
+def build_json_schema(sc: JsonSchemaScorer, ctx: BuildContext) -> KindFn:
     schema = _load_schema(sc, ctx.where)
     return lambda c, r: structured.json_schema(_answer(r), schema)
 
 
-@scorer("tool_call", reads_tool_calls=True)
-def _tool_call(sc: ToolCallScorer, ctx: BuildContext) -> KindFn:
+def build_tool_call(sc: ToolCallScorer, ctx: BuildContext) -> KindFn:
     def tool_fn(case: Case, response: Response) -> Score:
         if response.error is not None:
             return Score.failure("no answer (the request failed)")
@@ -208,43 +202,37 @@ def _value(template: str, *, regex: bool = False) -> Callable[[Case], str]:
     return lambda case: render_value(template, case, regex=regex)
 
 
-@scorer("contains")
-def _contains(sc: ContainsScorer, ctx: BuildContext) -> KindFn:
+def build_contains(sc: ContainsScorer, ctx: BuildContext) -> KindFn:
     value = _value(sc.value)
     return lambda c, r: assertions.contains(
         _answer(r), value(c), case_sensitive=sc.case_sensitive, negate=sc.negate
     )
 
 
-@scorer("contains_reference")
-def _contains_reference(sc: ContainsReferenceScorer, ctx: BuildContext) -> KindFn:
+def build_contains_reference(sc: ContainsReferenceScorer, ctx: BuildContext) -> KindFn:
     return lambda c, r: assertions.contains_any(
         _answer(r), references(c), case_sensitive=sc.case_sensitive, negate=sc.negate
     )
 
 
-@scorer("regex")
-def _regex(sc: RegexScorer, ctx: BuildContext) -> KindFn:
+def build_regex(sc: RegexScorer, ctx: BuildContext) -> KindFn:
     value = _value(sc.value, regex=True)
     return lambda c, r: assertions.regex(
         _answer(r), value(c), case_sensitive=sc.case_sensitive, negate=sc.negate
     )
 
 
-@scorer("equals")
-def _equals(sc: EqualsScorer, ctx: BuildContext) -> KindFn:
+def build_equals(sc: EqualsScorer, ctx: BuildContext) -> KindFn:
     value = _value(sc.value)
     return lambda c, r: assertions.equals(
         _answer(r), value(c), case_sensitive=sc.case_sensitive, negate=sc.negate
     )
 
 
-@scorer("max_latency_ms")
-def _max_latency(sc: MaxLatencyScorer, ctx: BuildContext) -> KindFn:
+def build_max_latency_ms(sc: MaxLatencyScorer, ctx: BuildContext) -> KindFn:
     return lambda c, r: assertions.max_latency_ms(r.latency_ms, sc.ms, negate=sc.negate)
 
 
-@scorer("custom")
-def _custom(sc: CustomScorer, ctx: BuildContext) -> KindFn:
+def build_custom(sc: CustomScorer, ctx: BuildContext) -> KindFn:
     user_fn = load_scorer(sc.function, config_dir=ctx.config_dir)
     return lambda c, r: run_custom(user_fn, c, _answer(r), r.output, threshold=sc.threshold)
