@@ -12,8 +12,11 @@ import pytest
 from example_plugin import write_distribution
 from pydantic import BaseModel, ConfigDict, SerializeAsAny, ValidationError
 
-from tunegate.config import MODEL_CONFIGS, SCORER_CONFIGS, BackendConfig, ScorerConfig
+from tunegate.config.load import parse_config
+from tunegate.config.models import MODEL_CONFIGS, BackendConfig
 from tunegate.config.plugins import by_type, class_checker, known_types, type_name
+from tunegate.config.scorers import SCORER_CONFIGS, ScorerConfig
+from tunegate.errors import ConfigError
 from tunegate.registry import PluginError, Registry
 
 
@@ -148,3 +151,24 @@ def test_the_configs_registries_hold_the_built_in_types() -> None:
     assert SCORER_CONFIGS.get("rouge").metrics == ("rougeL", "rouge1", "rouge2", "rougeLsum")
     assert MODEL_CONFIGS.group == "tunegate.models"
     assert SCORER_CONFIGS.group == "tunegate.scorers"
+
+
+def test_the_loader_names_the_type_key_and_suggests_a_known_type() -> None:
+    data = {
+        "dataset": {"path": "x.jsonl"},
+        "task": {"type": "generation", "scorers": [{"type": "rogue"}, {"name": "n"}]},
+        "models": {"m": {"type": "opennai", "model": "x"}, "p": {"function": "a:b"}},
+    }
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, source="t.yaml")
+    lines = str(info.value).splitlines()
+    assert "t.yaml: models.m.type: unknown model type 'opennai' (did you mean 'openai'?)" in lines
+    assert any(
+        line.startswith("t.yaml: models.p.type: model needs a 'type' (one of: ") for line in lines
+    )
+    assert (
+        "t.yaml: task.scorers[0].type: unknown scorer type 'rogue' (did you mean 'rouge'?)" in lines
+    )
+    assert any(
+        line.startswith("t.yaml: task.scorers[1].type: scorer needs a 'type'") for line in lines
+    )

@@ -69,9 +69,7 @@ def builder(type_: str) -> Builder:
     found = BACKENDS.find(type_)
     if found is not None:
         return found
-    if not BACKENDS.registered(type_) and callable(
-        getattr(MODEL_CONFIGS.find(type_), "build", None)
-    ):
+    if callable(getattr(MODEL_CONFIGS.find(type_), "build", None)):  # a plugin's type
         return _built_by_config
     known = sorted({*BACKENDS.names(), *MODEL_CONFIGS.names()})
     raise UnknownNameError(f"no backend for model type {type_!r} (known: {', '.join(known)})")
