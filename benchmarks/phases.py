@@ -86,7 +86,7 @@ def main() -> None:
 
     imported = time.perf_counter() - started
     pipeline.run_models = timed("requests", pipeline.run_models)  # type: ignore[attr-defined]
-    pipeline.evaluate_run = timed("scoring + statistics", pipeline.evaluate_run)
+    pipeline.evaluate_run = timed("scoring + statistics", pipeline.evaluate_run)  # type: ignore[attr-defined]
     pipeline.attach_provenance = timed("provenance", pipeline.attach_provenance)
     pipeline.to_json = timed("JSON for the store", pipeline.to_json)  # type: ignore[attr-defined]
     Store.update_run_meta = timed("store", Store.update_run_meta)  # type: ignore[method-assign]

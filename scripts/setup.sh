@@ -12,12 +12,12 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[local${EXTRAS:+,$EXTRAS}]"
 # With the dev extras, the example plugin (an `echo` backend and a `max_words` scorer,
-# found through entry points; tests/e2e/test_plugin_package.py uses it): built offline with
-# the setuptools already installed, and without dependencies (tunegate is installed).
+# found through entry points; tests/e2e/test_plugin_package.py uses it), without
+# dependencies (tunegate is installed).
 case ",${EXTRAS:-}," in
   *,dev,*)
     .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-      --no-build-isolation --no-deps -e plugins/tunegate-example-plugin
+      --no-deps -e plugins/tunegate-example-plugin
     ;;
 esac
 # An editable install leaves tunegate's own modules uncompiled, and with

@@ -13,11 +13,13 @@ import sys
 import warnings
 from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tunegate.version import __version__
 
 if TYPE_CHECKING:
+    from importlib.abc import Loader
+
     from tunegate.api import (
         ABTestResults,
         CallOptions,
@@ -119,7 +121,7 @@ class _MovedModules:
     def find_spec(fullname: str, path: object = None, target: object = None) -> ModuleSpec | None:
         if fullname not in _MOVED:
             return None
-        return ModuleSpec(fullname, _MovedModules)
+        return ModuleSpec(fullname, cast("Loader", _MovedModules))
 
     @staticmethod
     def create_module(spec: ModuleSpec) -> ModuleType:

@@ -394,7 +394,7 @@ def test_a_gate_metric_unknown_to_its_suite_is_a_config_error() -> None:
 
 def test_perplexities_of_different_tokenizers_are_flagged(tmp_path: Path) -> None:
     from tunegate.data import Case
-    from tunegate.pipeline.flow import evaluate_run
+    from tunegate.pipeline.evaluating import evaluate_run
     from tunegate.runner import ModelRun, ModelRunStats
     from tunegate.store import Response
 

@@ -10,7 +10,7 @@ from tunegate.config import PriceConfig, parse_config
 from tunegate.data import Case
 from tunegate.data.response import Response
 from tunegate.evaluation.cost import model_cost
-from tunegate.pipeline.flow import evaluate_run
+from tunegate.pipeline.evaluating import evaluate_run
 from tunegate.results import ModelResult
 from tunegate.runner import ModelRun
 

@@ -33,7 +33,7 @@ from tunegate.data import Case
 from tunegate.data.leakage import LeakageReport, check_leakage
 from tunegate.errors import ConfigError
 from tunegate.gate.criteria import describe
-from tunegate.pipeline.flow import evaluate_run
+from tunegate.pipeline.evaluating import evaluate_run
 from tunegate.results import CriterionResult, RunResult
 from tunegate.runner import ModelRun
 from tunegate.stats import interval_standard_error, minimum_detectable_effect, required_cases

@@ -29,7 +29,7 @@ from test_gate import (
 from tunegate.config import parse_config
 from tunegate.errors import ConfigError
 from tunegate.evaluation.judging import SuiteJudging
-from tunegate.pipeline.flow import evaluate_run
+from tunegate.pipeline.evaluating import evaluate_run
 from tunegate.stats.quantile import quantile_interval
 
 N = 120

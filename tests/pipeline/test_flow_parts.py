@@ -9,7 +9,8 @@ from pathlib import Path
 
 from tunegate.config import parse_config
 from tunegate.data import Case
-from tunegate.pipeline.flow import check_train_leakage, shots_files, unparseable_notes
+from tunegate.pipeline.evaluating import unparseable_notes
+from tunegate.pipeline.flow import check_train_leakage, shots_files
 from tunegate.results import ModelResult
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tunegate.config import parse_config
 from tunegate.data import Case
-from tunegate.pipeline.flow import evaluate_run
+from tunegate.pipeline.evaluating import evaluate_run
 from tunegate.report.markdown import to_markdown, write_markdown
 from tunegate.runner import ModelRun
 from tunegate.store import Response

@@ -20,7 +20,7 @@ from markdown_it import MarkdownIt
 
 from tunegate.config import parse_config
 from tunegate.data import Case
-from tunegate.pipeline.flow import evaluate_run
+from tunegate.pipeline.evaluating import evaluate_run
 from tunegate.report.markdown import md_escape, to_markdown
 from tunegate.results import RunResult
 from tunegate.runner import ModelRun

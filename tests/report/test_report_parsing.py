@@ -15,7 +15,7 @@ from rich.console import Console
 from tunegate.config import parse_config
 from tunegate.data import Case
 from tunegate.errors import ConfigError
-from tunegate.pipeline.flow import evaluate_run
+from tunegate.pipeline.evaluating import evaluate_run
 from tunegate.report.html import render_html
 from tunegate.report.json_report import to_json
 from tunegate.report.markdown import to_markdown

@@ -14,7 +14,7 @@ from rich.console import Console
 import tunegate.report
 from tunegate.config import parse_config
 from tunegate.data import Case
-from tunegate.pipeline.flow import evaluate_run
+from tunegate.pipeline.evaluating import evaluate_run
 from tunegate.report.html import render_html
 from tunegate.report.html_data import page_data, picks_label, suite_cases
 from tunegate.report.json_report import to_json

@@ -96,8 +96,9 @@ def _execute(
     )
     # Imported here, after the config loaded: its errors should not wait on numpy & co.
     from tunegate.pipeline.flow import run
-    from tunegate.report.json_report import to_json, write_json_document
+    from tunegate.report.json_report import write_json_document
     from tunegate.report.terminal import print_summary
+    from tunegate.results.document import to_json
 
     printed: list[str] = []
 

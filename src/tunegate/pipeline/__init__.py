@@ -14,14 +14,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tunegate.pipeline.flow import RunOptions, arun, evaluate_run, evaluate_suite, run
+    from tunegate.pipeline.evaluating import evaluate_run, evaluate_suite
+    from tunegate.pipeline.flow import RunOptions, arun, run
 
 __all__ = ["RunOptions", "arun", "evaluate_run", "evaluate_suite", "run"]
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        value = getattr(importlib.import_module("tunegate.pipeline.flow"), name)
+        home = "evaluating" if name.startswith("evaluate_") else "flow"
+        value = getattr(importlib.import_module(f"tunegate.pipeline.{home}"), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'tunegate.pipeline' has no attribute {name!r}")

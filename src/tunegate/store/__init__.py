@@ -23,14 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tunegate.data.response import MAX_ANSWER_CHARS, Response
 from tunegate.errors import TunegateError
 from tunegate.store.lookup import SPECIAL_REFS, load_run_result, resolve_run
 from tunegate.store.processes import _is_zombie, _process_gone
 from tunegate.store.records import (
     _COLUMNS,
     _INSERT_RESPONSE,
-    MAX_ANSWER_CHARS,
-    Response,
     RunInfo,
     _response,
     _response_row,
