@@ -22,6 +22,36 @@ if TYPE_CHECKING:
     from tunegate.results import RunResult
 
 
+class CiOutputs:
+    """What ``--junit``, ``--github-annotations`` and ``GITHUB_STEP_SUMMARY`` ask of a
+    finished run (docs/ci.md)."""
+
+    def __init__(self, junit: Path | None, annotations: bool) -> None:
+        self.junit = junit
+        self.annotations = annotations
+        self.step_summary = os.environ.get("GITHUB_STEP_SUMMARY") or None
+
+    def after(self, result: RunResult) -> None:
+        """Print the annotations (raw: GitHub reads them from stdout line by line) and
+        append the Markdown report to the step summary; a summary that cannot be written
+        is a warning, the verdict's exit code stands."""
+        from tunegate.report.github import annotation_lines, append_step_summary
+
+        if self.annotations:
+            out.file.write("".join(line + "\n" for line in annotation_lines(result)))
+            out.file.flush()
+        if self.step_summary is not None:
+            try:
+                append_step_summary(result, self.step_summary)
+            except OSError as exc:
+                err.print(
+                    f"warning: GITHUB_STEP_SUMMARY {self.step_summary}: {exc.strerror or exc}",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
+
+
 def _resume_command(run_id: str) -> str:
     """This command line with ``--resume RUN_ID`` (replacing one it had)."""
     args: list[str] = []
@@ -72,6 +102,7 @@ def _execute(
     gate_exit: bool,
     markdown_path: Path | None = None,
     html_path: Path | None = None,
+    ci: CiOutputs | None = None,
 ) -> None:
     from rich.progress import (
         BarColumn,
@@ -118,6 +149,10 @@ def _execute(
             from tunegate.report.html import write_html
 
             lines.append(f"HTML report: {write_html(document, html_path)}")
+        if ci is not None and ci.junit is not None:
+            from tunegate.report.junit import write_junit
+
+            lines.append(f"JUnit report: {write_junit(result, ci.junit)}")
         with out.capture() as summary:
             print_summary(result, out)
             for line in lines:
@@ -141,6 +176,8 @@ def _execute(
         raise _fail(_interrupted(options), _Sigterm.exit_code()) from None
     out.file.write(printed[0])
     out.file.flush()
+    if ci is not None:
+        ci.after(result)
     # The exit code follows the printed verdict (--no-gate: no verdict, 0).
     if result.gate is not None and result.gate.exit_code:
         raise typer.Exit(result.gate.exit_code)
@@ -188,6 +225,18 @@ def run_cmd(
             "verdict's code: 0 SHIP, 1 ITERATE, 3 INCONCLUSIVE. --no-gate: no verdict, exit 0.",
         ),
     ] = True,
+    junit: Annotated[
+        Path | None,
+        typer.Option(help="Write a JUnit XML report here: a test case per gate criterion."),
+    ] = None,
+    github_annotations: Annotated[
+        bool,
+        typer.Option(
+            "--github-annotations",
+            help="Print GitHub Actions ::error::/::warning:: lines for failed and undecided "
+            "criteria and warnings.",
+        ),
+    ] = False,
 ) -> None:
     """Run every model on the test set, score, compare, judge the gate, print the summary."""
     cfg = _load(config)  # before importing the pipeline: config errors should not wait
@@ -205,7 +254,8 @@ def run_cmd(
     options = RunOptions(
         use_cache=not no_cache, limit=limit, store_path=store, fresh=fresh, resume=resume
     )
-    _execute(cfg, options, config.resolve().parent, json_path, quiet, gate, markdown, html)
+    ci = CiOutputs(junit, github_annotations)
+    _execute(cfg, options, config.resolve().parent, json_path, quiet, gate, markdown, html, ci)
 
 
 @app.command()
