@@ -182,20 +182,8 @@ def test_same_result_renders_the_same_bytes(report: Report) -> None:
     assert render_html(report.result) == report.html.read_text(encoding="utf-8")
 
 
-def test_human_and_judges_render_generically_when_present(report: Report) -> None:
+def test_no_judgment_section_without_judges_or_a_study(report: Report) -> None:
     assert "Human evaluation and judges" not in report.html.read_text(encoding="utf-8")
-    data = dict(report.result)
-    data["human"] = {"preference": {"tuned": 0.61, "ci": [0.52, 0.7]}, "kappa": 0.48}
-    data["judges"] = [{"judge": "<b>judge</b>", "agreement": 0.7}]
-    data["suites"] = [dict(s) for s in data["suites"]]
-    data["suites"][1]["judges"] = {"pointwise": [{"judge": "grader", "mean_score": 4.25}]}
-    page = render_html(data)
-    assert "Human evaluation and judges" in page
-    assert "Judges · suite qa · pointwise" in page
-    assert "4.25" in page
-    assert "0.48" in page
-    assert "0.61" in page
-    assert "&lt;b&gt;judge&lt;/b&gt;" in page
 
 
 # --------------------------------------------------------------------------- commands

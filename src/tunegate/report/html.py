@@ -18,6 +18,7 @@ from typing import Any
 
 from tunegate.report.files import write_atomic
 from tunegate.report.html_data import page_data, script_json
+from tunegate.report.html_judgment import judgment
 from tunegate.report.parsing import parsing_lines
 from tunegate.report.replicas import REPLICA_HEADER, stored_replicated_models
 from tunegate.results.wording import interval, metric_name, num, p_text
@@ -281,33 +282,6 @@ def _category_rows(
     return rows
 
 
-def _scalar(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if value is None:
-        return "—"
-    return str(value)
-
-
-def _blocks(value: Any, title: str, out: list[dict[str, Any]], depth: int = 0) -> None:
-    """Whatever a section (``human``, ``judges``) holds, as key/value tables and tables."""
-    if isinstance(value, dict):
-        scalars = [(k, _scalar(v)) for k, v in value.items() if not isinstance(v, dict | list)]
-        if scalars:
-            out.append({"title": title, "kind": "kv", "rows": scalars})
-        for k, v in value.items():
-            if isinstance(v, dict | list) and depth < 4:
-                _blocks(v, f"{title} · {k}", out, depth + 1)
-    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        columns = list(dict.fromkeys(k for v in value for k in v))
-        rows = [[_scalar(v.get(c)) for c in columns] for v in value[:200]]
-        out.append({"title": title, "kind": "table", "columns": columns, "rows": rows})
-    elif isinstance(value, list) and value:
-        out.append(
-            {"title": title, "kind": "kv", "rows": [("values", ", ".join(map(_scalar, value)))]}
-        )
-
-
 def _facts(result: dict[str, Any]) -> dict[str, Any]:
     facts = result.get("facts") or {}
     meta = result.get("model_meta") or {}
@@ -346,13 +320,6 @@ def _facts(result: dict[str, Any]) -> dict[str, Any]:
 def _context(result: dict[str, Any], diff: dict[str, Any] | None) -> dict[str, Any]:
     gate = result.get("gate")
     forest_svg, forest_n = _forest(result)
-    sections: list[dict[str, Any]] = []
-    for key, title in (("human", "Human evaluation"), ("judges", "Judges")):
-        if result.get(key):
-            _blocks(result[key], title, sections)
-    for suite in result.get("suites") or []:
-        if suite.get("judges"):  # each suite's judges (docs/judges.md)
-            _blocks(suite["judges"], f"Judges · suite {suite.get('name')}", sections)
     notes = list(result.get("notes") or [])
     notes += [n for s in result.get("suites") or [] for n in s.get("notes") or []]
     return {
@@ -362,7 +329,7 @@ def _context(result: dict[str, Any], diff: dict[str, Any] | None) -> dict[str, A
         "forest": forest_svg,
         "forest_n": forest_n,
         "suites": [_suite(result, s, i) for i, s in enumerate(result.get("suites") or [])],
-        "judgment": sections,
+        "judgment": judgment(result),
         "facts": _facts(result),
         "notes": notes,
         "diff": diff,

@@ -256,3 +256,40 @@ def latency(
             axes[-1].set_xlabel("latency (ms); lines: p50 solid, p95 dashed, p99 dotted")
             axes[0].set_title(title, loc="left")
         return _svg(fig, title)
+
+
+@dataclass
+class RateRow:
+    """One win rate with its interval: a pairwise judge's (``kind`` "judge") or the
+    human study's ("human")."""
+
+    label: str
+    rate: float
+    lo: float
+    hi: float
+    kind: str
+
+
+def win_rates(rows: Sequence[RateRow], title: str) -> str:
+    """Win rates with intervals on [0, 1], judges (squares) next to people (dots), and
+    the line of no preference at 0.5. Each mark is ``<g id="rate-mark-<i>">``."""
+    with _style(title):
+        fig = _figure(6.0, 0.9 + 0.42 * len(rows))
+        ax = fig.add_subplot()
+        ys = list(range(len(rows)))[::-1]
+        ax.axvline(0.5, color="#57606a", linewidth=1, zorder=1)
+        for i, (row, y) in enumerate(zip(rows, ys, strict=True)):
+            human = row.kind == "human"
+            colour = "#8250df" if human else "#1f6feb"
+            ax.hlines(y, row.lo, row.hi, color=colour, linewidth=2.2, zorder=2)
+            (mark,) = ax.plot(
+                [row.rate], [y], "o" if human else "s", color=colour, markersize=6, zorder=3
+            )
+            mark.set_gid(f"rate-mark-{i}")
+        ax.set_yticks(ys, [r.label for r in rows])
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.set_xlim(0.0, 1.0)
+        ax.set_xlabel("candidate's win rate (interval); 0.5 = no preference")
+        ax.grid(axis="x", color="#d0d7de", linewidth=0.5)
+        ax.set_axisbelow(True)
+        return _svg(fig, title)
