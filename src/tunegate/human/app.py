@@ -3,10 +3,11 @@ vanilla JS. (This module imports FastAPI at the top: only ``tunegate human serve
 tests import it.)
 
 Every URL carries the annotator's secret token (``/a/<token>/...``); a request without a
-valid one gets 403, whatever the path. An annotator sees only their own items, in their
-recorded left/right order, never model names nor anyone else's votes. Votes are posted as
-JSON with a CSRF token header on every click and stored at once; a later click replaces
-the earlier vote.
+valid one gets 403, whatever the path (a page that says to ask for a new link). An annotator sees only their own items, in their
+recorded left/right order, never model names nor anyone else's votes. Votes (left, right,
+tie, both bad, can't judge) are posted as JSON with a CSRF token header on every click and
+stored at once, with the seconds spent on the page; a later click replaces the earlier
+vote. ``/a/<token>/done`` lists the items still missing, or says that all are done.
 
 Every request passes :class:`tunegate.human.guard.Guard` first (a body of at most 64 KiB,
 the security headers on every response, no traceback to anyone); a body must be a JSON
@@ -19,6 +20,7 @@ from __future__ import annotations
 import errno
 import hmac
 import json
+import math
 import re
 import socket
 from collections.abc import Awaitable, Callable
@@ -29,11 +31,13 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from tunegate.errors import TunegateError
 from tunegate.human.guard import Guard
+from tunegate.human.markdown import render_markdown
 from tunegate.human.store import HumanStore, StudyItem, Vote
+from tunegate.human.study import DEFAULT_INSTRUCTIONS, OVERALL, criterion_definition
 
 _HERE = Path(__file__).parent
 _STATIC = {"app.js": "text/javascript", "app.css": "text/css"}
@@ -47,7 +51,9 @@ _HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
-_SHOWN = ("left", "right", "tie")
+_SHOWN = ("left", "right", "tie", "both_bad", "skip")
+#: The longest time on a page recorded for a vote (a tab left open overnight is not work).
+MAX_SECONDS = 6 * 3600.0
 #: How deeply a request body may nest (a vote is a flat object: depth 1).
 MAX_DEPTH = 8
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
@@ -59,6 +65,7 @@ class _VoteBody(BaseModel):
     item: StrictInt
     criterion: StrictStr
     choice: StrictStr
+    seconds: StrictFloat | StrictInt | None = None
 
 
 class _CommentBody(BaseModel):
@@ -107,8 +114,10 @@ def create_app(store_path: str | Path, study: str) -> FastAPI:
     )
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
+    denied_page = env.get_template("denied.html").render()
+
     def forbidden() -> Response:
-        return Response("Forbidden", status_code=403, media_type="text/plain", headers=_HEADERS)
+        return HTMLResponse(denied_page, status_code=403, headers=_HEADERS)
 
     @app.exception_handler(_Denied)
     async def denied(request: Request, exc: _Denied) -> Response:
@@ -143,9 +152,25 @@ def create_app(store_path: str | Path, study: str) -> FastAPI:
             {
                 v.item_id
                 for v in store.votes(study, annotator)
-                if v.criterion == "overall" and v.item_id in ids
+                if v.criterion == OVERALL and v.item_id in ids
             }
         )
+
+    instructions = render_markdown(info.instructions or DEFAULT_INSTRUCTIONS)
+    definitions = [(c, criterion_definition(c)) for c in info.criteria]
+
+    def finish_page(token: str, annotator: str) -> Response:
+        items = mine(annotator)
+        voted = {v.item_id for v in store.votes(study, annotator) if v.criterion == OVERALL}
+        missing = [k for k, i in enumerate(items, 1) if i.item.item_id not in voted]
+        page = env.get_template("done.html").render(
+            annotator=annotator,
+            total=len(items),
+            done=len(items) - len(missing),
+            missing=missing,
+            base=f"/a/{token}",
+        )
+        return HTMLResponse(page, headers=_HEADERS)
 
     @app.get("/a/{token}/static/{name}")
     def static(token: str, name: str) -> Response:
@@ -162,11 +187,12 @@ def create_app(store_path: str | Path, study: str) -> FastAPI:
         voted = {v.item_id for v in store.votes(study, annotator) if v.criterion == "overall"}
         first = next((k for k, i in enumerate(items, 1) if i.item.item_id not in voted), None)
         if first is None:
-            page = env.get_template("done.html").render(
-                annotator=annotator, total=len(items), base=f"/a/{token}"
-            )
-            return HTMLResponse(page, headers=_HEADERS)
+            return finish_page(token, annotator)
         return RedirectResponse(f"/a/{token}/{first}", status_code=303, headers=_HEADERS)
+
+    @app.get("/a/{token}/done")
+    def done(token: str) -> Response:
+        return finish_page(token, who(token))
 
     @app.get("/a/{token}/{k}")
     def item_page(token: str, k: int) -> Response:
@@ -181,14 +207,19 @@ def create_app(store_path: str | Path, study: str) -> FastAPI:
             if v.item_id == item.item.item_id
         }
         comment = store.comments(study, annotator).get((annotator, item.item.item_id), "")
+        done = done_count(annotator, {i.item.item_id for i in items})
         page = env.get_template("item.html").render(
             annotator=annotator,
             k=k,
             total=len(items),
-            done=done_count(annotator, {i.item.item_id for i in items}),
+            done=done,
             prompt=item.item.prompt,
-            left=item.left_output,
-            right=item.right_output,
+            left=render_markdown(item.left_output),
+            right=render_markdown(item.right_output),
+            reference=item.item.reference if info.show_reference else None,
+            instructions=instructions,
+            show_instructions=done == 0 and not votes,
+            definitions=definitions,
             criteria=info.criteria,
             votes=votes,
             comment=comment,
@@ -226,7 +257,10 @@ def create_app(store_path: str | Path, study: str) -> FastAPI:
         if criterion not in info.criteria:
             return bad("unknown criterion")
         if choice not in _SHOWN:
-            return bad("choice must be left, right or tie")
+            return bad("choice must be left, right, tie, both_bad or skip")
+        seconds = None
+        if sent.seconds is not None and math.isfinite(sent.seconds):
+            seconds = min(max(float(sent.seconds), 0.0), MAX_SECONDS)
         item = items[k - 1]
         store.record_votes(
             study,
@@ -238,6 +272,7 @@ def create_app(store_path: str | Path, study: str) -> FastAPI:
                     item.to_side(choice),
                     item.left_side,
                     "app",
+                    seconds,
                 )
             ],
         )

@@ -17,7 +17,7 @@ from tunegate.human.agreement import (
     cluster_bootstrap_indices,
 )
 from tunegate.human.calibration import calibrate, human_majority
-from tunegate.human.store import HumanStore, StudyItem, Vote
+from tunegate.human.store import BOTH_BAD, CHOICES, SKIP, HumanStore, StudyItem, Vote
 from tunegate.human.study import OVERALL
 from tunegate.stats import sign_test
 
@@ -135,10 +135,18 @@ def analyze_study(
         )
 
     def block(selected: Sequence[Vote]) -> dict[str, Any]:
+        # Skips are no evidence and both-bad is no preference: neither is in the rates.
+        mine = [v for v in selected if v.item_id in sides]
         rows = [
-            (v.item_id, _score(v.choice, sides[v.item_id])) for v in selected if v.item_id in sides
+            (v.item_id, _score(v.choice, sides[v.item_id])) for v in mine if v.choice in CHOICES
         ]
-        return _rate_block(rows, clusters, n_resamples, seed, level)
+        out = _rate_block(rows, clusters, n_resamples, seed, level)
+        both_bad = sum(v.choice == BOTH_BAD for v in mine)
+        out["both_bad"] = both_bad
+        out["skipped"] = sum(v.choice == SKIP for v in mine)
+        answered = len(rows) + both_bad
+        out["both_bad_rate"] = both_bad / answered if answered else None
+        return out
 
     overall_votes = [v for v in votes if v.criterion == OVERALL]
     preference = block(overall_votes)
@@ -155,7 +163,7 @@ def analyze_study(
     left_rows = [
         (v.item_id, 1.0 if v.choice == v.left_side else 0.0)
         for v in overall_votes
-        if v.choice != "tie"
+        if v.choice in ("a", "b")
     ]
     position = _rate_block(left_rows, clusters, n_resamples, seed, level)
     position_bias = {
@@ -167,13 +175,18 @@ def analyze_study(
     }
     per_annotator = []
     for name in annotators:
-        mine = [v for v in overall_votes if v.annotator == name]
+        answered = [v for v in overall_votes if v.annotator == name]
+        mine = [v for v in answered if v.choice in CHOICES]
         decisive = [v for v in mine if v.choice != "tie"]
+        times = sorted(v.seconds for v in answered if v.seconds is not None)
         per_annotator.append(
             {
                 "annotator": name,
                 "assigned": assigned.get(name, 0),
-                "voted": len(mine),
+                "voted": len(answered),
+                "both_bad": sum(v.choice == BOTH_BAD for v in answered),
+                "skipped": sum(v.choice == SKIP for v in answered),
+                "median_seconds": float(np.median(times)) if times else None,
                 "tie_rate": sum(v.choice == "tie" for v in mine) / len(mine) if mine else None,
                 "left_rate": (
                     sum(v.choice == v.left_side for v in decisive) / len(decisive)
@@ -182,9 +195,11 @@ def analyze_study(
                 ),
             }
         )
-    triples = [(v.item_id, v.annotator, v.choice) for v in overall_votes]
+    # Agreement: both-bad is a label like the others, a skip is no rating. Judges answer
+    # a / b / tie only, so their calibration rests on the human votes of those labels.
+    triples = [(v.item_id, v.annotator, v.choice) for v in overall_votes if v.choice != SKIP]
     agreement = agreement_with_intervals(triples, clusters, n_resamples, seed, level)
-    majority = human_majority(triples)
+    majority = human_majority([t for t in triples if t[2] in CHOICES])
     judges = [
         calibrate(judge, judged, majority, clusters, n_resamples, seed, level)
         for judge, judged in sorted(verdicts.items())
@@ -197,6 +212,8 @@ def analyze_study(
         "n_items": len(items),
         "n_items_voted": len({v.item_id for v in overall_votes}),
         "n_votes": len(votes),
+        "n_skipped": sum(v.choice == SKIP for v in votes),
+        "n_both_bad": sum(v.choice == BOTH_BAD for v in votes),
         "n_resamples": n_resamples,
         "seed": seed,
         "confidence": level,
@@ -282,6 +299,10 @@ def _with_ci(block: Mapping[str, Any], digits: int = 3) -> str:
     return text
 
 
+def _secs(value: float | None) -> str:
+    return "time -" if value is None else f"{value:.0f} s"
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
@@ -302,7 +323,16 @@ def render_report(result: Mapping[str, Any], console: Console) -> None:
         title=f"Human preference for {pref['candidate']} (win rate, ties as half, {level}% CI)",
         title_justify="left",
     )
-    for col in ("", "win rate", "W / T / L", "decisive", "sign test p", "votes"):
+    for col in (
+        "",
+        "win rate",
+        "W / T / L",
+        "decisive",
+        "sign test p",
+        "votes",
+        "both bad",
+        "skipped",
+    ):
         table.add_column(col, justify="left" if not col else "right")
 
     def row(name: str, b: Mapping[str, Any]) -> None:
@@ -313,6 +343,8 @@ def render_report(result: Mapping[str, Any], console: Console) -> None:
             _pct(b["decisive_rate"]),
             f"{b['sign_test_p']:.3g}",
             str(b["n_votes"]),
+            str(b.get("both_bad", 0)),
+            str(b.get("skipped", 0)),
         )
 
     row("overall", pref)
@@ -336,10 +368,12 @@ def render_report(result: Mapping[str, Any], console: Console) -> None:
     summary = result.get("annotator_summary") or []
     if summary:
         console.print(
-            "Annotators (overall votes / assigned, tie rate, left-wins rate): "
+            "Annotators (overall votes / assigned, tie rate, left-wins rate, both bad, "
+            "skipped, median time per item): "
             + "; ".join(
                 f"{a['annotator']} {a['voted']}/{a['assigned']}, ties {_pct(a['tie_rate'])}, "
-                f"left {_pct(a['left_rate'])}"
+                f"left {_pct(a['left_rate'])}, both bad {a.get('both_bad', 0)}, "
+                f"skipped {a.get('skipped', 0)}, {_secs(a.get('median_seconds'))}"
                 for a in summary
             ),
             soft_wrap=True,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.errors import TunegateError
+from tunegate.human.schema import SCHEMA, migrate
 from tunegate.human.study import PairItem
 
 __all__ = [
@@ -37,72 +38,11 @@ __all__ = [
 
 #: Stored choices: the output stored as side a, side b, or a tie.
 CHOICES = ("a", "b", "tie")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS human_studies (
-    name TEXT PRIMARY KEY,
-    created_at REAL NOT NULL,
-    seed INTEGER NOT NULL,
-    criteria TEXT NOT NULL,
-    source TEXT NOT NULL,
-    csrf_secret TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS human_items (
-    study TEXT NOT NULL REFERENCES human_studies(name),
-    item_id TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    prompt TEXT NOT NULL,
-    output_a TEXT NOT NULL,
-    output_b TEXT NOT NULL,
-    model_a TEXT NOT NULL,
-    model_b TEXT NOT NULL,
-    category TEXT,
-    cluster TEXT NOT NULL,
-    left_side TEXT NOT NULL CHECK (left_side IN ('a', 'b')),
-    PRIMARY KEY (study, item_id)
-);
-CREATE TABLE IF NOT EXISTS human_annotators (
-    study TEXT NOT NULL REFERENCES human_studies(name),
-    name TEXT NOT NULL,
-    token_sha256 TEXT NOT NULL,
-    PRIMARY KEY (study, name)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS human_annotator_tokens ON human_annotators(token_sha256);
-CREATE TABLE IF NOT EXISTS human_assignments (
-    study TEXT NOT NULL,
-    annotator TEXT NOT NULL,
-    item_id TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    PRIMARY KEY (study, annotator, item_id)
-);
-CREATE TABLE IF NOT EXISTS human_votes (
-    study TEXT NOT NULL,
-    annotator TEXT NOT NULL,
-    item_id TEXT NOT NULL,
-    criterion TEXT NOT NULL,
-    choice TEXT NOT NULL CHECK (choice IN ('a', 'b', 'tie')),
-    left_side TEXT NOT NULL,
-    source TEXT NOT NULL,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (study, annotator, item_id, criterion)
-);
-CREATE TABLE IF NOT EXISTS human_comments (
-    study TEXT NOT NULL,
-    annotator TEXT NOT NULL,
-    item_id TEXT NOT NULL,
-    comment TEXT NOT NULL,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (study, annotator, item_id)
-);
-CREATE TABLE IF NOT EXISTS human_judge_verdicts (
-    study TEXT NOT NULL,
-    judge TEXT NOT NULL,
-    item_id TEXT NOT NULL,
-    verdict TEXT CHECK (verdict IS NULL OR verdict IN ('a', 'b', 'tie')),
-    source TEXT NOT NULL,
-    PRIMARY KEY (study, judge, item_id)
-);
-"""
+#: What an annotator may answer besides a preference: both outputs are bad, or they
+#: cannot judge the item (a skip). Neither is a tie: see :mod:`tunegate.human.report`.
+BOTH_BAD = "both_bad"
+SKIP = "skip"
+VOTE_CHOICES = (*CHOICES, BOTH_BAD, SKIP)
 
 
 def new_token() -> str:
@@ -125,6 +65,8 @@ class Study:
     criteria: list[str]
     source: dict[str, Any]
     csrf_secret: str
+    instructions: str | None = None
+    show_reference: bool = False
 
     def csrf_token(self, annotator: str) -> str:
         """The CSRF token of ``annotator``'s pages (stable across server restarts)."""
@@ -150,16 +92,17 @@ class StudyItem:
         return self.item.output_b if self.left_side == "a" else self.item.output_a
 
     def to_side(self, shown: str) -> str:
-        """``left`` / ``right`` / ``tie`` as shown → the stored side ``a`` / ``b`` / ``tie``."""
-        if shown == "tie":
-            return "tie"
+        """``left`` / ``right`` as shown → the stored side ``a`` / ``b``; ``tie``,
+        ``both_bad`` and ``skip`` stay as they are."""
+        if shown not in ("left", "right"):
+            return shown
         other = "b" if self.left_side == "a" else "a"
         return self.left_side if shown == "left" else other
 
     def to_shown(self, side: str) -> str:
-        """The stored side → ``left`` / ``right`` / ``tie`` as shown."""
-        if side == "tie":
-            return "tie"
+        """The stored side → ``left`` / ``right`` as shown (other choices as they are)."""
+        if side not in ("a", "b"):
+            return side
         return "left" if side == self.left_side else "right"
 
 
@@ -181,6 +124,7 @@ class Vote:
     choice: str
     left_side: str
     source: str
+    seconds: float | None = None
 
 
 class HumanStore:
@@ -196,7 +140,8 @@ class HumanStore:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(SCHEMA)
+            migrate(self._db)
         except sqlite3.DatabaseError as exc:
             raise TunegateError(f"{self.path}: cannot open the store ({exc})") from None
         except OSError as exc:
@@ -241,14 +186,20 @@ class HumanStore:
         items: Sequence[PairItem],
         left: Mapping[str, str],
         assignments: Mapping[str, Sequence[str]],
+        instructions: str | None = None,
+        show_reference: bool = False,
     ) -> dict[str, str]:
-        """Store a new study; returns each annotator's raw token (shown only now)."""
+        """Store a new study; returns each annotator's raw token (shown only now).
+
+        ``instructions`` (Markdown) replace the default text the annotation page shows;
+        ``show_reference`` shows each item's reference answer next to the prompt."""
         if self.has_study(name):
             raise TunegateError(f"{self.path}: a study named {name!r} exists already")
         tokens = {annotator: new_token() for annotator in assignments}
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO human_studies VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO human_studies (name, created_at, seed, criteria, source,"
+                " csrf_secret, instructions, show_reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     time.time(),
@@ -256,10 +207,14 @@ class HumanStore:
                     json.dumps(list(criteria)),
                     json.dumps(dict(source)),
                     secrets.token_hex(32),
+                    instructions,
+                    int(show_reference),
                 ),
             )
             db.executemany(
-                "INSERT INTO human_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO human_items (study, item_id, position, prompt, output_a, output_b,"
+                " model_a, model_b, category, cluster, left_side, reference)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         name,
@@ -273,6 +228,7 @@ class HumanStore:
                         i.category,
                         i.cluster,
                         left[i.item_id],
+                        i.reference,
                     )
                     for pos, i in enumerate(items)
                 ],
@@ -296,11 +252,11 @@ class HumanStore:
 
     def studies(self) -> list[Study]:
         """Every study, newest first."""
-        rows = self._rows("SELECT * FROM human_studies ORDER BY created_at DESC")
+        rows = self._rows(f"SELECT {_STUDY_COLUMNS} FROM human_studies ORDER BY created_at DESC")
         return [_study(r) for r in rows]
 
     def study(self, name: str) -> Study:
-        rows = self._rows("SELECT * FROM human_studies WHERE name = ?", (name,))
+        rows = self._rows(f"SELECT {_STUDY_COLUMNS} FROM human_studies WHERE name = ?", (name,))
         if not rows:
             known = ", ".join(s.name for s in self.studies()) or "none"
             raise TunegateError(f"{self.path}: no study named {name!r} (studies: {known})")
@@ -309,11 +265,11 @@ class HumanStore:
     def items(self, study: str) -> list[StudyItem]:
         rows = self._rows(
             "SELECT item_id, prompt, output_a, output_b, model_a, model_b, category, position,"
-            " left_side, cluster FROM human_items WHERE study = ? ORDER BY position",
+            " left_side, cluster, reference FROM human_items WHERE study = ? ORDER BY position",
             (study,),
         )
         return [
-            StudyItem(PairItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6]), r[7], r[8], r[9])
+            StudyItem(PairItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[10]), r[7], r[8], r[9])
             for r in rows
         ]
 
@@ -358,18 +314,32 @@ class HumanStore:
         """Insert or replace votes (a later vote on the same criterion replaces the earlier)."""
         now = time.time()
         rows = [
-            (study, v.annotator, v.item_id, v.criterion, v.choice, v.left_side, v.source, now)
+            (
+                study,
+                v.annotator,
+                v.item_id,
+                v.criterion,
+                v.choice,
+                v.left_side,
+                v.source,
+                now,
+                v.seconds,
+            )
             for v in votes
         ]
         with self._transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO human_votes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+                "INSERT OR REPLACE INTO human_votes (study, annotator, item_id, criterion,"
+                " choice, left_side, source, updated_at, seconds)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
             )
         return len(rows)
 
     def votes(self, study: str, annotator: str | None = None) -> list[Vote]:
         sql = (
-            "SELECT annotator, item_id, criterion, choice, left_side, source FROM human_votes"
+            "SELECT annotator, item_id, criterion, choice, left_side, source, seconds"
+            " FROM human_votes"
             " WHERE study = ?"
         )
         args: list[Any] = [study]
@@ -425,8 +395,22 @@ class HumanStore:
         return out
 
 
+_STUDY_COLUMNS = (
+    "name, created_at, seed, criteria, source, csrf_secret, instructions, show_reference"
+)
+
+
 def _study(row: tuple[Any, ...]) -> Study:
-    return Study(row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]), row[5])
+    return Study(
+        row[0],
+        row[1],
+        row[2],
+        json.loads(row[3]),
+        json.loads(row[4]),
+        row[5],
+        row[6],
+        bool(row[7]),
+    )
 
 
 def add_judge_verdicts(

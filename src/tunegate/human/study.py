@@ -33,6 +33,7 @@ class PairItem:
     model_a: str
     model_b: str
     category: str | None = None
+    reference: str | None = None
 
     @property
     def cluster(self) -> str:
@@ -117,6 +118,7 @@ def items_from_run(
                 model_a=candidate,
                 model_b=baseline,
                 category=row_a.get("category"),
+                reference=_text(row_a.get("reference")) or None,
             )
         )
     if not items:
@@ -132,7 +134,7 @@ _PAIR_FIELDS = ("id", "prompt", "output_a", "output_b", "model_a", "model_b")
 
 def items_from_pairs(path: Path) -> list[PairItem]:
     """Pairs from a JSONL file: ``{"id", "prompt", "output_a", "output_b", "model_a",
-    "model_b", "category"?}`` per line. Errors name the file and line (up to ten at once)."""
+    "model_b", "category"?, "reference"?}`` per line. Errors name the file and line (up to ten at once)."""
     items: list[PairItem] = []
     seen: set[str] = set()
     problems: list[str] = []
@@ -156,6 +158,7 @@ def items_from_pairs(path: Path) -> list[PairItem]:
                 model_a=str(row["model_a"]),
                 model_b=str(row["model_b"]),
                 category=None if category is None else str(category),
+                reference=None if row.get("reference") is None else str(row["reference"]),
             )
         )
     raise_problems(problems)
@@ -223,3 +226,45 @@ def assign(
     for name in annotators:
         rng.shuffle(lists[name])
     return lists
+
+
+#: What an annotator reads when the study brings no instructions of its own (Markdown).
+DEFAULT_INSTRUCTIONS = """\
+You will see a **prompt** and two answers to it, written by two different AI systems.
+You are not told which system wrote which, and the order is random.
+
+For each item:
+
+1. Read the prompt, then both answers in full.
+2. For each criterion, choose the better answer, **Tie** when they are equally good
+   (or have equally small flaws), **Both bad** when neither answer is acceptable, or
+   **Can't judge** when you cannot tell (you lack the knowledge, the text is unreadable).
+3. The **overall** choice is the one that counts most: which answer would you rather
+   receive?
+
+Judge what is said, not how long it is: a longer answer is not better for being longer.
+Every click is saved at once, and you can come back and change a choice at any time.
+"""
+
+#: Definitions of the usual criteria (any other criterion shows a generic sentence).
+CRITERION_DEFINITIONS = {
+    OVERALL: "Which answer would you rather receive, all things considered?",
+    "correctness": "Which answer is factually right and answers what was asked?",
+    "accuracy": "Which answer is factually right, with no false statements?",
+    "helpfulness": "Which answer helps the person more: complete, useful, to the point?",
+    "harmlessness": "Which answer avoids harmful, offensive or dangerous content?",
+    "safety": "Which answer avoids harmful, offensive or dangerous content?",
+    "fluency": "Which answer reads better: clear, grammatical, natural?",
+    "clarity": "Which answer is easier to understand?",
+    "conciseness": "Which answer says what is needed without padding?",
+    "relevance": "Which answer stays on the question asked?",
+    "faithfulness": "Which answer sticks to the given text, adding nothing made up?",
+    "style": "Which answer has the better tone and formatting for the request?",
+    "completeness": "Which answer covers everything the prompt asks for?",
+}
+
+
+def criterion_definition(name: str) -> str:
+    """The sentence that explains ``name`` to an annotator."""
+    known = CRITERION_DEFINITIONS.get(name.lower().replace("-", "_"))
+    return known or f"Which answer is better in {name.replace('_', ' ')}?"
