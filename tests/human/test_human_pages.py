@@ -125,3 +125,50 @@ def test_a_wrong_or_rotated_link_says_to_ask_for_a_new_one(tmp_path: Path) -> No
             assert "default-src 'none'" in r.headers["content-security-policy"]
             assert VIEWPORT in r.text
             assert "ask the person who sent you the link for a new one" in r.text
+
+
+def test_create_takes_instructions_reference_and_prints_full_urls(tmp_path: Path) -> None:
+    from test_human_study import invoke
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(
+        '{"id": "1", "prompt": "p", "output_a": "x", "output_b": "y", "model_a": "m",'
+        ' "model_b": "n", "reference": "gold"}\n',
+        encoding="utf-8",
+    )
+    guide = tmp_path / "guide.md"
+    guide.write_text("# Our rules\n\nPrefer **short** answers.\n", encoding="utf-8")
+    store = str(tmp_path / "s.db")
+    base = ("human", "create", "--pairs", str(pairs), "--annotators", "u1", "--store", store)
+    created = invoke(
+        *base, "--instructions", str(guide), "--show-reference",
+        "--base-url", "http://10.0.0.5:9000/",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    urls = [line.split()[1] for line in created.output.splitlines() if "/a/" in line]
+    assert len(urls) == 1
+    assert urls[0].startswith("http://10.0.0.5:9000/a/")
+    token = urls[0].split("/a/")[1].strip("/")
+    with HumanStore(store) as hs:
+        info = hs.study("pairs")
+        assert info.instructions == "# Our rules\n\nPrefer **short** answers.\n"
+        assert info.show_reference is True
+        assert [i.item.reference for i in hs.items("pairs")] == ["gold"]
+    with serve(create_app(store, "pairs")) as url, httpx.Client(base_url=url) as c:
+        page = c.get(f"/a/{token}/1").text
+    assert "<h1>Our rules</h1>" in page
+    assert '<pre id="reference">gold</pre>' in page
+    # Bad input: exit 2, naming the file or the option, no traceback.
+    for extra, message in (
+        (("--instructions", str(tmp_path / "nope.md")), "nope.md: cannot read"),
+        (("--base-url", "eval.example.org"), "--base-url 'eval.example.org'"),
+        (("--base-url", "ftp://x"), "--base-url 'ftp://x'"),
+    ):
+        bad = invoke(*base, "--name", "other", *extra)
+        assert bad.exit_code == 2, bad.output
+        assert message in " ".join(bad.output.split())
+        assert "Traceback" not in bad.output
+    (tmp_path / "empty.md").write_text(" \n", encoding="utf-8")
+    empty = invoke(*base, "--name", "other", "--instructions", str(tmp_path / "empty.md"))
+    assert empty.exit_code == 2
+    assert "empty.md: the file is empty" in " ".join(empty.output.split())

@@ -144,7 +144,8 @@ def test_create_from_a_run_import_export_report(example_run: Path, tmp_path: Pat
         assert info.criteria == ["correctness", "overall"]
         assert len(items) == 12
         assert Counter(i.item.category for i in items) == {"facts": 4, "howto": 4, "summary": 4}
-        token = links[0][1].split("/")[2]
+        assert links[0][1].startswith("http://127.0.0.1:8765/a/")  # a full URL
+        token = links[0][1].split("/a/")[1].strip("/")
         assert hs.annotator_for_token("study-a", token) == "alice"
     # The items carry the run's real inputs and outputs.
     first = items[0].item
@@ -238,12 +239,27 @@ def test_links_rotate_invalidates_old_tokens(tmp_path: Path) -> None:
         "human", "create", "--pairs", str(pairs), "--annotators", "u1,u2", "--store", store
     )
     assert created.exit_code == 0, created.output
-    old = [line.split()[1].split("/")[2] for line in created.output.splitlines() if "/a/" in line]
+    old = [
+        line.split()[1].split("/a/")[1].strip("/")
+        for line in created.output.splitlines()
+        if "/a/" in line
+    ]
     listed = invoke("human", "links", "p", "--store", store)
     assert "u1: 0 of 4 items voted" in listed.output
     assert not any(t in listed.output for t in old)
-    rotated = invoke("human", "links", "p", "--rotate", "--store", store)
-    new = [line.split()[1].split("/")[2] for line in rotated.output.splitlines() if "/a/" in line]
+    rotated = invoke(
+        "human",
+        "links",
+        "p",
+        "--rotate",
+        "--base-url",
+        "https://eval.example.org/",
+        "--store",
+        store,
+    )
+    urls = [line.split()[1] for line in rotated.output.splitlines() if "/a/" in line]
+    assert all(u.startswith("https://eval.example.org/a/") for u in urls), urls
+    new = [u.split("/a/")[1].strip("/") for u in urls]
     with HumanStore(store) as hs:
         assert [hs.annotator_for_token("p", t) for t in old] == [None, None]
         assert [hs.annotator_for_token("p", t) for t in new] == ["u1", "u2"]

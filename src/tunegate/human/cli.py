@@ -45,10 +45,69 @@ def _need_store(store: Path) -> None:
         raise TunegateError(f"{store}: no store here (pass --store)")
 
 
-def _print_links(tokens: dict[str, str]) -> None:
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="Where annotators reach `tunegate human serve` (default "
+        f"http://{DEFAULT_HOST}:{DEFAULT_PORT}, its own default host and port); the links "
+        "printed are this address followed by each annotator's path.",
+    ),
+]
+#: The most an instructions file may hold.
+MAX_INSTRUCTIONS = 100_000
+
+
+def _base_url(base_url: str | None) -> str:
+    """``--base-url`` checked (http or https, a host, no query), without a trailing /."""
+    from urllib.parse import urlsplit
+
+    if base_url is None:
+        return f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+    url = base_url.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TunegateError(
+            f"--base-url {base_url!r}: give the address annotators open, e.g. "
+            "https://eval.example.org or http://10.0.0.5:8765"
+        )
+    if parts.query or parts.fragment:
+        raise TunegateError(f"--base-url {base_url!r}: no query or fragment")
+    return url
+
+
+def _print_links(tokens: dict[str, str], base: str) -> None:
     width = max(len(n) for n in tokens)
     for name, token in tokens.items():
-        out.print(f"{name:<{width}}  /a/{token}/", soft_wrap=True)
+        out.print(f"{name:<{width}}  {base}/a/{token}/", soft_wrap=True)
+
+
+def _read_instructions(path: Path | None) -> str | None:
+    """The instructions file's Markdown (None without one); errors name the file."""
+    if path is None:
+        return None
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TunegateError(f"--instructions {path}: cannot read ({exc.strerror})") from None
+    if len(raw) > MAX_INSTRUCTIONS:
+        raise TunegateError(
+            f"--instructions {path}: {len(raw):,} bytes; keep instructions under "
+            f"{MAX_INSTRUCTIONS:,}"
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TunegateError(f"--instructions {path}: not UTF-8 (byte {exc.start})") from None
+    if not text.strip():
+        raise TunegateError(f"--instructions {path}: the file is empty")
+    return text
 
 
 def _run_of_config(db: Store, ref: str, config_name: str | None) -> str:
@@ -122,6 +181,22 @@ def create(
     ] = None,
     name: Annotated[str | None, typer.Option(help="Study name (default from the run).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the run's, else 0).")] = None,
+    instructions: Annotated[
+        Path | None,
+        typer.Option(
+            help="A Markdown file of instructions shown to annotators (default: a general "
+            "text on judging two answers)."
+        ),
+    ] = None,
+    show_reference: Annotated[
+        bool,
+        typer.Option(
+            "--show-reference",
+            help="Show each item's reference answer (the case's expected output), to judge "
+            "correctness against.",
+        ),
+    ] = False,
+    base_url: BaseUrlOpt = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Create a study: draw items, record the left/right order, assign annotators."""
@@ -139,6 +214,8 @@ def create(
     with _errors():
         names = parse_annotators(annotators)
         crit = parse_criteria(criteria)
+        base = _base_url(base_url)
+        guide = _read_instructions(instructions)
         source: dict[str, Any]
         if (run is None) == (pairs is None):
             raise TunegateError("pass exactly one of --run RUN and --pairs FILE.jsonl")
@@ -176,19 +253,35 @@ def create(
         ids = [i.item_id for i in drawn]
         lists = assign(ids, names, overlap if overlap is not None else min(2, len(names)), seed)
         with HumanStore(store) as hs:
-            tokens = hs.create_study(study, seed, crit, source, drawn, left_sides(ids, seed), lists)
+            tokens = hs.create_study(
+                study,
+                seed,
+                crit,
+                source,
+                drawn,
+                left_sides(ids, seed),
+                lists,
+                instructions=guide,
+                show_reference=show_reference,
+            )
+        if show_reference and not any(i.reference for i in drawn):
+            err.print(
+                "[bold yellow]warning:[/] --show-reference: no item has a reference answer",
+                markup=True,
+            )
     out.print(
         f"Study [bold]{study}[/bold]: {len(drawn)} items, {len(names)} annotators, "
         f"criteria {', '.join(crit)}, seed {seed}"
     )
     out.print("Annotator links (shown only now; `tunegate human links --rotate` issues new ones):")
-    _print_links(tokens)
+    _print_links(tokens, base)
 
 
 @human_app.command("links")
 def links(
     study: str,
     rotate: Annotated[bool, typer.Option(help="Issue and print new tokens.")] = False,
+    base_url: BaseUrlOpt = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Annotators and their progress; with --rotate, new links (old ones stop working)."""
@@ -196,6 +289,7 @@ def links(
 
     with _errors():
         _need_store(store)
+        base = _base_url(base_url)
         with HumanStore(store) as hs:
             hs.study(study)
             if rotate:
@@ -209,14 +303,15 @@ def links(
                     out.print(f"{ann}: {done} of {total} items voted")
                 out.print("Tokens are stored hashed: pass --rotate to issue new links.")
                 return
-    _print_links(tokens)
+    out.print("New annotator links (the old ones no longer work):")
+    _print_links(tokens, base)
 
 
 @human_app.command("serve")
 def serve(
     study: str,
-    host: Annotated[str, typer.Option(help="Address to bind (default loopback).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to bind (default loopback).")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option(help="Port.")] = DEFAULT_PORT,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Serve the annotation pages of a study."""
