@@ -23,13 +23,21 @@ if TYPE_CHECKING:
 
 
 class CiOutputs:
-    """What ``--junit``, ``--github-annotations`` and ``GITHUB_STEP_SUMMARY`` ask of a
-    finished run (docs/ci.md)."""
+    """What ``--junit``, ``--github-annotations``, ``GITHUB_STEP_SUMMARY`` (docs/ci.md) and
+    ``--mlflow`` / ``tracking:`` (docs/tracking.md) ask of a finished run."""
 
-    def __init__(self, junit: Path | None, annotations: bool) -> None:
+    def __init__(
+        self,
+        junit: Path | None,
+        annotations: bool,
+        mlflow: tuple[str, str] | None = None,
+        sources: dict[str, str] | None = None,
+    ) -> None:
         self.junit = junit
         self.annotations = annotations
         self.step_summary = os.environ.get("GITHUB_STEP_SUMMARY") or None
+        self.mlflow = mlflow  # (uri, experiment)
+        self.sources = sources or {}
 
     def after(self, result: RunResult) -> None:
         """Print the annotations (raw: GitHub reads them from stdout line by line) and
@@ -50,6 +58,62 @@ class CiOutputs:
                     highlight=False,
                     soft_wrap=True,
                 )
+        if self.mlflow is not None:
+            self._track(result, *self.mlflow)
+
+    def _track(self, result: RunResult, uri: str, experiment: str) -> None:
+        """Send the run to MLflow; a failure is a warning (the run is stored, the exit
+        code stays the verdict's)."""
+        from tunegate.report.html import render_html
+        from tunegate.report.json_report import dumps_report
+        from tunegate.report.markdown import to_markdown
+        from tunegate.results.document import to_json
+        from tunegate.tracking.mlflow_run import track_mlflow
+
+        document = result.stored_json() or to_json(result)
+        artifacts = {
+            "tunegate-report.json": dumps_report(document),
+            "tunegate-report.md": to_markdown(result),
+            "tunegate-report.html": render_html(document),
+        }
+        tracked = track_mlflow(document, uri, experiment, artifacts, self.sources)
+        if tracked.warning is not None:
+            err.print(f"warning: {tracked.warning}", markup=False, highlight=False, soft_wrap=True)
+        else:
+            where = tracked.url or tracked.uri
+            out.print(
+                f"MLflow run {tracked.run_id} (experiment {experiment}): {where}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+def _mlflow_target(cfg: Config, flag: str | None) -> tuple[str, str] | None:
+    """The MLflow server and experiment of this run: ``--mlflow`` over ``tracking:``."""
+    from tunegate.config.tracking import check_uri
+
+    section = cfg.tracking.mlflow if cfg.tracking is not None else None
+    if flag is None and section is None:
+        return None
+    experiment = (section.experiment if section is not None else None) or cfg.name
+    if flag is None:
+        assert section is not None
+        return section.uri, experiment
+    try:
+        return check_uri(flag), experiment
+    except ValueError as exc:
+        raise _fail(f"--mlflow: {exc}") from None
+
+
+def _dataset_sources(cfg: Config, config_dir: Path) -> dict[str, str]:
+    """Each suite's test file, for a tracker's dataset inputs."""
+    return {
+        s.name: str(s.dataset.path)
+        if str(s.dataset.path).startswith("builtin:")
+        else str((config_dir / s.dataset.path).resolve())
+        for s in cfg.all_suites
+    }
 
 
 def _resume_command(run_id: str) -> str:
@@ -237,6 +301,12 @@ def run_cmd(
             "criteria and warnings.",
         ),
     ] = False,
+    mlflow: Annotated[
+        str | None,
+        typer.Option(
+            help="Log the run to this MLflow tracking server (overrides tracking.mlflow.uri).",
+        ),
+    ] = None,
 ) -> None:
     """Run every model on the test set, score, compare, judge the gate, print the summary."""
     cfg = _load(config)  # before importing the pipeline: config errors should not wait
@@ -254,7 +324,9 @@ def run_cmd(
     options = RunOptions(
         use_cache=not no_cache, limit=limit, store_path=store, fresh=fresh, resume=resume
     )
-    ci = CiOutputs(junit, github_annotations)
+    target = _mlflow_target(cfg, mlflow)
+    sources = _dataset_sources(cfg, config.resolve().parent) if target is not None else None
+    ci = CiOutputs(junit, github_annotations, target, sources)
     _execute(cfg, options, config.resolve().parent, json_path, quiet, gate, markdown, html, ci)
 
 

@@ -12,6 +12,7 @@ from tunegate.config.gate import CompareConfig, GateConfig, HumanConfig, JudgeSe
 from tunegate.config.models import ModelConfig
 from tunegate.config.scorers import _JUDGE_CLASSES, PairwiseJudgeConfig
 from tunegate.config.tasks import DatasetConfig, SuiteConfig, TaskConfig, default_metric
+from tunegate.config.tracking import TrackingConfig
 
 
 class Config(_Strict):
@@ -30,6 +31,7 @@ class Config(_Strict):
     bootstrap: Annotated[Int, Field(ge=100, le=1_000_000)] = 10_000
     judge: JudgeSection | None = None
     human: HumanConfig | None = None
+    tracking: TrackingConfig | None = None  # docs/tracking.md
 
     @model_validator(mode="after")
     def _has_cases(self) -> Config:
