@@ -173,3 +173,20 @@ def test_params_and_tags_carry_identities_digests_and_each_criterion() -> None:
     assert t["tunegate.verdict"] == "INCONCLUSIVE"
     assert t["tunegate.criterion.02"] == "INCONCLUSIVE: macro_f1 - big >= -0.05 [suite sentiment]"
     assert "315 cases" in t["tunegate.criterion.02.reason"]
+
+
+def test_a_human_studys_numbers_are_logged_under_human() -> None:
+    doc = _document()
+    doc["human"] = {
+        "study": "s1",
+        "preference": {"win_rate": 0.625, "ci": [0.5, 0.75], "n": 16},
+        "agreement": {"kappa": None},
+    }
+    values = metric_values(doc)
+    human = {k: v for k, v in values.items() if k.startswith("human.")}
+    assert human == {
+        "human.preference.win_rate": 0.625,
+        "human.preference.ci.0": 0.5,
+        "human.preference.ci.1": 0.75,
+        "human.preference.n": 16.0,
+    }

@@ -45,8 +45,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real tracking server on loopback; always stopped (its whole process group)."""
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A real tracking server on loopback (its URI and its folder); always stopped (its
+    whole process group)."""
     folder = tmp_path_factory.mktemp("mlflow")
     port = _free_port()
     env = {**os.environ, **QUIET_ENV, "HOME": str(folder)}
@@ -87,7 +88,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     "mlflow server did not start:\n" + (folder / "server.log").read_text()[-3000:]
                 )
             time.sleep(0.5)
-        yield uri
+        yield uri, folder
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -188,18 +189,19 @@ def _expected_metrics(report: dict[str, Any]) -> dict[str, float]:
 
 
 def test_a_run_becomes_an_mlflow_run_equal_to_its_report(
-    tmp_path: Path, mlflow_server: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, mlflow_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    uri = mlflow_server[0]
     for key, value in QUIET_ENV.items():
         monkeypatch.setenv(key, value)
-    _project(tmp_path, f"tracking: {{mlflow: {{uri: '{mlflow_server}', experiment: gates}}}}\n")
+    _project(tmp_path, f"tracking: {{mlflow: {{uri: '{uri}', experiment: gates}}}}\n")
     proc = _tunegate(tmp_path, "--json", "r.json")
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["gate"]["verdict"] == "ITERATE", proc.stdout + proc.stderr
     assert proc.returncode == 1, proc.stderr
     assert "warning" not in proc.stderr, proc.stderr
 
-    client = MlflowClient(tracking_uri=mlflow_server)
+    client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("gates")
     assert experiment is not None
     [run] = client.search_runs([experiment.experiment_id])
@@ -249,7 +251,7 @@ def test_a_run_becomes_an_mlflow_run_equal_to_its_report(
     assert [(t.key, t.value) for t in inputs[0].tags] == [("mlflow.data.context", "eval")]
 
     # The same data gives the same digest in the next run; the flag overrides the URI.
-    again = _tunegate(tmp_path, "--mlflow", mlflow_server)
+    again = _tunegate(tmp_path, "--mlflow", uri)
     assert again.returncode == 1, again.stderr
     runs = client.search_runs([experiment.experiment_id], order_by=["attribute.start_time ASC"])
     assert len(runs) == 2
@@ -271,3 +273,43 @@ def test_a_dead_tracking_server_is_a_warning_and_loses_nothing(tmp_path: Path) -
         rows = db.execute("SELECT id, status FROM runs").fetchall()
     assert rows == [(report["run_id"], "completed")]
     assert took < 120, took  # not MLflow's default of minutes of retries
+
+
+def test_a_server_failing_half_way_marks_its_run_failed_and_keeps_the_verdict(
+    tmp_path: Path, mlflow_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server takes the run, its params and metrics, then cannot store an artifact
+    (its artifacts folder is a file now): a warning, the MLflow run is FAILED, and the
+    exit code, JSON report and store are the run's."""
+    for key, value in QUIET_ENV.items():
+        monkeypatch.setenv(key, value)
+    uri, folder = mlflow_server
+    artifacts = folder / "artifacts"
+    moved = folder / "artifacts.kept"
+    if artifacts.exists():
+        artifacts.rename(moved)
+    artifacts.write_text("not a folder")
+    try:
+        _project(tmp_path, f"tracking: {{mlflow: {{uri: '{uri}', experiment: half-way}}}}\n")
+        proc = _tunegate(tmp_path, "--json", "r.json")
+    finally:
+        artifacts.unlink()
+        if moved.exists():
+            moved.rename(artifacts)
+    assert proc.returncode == 1, proc.stderr
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("half-way")
+    assert experiment is not None
+    [run] = client.search_runs([experiment.experiment_id])
+    text = " ".join(proc.stderr.split())
+    assert (
+        f"warning: MLflow tracking at {uri} failed (MLflow run {run.info.run_id}, marked FAILED)"
+        in text
+    )
+    assert "Traceback" not in proc.stderr
+    assert run.info.status == "FAILED"
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert run.data.metrics == _expected_metrics(report)  # what was sent before the failure
+    with sqlite3.connect(tmp_path / "t.db") as db:
+        rows = db.execute("SELECT id, status FROM runs").fetchall()
+    assert rows == [(report["run_id"], "completed")]
