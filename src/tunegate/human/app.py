@@ -17,7 +17,9 @@ true`` is no item number): anything else is answered 400.
 
 from __future__ import annotations
 
+import base64
 import errno
+import hashlib
 import hmac
 import json
 import math
@@ -54,6 +56,23 @@ _HEADERS = {
 _SHOWN = ("left", "right", "tie", "both_bad", "skip")
 #: The longest time on a page recorded for a vote (a tab left open overnight is not work).
 MAX_SECONDS = 6 * 3600.0
+#: The page for a wrong link has no token to fetch the stylesheet with: its few rules are
+#: inline, allowed by their hash alone (no quotes or angle brackets: escaping keeps them).
+_DENIED_STYLE = (
+    "body { font-family: system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1d232b; }"
+    " main { max-width: 40rem; margin: 0 auto; padding: 1.5rem 1rem; line-height: 1.5; }"
+    " h1 { font-size: 1.5rem; } .todo { background: #fff; border: 1px solid #d7dce2;"
+    " border-left: 4px solid #2f6fd6; border-radius: 6px; padding: .7rem 1rem; }"
+)
+_DENIED_HEADERS = {
+    **_HEADERS,
+    "Content-Security-Policy": _HEADERS["Content-Security-Policy"].replace(
+        "style-src 'self'",
+        "style-src 'sha256-"
+        + base64.b64encode(hashlib.sha256(_DENIED_STYLE.encode()).digest()).decode()
+        + "'",
+    ),
+}
 #: How deeply a request body may nest (a vote is a flat object: depth 1).
 MAX_DEPTH = 8
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
@@ -114,10 +133,10 @@ def create_app(store_path: str | Path, study: str) -> FastAPI:
     )
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
-    denied_page = env.get_template("denied.html").render()
+    denied_page = env.get_template("denied.html").render(style=_DENIED_STYLE)
 
     def forbidden() -> Response:
-        return HTMLResponse(denied_page, status_code=403, headers=_HEADERS)
+        return HTMLResponse(denied_page, status_code=403, headers=_DENIED_HEADERS)
 
     @app.exception_handler(_Denied)
     async def denied(request: Request, exc: _Denied) -> Response:
