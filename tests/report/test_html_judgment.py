@@ -5,6 +5,7 @@ report's, no sideways scroll on a phone."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,3 +131,122 @@ def test_the_section_in_chromium(judged: Judged, width: int) -> None:
         assert [int(x) for x in heat] == calib["confusion"]["matrix"][0]
         page.locator("#judgment").screenshot(path=str(shots / f"judgment-{width}.png"))
         page.screenshot(path=str(shots / f"report-judged-{width}.png"), full_page=True)
+
+
+def _votes(result: dict[str, Any], case_id: str) -> list[list[str]]:
+    votes: list[list[str]] = result["human"]["item_votes"][case_id]["votes"]
+    return votes
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1400, 400])
+def test_the_drill_down_shows_why(judged: Judged, width: int) -> None:
+    pair = next(c for c in _pairwise(judged.result)["cases"] if c["case_id"] == "q12")
+    rubric = next(
+        c
+        for e in judged.result["suites"][0]["judges"]["judges"]
+        if e["kind"] == "pointwise"
+        for c in e["cases"]
+        if c["case_id"] == "q12" and c["model"] == "finetuned"
+    )
+    with launched() as browser:
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(judged.html.as_uri() + "#case=answers/q12")
+        page.wait_for_selector("body[data-ready='1']")
+        box = page.locator("#case-detail")
+        assert box.is_visible()
+        # The detail sits in the row right under the clicked case's row.
+        assert page.locator("tr[data-case-id='q12'] + tr.detail-row #case-detail").count() == 1
+        text = " ".join(box.inner_text().split())
+        judge = box.locator(".judge-pair[data-judge='overlap-judge']").inner_text()
+        judge = " ".join(judge.split())
+        assert f"→ {pair['outcome']}" in judge
+        assert (
+            f"finetuned shown as A verdict {pair['candidate_first']} — {pair['reasoning'][0]}"
+            in judge
+        )
+        assert (
+            f"prompted shown as A verdict {pair['baseline_first']} — {pair['reasoning'][1]}"
+            in judge
+        )
+        assert f"verdict {rubric['verdict']} (score {rubric['score']:.3f})" in text
+        votes = _votes(judged.result, "q12")
+        people = " ".join(box.locator(".votes").inner_text().split())
+        assert f"{len(votes)} votes" in people
+        for annotator, choice in votes:
+            assert f"{annotator} {choice}" in people
+        assert "rougeL 0.300" in text  # the numbers behind "rouge: failed"
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+        box.screenshot(path=str(judged.html.parent / f"detail-{width}.png"))
+        # Next / previous move among the filtered cases; Esc closes and clears the link.
+        page.locator("#d-next").click()
+        assert page.evaluate("location.hash") == "#case=answers/q13"
+        page.keyboard.press("ArrowLeft")
+        assert page.evaluate("location.hash") == "#case=answers/q12"
+        page.keyboard.press("Escape")
+        assert not box.is_visible()
+        assert page.evaluate("location.hash") == "#cases"
+
+
+@needs_chromium
+def test_filters_sorting_links_and_export(judged: Judged, tmp_path: Path) -> None:
+    cases = judged.result["suites"][0]["cases"]
+    wrong = sorted(r["case_id"] for r in cases if r["model"] == "finetuned" and not r["correct"])
+    base_wrong = sorted(
+        r["case_id"] for r in cases if r["model"] == "prompted" and not r["correct"]
+    )
+    pairs = {c["case_id"]: c["outcome"] for c in _pairwise(judged.result)["cases"]}
+    disagree = []
+    for item, entry in judged.result["human"]["item_votes"].items():
+        said = [v[1] for v in entry["votes"]]
+        top = max(set(said), key=said.count)
+        if said.count(top) * 2 <= len(said) and len(set(said)) > 1:
+            continue  # no majority
+        judge = {"win": "finetuned", "loss": "prompted"}.get(pairs[item], "tie")
+        if judge != top:
+            disagree.append(item)
+    assert wrong
+    assert base_wrong
+    assert disagree
+    with launched() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+        page.goto(judged.html.as_uri())
+        page.wait_for_selector("body[data-ready='1']")
+
+        def shown() -> list[str]:
+            ids = page.locator("#case-table tbody tr[data-case-id]").evaluate_all(
+                "rows => rows.map(r => r.getAttribute('data-case-id'))"
+            )
+            return [str(i) for i in ids]
+
+        page.select_option("#f-show", "cand-wrong")
+        assert sorted(shown()) == wrong
+        page.select_option("#f-show", "base-wrong")
+        assert sorted(shown()) == base_wrong
+        page.select_option("#f-show", "judge-vs-people")
+        assert sorted(shown()) == sorted(disagree)
+        page.select_option("#f-show", "all")
+        page.locator("#case-table thead button[data-col='0']").click()
+        page.locator("#case-table thead button[data-col='0']").click()
+        assert shown()[:2] == ["q24", "q23"]  # descending by case id
+        page.select_option("#f-show", "cand-wrong")
+        with page.expect_download() as info:
+            page.locator("#x-jsonl").click()
+        path = tmp_path / "cases.jsonl"
+        info.value.save_as(path)
+
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        assert sorted(r["case_id"] for r in rows) == wrong
+        assert all(r["finetuned.outcome"] == "fail" for r in rows)
+        with page.expect_download() as info:
+            page.locator("#x-csv").click()
+        info.value.save_as(tmp_path / "cases.csv")
+        lines = (tmp_path / "cases.csv").read_text(encoding="utf-8").splitlines()
+        assert lines[0].startswith("suite,case_id,category,input,reference,finetuned.answer")
+        assert len(lines) == 1 + len(wrong)
+        # A link to a case opens it even when the current filter hides it.
+        page.select_option("#f-show", "base-wrong")
+        hidden = next(i for i in ("q01", "q02", "q04") if i not in base_wrong)
+        page.evaluate(f"location.hash = '#case=answers/{hidden}'")
+        page.wait_for_selector(f"tr[data-case-id='{hidden}'] + tr.detail-row")
+        assert page.locator("#case-detail h3").inner_text().startswith(f"Case {hidden}")

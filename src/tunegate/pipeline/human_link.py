@@ -18,7 +18,7 @@ from typing import Any
 
 from tunegate.errors import TunegateError
 
-__all__ = ["find_study", "human_evidence", "judge_side_verdicts"]
+__all__ = ["find_study", "human_evidence", "item_votes", "judge_side_verdicts"]
 
 #: Resamples for the study's intervals (kappa is recomputed per resample: 1,000 keeps
 #: a 1,000-item study to a few seconds).
@@ -138,4 +138,25 @@ def human_evidence(
     out["agreement"] = found.get("agreement")
     out["judges"] = found.get("judges", [])
     out["warnings"] = found.get("warnings", [])
+    out["item_votes"] = item_votes(store_path, found_study)
+    return out
+
+
+def item_votes(store_path: Path, study: str) -> dict[str, dict[str, Any]]:
+    """Each study item's overall votes for the report's drill-down: ``{item_id: {"models":
+    [model_a, model_b], "votes": [[annotator, choice], ...]}}``, a choice of side ``a`` or
+    ``b`` written as that side's model name (``tie`` and any other choice as stored)."""
+    from tunegate.human.store import HumanStore
+
+    with HumanStore(store_path) as hs:
+        items = {i.item.item_id: (i.item.model_a, i.item.model_b) for i in hs.items(study)}
+        votes = hs.votes(study)
+    out: dict[str, dict[str, Any]] = {}
+    for vote in votes:
+        pair = items.get(vote.item_id)
+        if pair is None or vote.criterion != "overall":
+            continue
+        entry = out.setdefault(vote.item_id, {"models": list(pair), "votes": []})
+        side = {"a": pair[0], "b": pair[1]}.get(vote.choice, vote.choice)
+        entry["votes"].append([vote.annotator, side])
     return out

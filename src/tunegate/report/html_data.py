@@ -84,6 +84,42 @@ def scorer_labels(suite: dict[str, Any]) -> list[str]:
     return list(seen)
 
 
+def judge_verdicts(suite: dict[str, Any]) -> dict[str, list[list[Any]]]:
+    """Each case's judge verdicts as stored: ``{case_id: [verdict, ...]}`` where a pairwise
+    verdict is ``["pair", judge, baseline, candidate_first, baseline_first, outcome,
+    reasoning_first, reasoning_second, errors]`` and a rubric one ``["rubric", judge,
+    model, verdict, score, reasoning, error]``."""
+    out: dict[str, list[list[Any]]] = {}
+    for e in (suite.get("judges") or {}).get("judges") or []:
+        name = e.get("name")
+        for c in e.get("cases") or []:
+            if e.get("kind") == "pairwise":
+                why = [*(c.get("reasoning") or []), None, None]
+                row = [
+                    "pair",
+                    name,
+                    c.get("baseline"),
+                    c.get("candidate_first"),
+                    c.get("baseline_first"),
+                    c.get("outcome"),
+                    why[0],
+                    why[1],
+                    list(c.get("errors") or []),
+                ]
+            else:
+                row = [
+                    "rubric",
+                    name,
+                    c.get("model"),
+                    c.get("verdict"),
+                    c.get("score"),
+                    c.get("reasoning"),
+                    c.get("error"),
+                ]
+            out.setdefault(str(c.get("case_id")), []).append(row)
+    return out
+
+
 def page_data(result: dict[str, Any]) -> dict[str, Any]:
     """Everything the drill-down script needs, per suite."""
     candidate = result.get("candidate")
@@ -107,9 +143,17 @@ def page_data(result: dict[str, Any]) -> dict[str, Any]:
                     {str(r["category"]) for r in suite.get("cases") or [] if r.get("category")}
                 ),
                 "cases": suite_cases(suite, models),
+                "judged": judge_verdicts(suite),
             }
         )
-    return {"fields": list(OUTCOME_FIELDS), "suites": suites}
+    human = result.get("human") or {}
+    votes = {k: v.get("votes") or [] for k, v in (human.get("item_votes") or {}).items()}
+    return {
+        "fields": list(OUTCOME_FIELDS),
+        "suites": suites,
+        "study": human.get("study"),
+        "votes": votes,
+    }
 
 
 def script_json(data: Any) -> str:

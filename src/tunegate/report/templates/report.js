@@ -9,8 +9,9 @@
   var F = {};
   data.fields.forEach(function (name, i) { F[name] = i; });
   var $ = function (id) { return document.getElementById(id); };
-  var state = { suite: 0, baseline: null, show: "all", model: "any", category: "", query: "", page: 0, open: null };
+  var state = { suite: 0, baseline: null, show: "all", model: "any", category: "", query: "", page: 0, open: null, sort: null, desc: false };
   var matches = [];
+  var box = $("case-detail");  // the open case's view: moved under its row
 
   function el(tag, text, cls) {
     var node = document.createElement(tag);
@@ -43,12 +44,35 @@
     return [c[4][s.models.indexOf(state.model)]];
   }
 
+  function peopleSay(c) {  // the people's majority on a case: a model's name, "tie", or null
+    var votes = (data.votes || {})[c[0]];
+    if (!votes || !votes.length) { return null; }
+    var n = {};
+    votes.forEach(function (v) { n[v[1]] = (n[v[1]] || 0) + 1; });
+    var top = Object.keys(n).sort(function (a, b) { return n[b] - n[a]; });
+    return top.length > 1 && n[top[0]] === n[top[1]] ? null : top[0];
+  }
+  function judgeDisagrees(s, c) {  // a pairwise judge's outcome against the people's majority
+    var people = peopleSay(c);
+    if (people === null) { return false; }
+    return ((s.judged || {})[c[0]] || []).some(function (j) {
+      if (j[0] !== "pair" || j[2] !== state.baseline || j[5] === "error") { return false; }
+      var said = j[5] === "win" ? s.candidate : j[5] === "loss" ? j[2] : "tie";
+      return said !== people;
+    });
+  }
+
   function keep(s, c) {
     var cand = s.candidate === null ? null : c[4][s.models.indexOf(s.candidate)];
     var base = state.baseline === null ? null : c[4][s.models.indexOf(state.baseline)];
     var show = state.show;
     if (state.category && c[3] !== state.category) { return false; }
-    if (show === "disagree" || show === "fixed" || show === "broken") {
+    if (show === "cand-wrong" || show === "base-wrong") {
+      var who = show === "cand-wrong" ? cand : base;
+      if (!who || who[F.correct]) { return false; }
+    } else if (show === "judge-vs-people") {
+      if (!judgeDisagrees(s, c)) { return false; }
+    } else if (show === "disagree" || show === "fixed" || show === "broken") {
       if (!cand || !base) { return false; }
       if (show === "disagree" && said(cand) === said(base)) { return false; }
       if (show === "fixed" && !(cand[F.correct] && !base[F.correct])) { return false; }
@@ -81,6 +105,11 @@
     sel = $("f-show");
     sel.textContent = "";
     option(sel, "all", "all cases");
+    if (s.candidate !== null) { option(sel, "cand-wrong", "candidate wrong"); }
+    if (state.baseline !== null) { option(sel, "base-wrong", "baseline wrong"); }
+    if (s.candidate !== null && state.baseline !== null && Object.keys(s.judged || {}).length && Object.keys(data.votes || {}).length) {
+      option(sel, "judge-vs-people", "judge disagrees with people");
+    }
     if (s.candidate !== null && state.baseline !== null) {
       option(sel, "disagree", "candidate and baseline disagree");
       option(sel, "fixed", "fixed (candidate right, baseline wrong)");
@@ -101,11 +130,13 @@
     s.categories.forEach(function (c) { option(sel, c, c); });
     sel.disabled = !s.categories.length;
     state.category = "";
+    state.sort = null;
   }
 
   function refilter() {
     var s = suite();
     matches = s.cases.filter(function (c) { return keep(s, c); });
+    applySort();
     state.page = 0;
     state.open = null;
     render();
@@ -123,10 +154,22 @@
     var head = table.tHead;
     head.textContent = "";
     var hr = el("tr");
-    ["case", "category", "input", "reference"].forEach(function (h) { hr.appendChild(el("th", h)); });
-    s.models.forEach(function (m) { hr.appendChild(el("th", m + (m === s.candidate ? " (candidate)" : ""))); });
+    var heads = ["case", "category", "input", "reference"].concat(s.models.map(function (m) {
+      return m + (m === s.candidate ? " (candidate)" : "");
+    }));
+    heads.forEach(function (h, col) {
+      var th = el("th");
+      var b = el("button", h + (state.sort === col ? (state.desc ? " ▼" : " ▲") : ""), "sort");
+      b.type = "button";
+      b.setAttribute("data-col", String(col));
+      b.addEventListener("click", function () { sortBy(col); });
+      th.appendChild(b);
+      if (state.sort === col) { th.setAttribute("aria-sort", state.desc ? "descending" : "ascending"); }
+      hr.appendChild(th);
+    });
     head.appendChild(hr);
     var body = table.tBodies[0];
+    $("browser").appendChild(box);  // out of the rows before they go
     body.textContent = "";
     matches.slice(state.page * PAGE, (state.page + 1) * PAGE).forEach(function (c) {
       var tr = el("tr");
@@ -146,19 +189,105 @@
         tr.appendChild(td);
       });
       tr.tabIndex = 0;
-      tr.addEventListener("click", function () { show(c); });
+      tr.addEventListener("click", function () { show(state.open === c ? null : c); });
       tr.addEventListener("keydown", function (e) {
         if (e.key === "Enter" || e.key === " ") { e.preventDefault(); show(c); }
       });
       body.appendChild(tr);
+      if (state.open === c) {
+        var row = el("tr", null, "detail-row");
+        var cell = el("td");
+        cell.colSpan = 4 + s.models.length;
+        cell.appendChild(box);
+        row.appendChild(cell);
+        body.appendChild(row);
+      }
     });
     detail();
   }
 
-  function show(c) {  // open a case and bring its side-by-side view into sight
+  function show(c) {  // open a case under its row (or close with null), link it in the URL
     state.open = c;
+    if (c) {
+      var at = matches.indexOf(c);
+      if (at >= 0) { state.page = Math.floor(at / PAGE); }
+    }
     render();
-    $("case-detail").scrollIntoView({ block: "nearest" });
+    var hash = c ? "#case=" + encodeURIComponent(suite().name) + "/" + encodeURIComponent(c[0]) : "#cases";
+    if (location.hash !== hash) { history.replaceState(null, "", hash); }
+    if (c) { $("case-detail").scrollIntoView({ block: "nearest" }); }
+  }
+  function sortKey(c, col) {  // by text; a model's column by its outcome (error, fail, pass)
+    if (col < 4) { return c[col] === null || c[col] === undefined ? "" : String(c[col]).toLowerCase(); }
+    var o = c[4][col - 4];
+    return !o ? -1 : o[F.error] !== null ? 0 : o[F.correct] ? 2 : 1;
+  }
+  function sortBy(col) {
+    state.desc = state.sort === col ? !state.desc : false;
+    state.sort = col;
+    applySort();
+    state.page = 0;
+    render();
+  }
+  function applySort() {
+    if (state.sort === null) { return; }
+    var col = state.sort, sign = state.desc ? -1 : 1;
+    matches.sort(function (a, b) {
+      var x = sortKey(a, col), y = sortKey(b, col);
+      return x < y ? -sign : x > y ? sign : 0;
+    });
+  }
+  function rows(format) {  // the filtered cases, every model's outcome, as CSV or JSONL text
+    var s = suite();
+    var out = matches.map(function (c) {
+      var r = { suite: s.name, case_id: c[0], category: c[3], input: c[1], reference: c[2] };
+      s.models.forEach(function (m, i) {
+        var o = c[4][i];
+        r[m + ".answer"] = o ? o[F.answer] : null;
+        r[m + ".outcome"] = !o ? null : o[F.error] !== null ? "error" : unparseable(s, o) ? "unparseable" : o[F.correct] ? "pass" : "fail";
+        r[m + ".error"] = o ? o[F.error] : null;
+      });
+      return r;
+    });
+    if (format === "jsonl") { return out.map(function (r) { return JSON.stringify(r); }).join("\n") + "\n"; }
+    var cols = out.length ? Object.keys(out[0]) : ["suite", "case_id"];
+    var cell = function (v) {
+      v = v === null || v === undefined ? "" : String(v);
+      if (/^[=+\-@\t\r]/.test(v)) { v = "'" + v; }  // no formula in a spreadsheet
+      return /[",\n\r]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v;
+    };
+    return [cols.map(cell).join(",")].concat(out.map(function (r) {
+      return cols.map(function (k) { return cell(r[k]); }).join(",");
+    })).join("\r\n") + "\r\n";
+  }
+  function download(format) {
+    var text = rows(format);
+    var type = format === "csv" ? "text/csv" : "application/x-ndjson";
+    var a = el("a");
+    a.href = URL.createObjectURL(new Blob([text], { type: type + ";charset=utf-8" }));
+    a.download = "cases-" + suite().name.replace(/[^\w.-]+/g, "_") + "." + format;
+    document.body.appendChild(a);
+    a.click();
+    setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 0);
+  }
+  function step(by) {  // the previous / next case among the filtered ones
+    var at = matches.indexOf(state.open);
+    if (at >= 0 && at + by >= 0 && at + by < matches.length) { show(matches[at + by]); }
+  }
+  function openHash() {  // #case=<suite>/<case id>: that case, its suite chosen, filters reset
+    var m = /^#case=([^/]*)\/(.*)$/.exec(location.hash);
+    if (!m) { return; }
+    var name = decodeURIComponent(m[1]), id = decodeURIComponent(m[2]);
+    var i = data.suites.findIndex(function (x) { return x.name === name; });
+    if (i < 0) { return; }
+    if (i !== state.suite) { state.suite = i; $("f-suite").value = String(i); fillControls(); refilter(); }
+    var c = suite().cases.find(function (x) { return x[0] === id; });
+    if (!c) { return; }
+    if (matches.indexOf(c) < 0) {
+      state.show = "all"; $("f-show").value = "all"; state.query = ""; $("f-search").value = "";
+      state.category = ""; $("f-category").value = ""; refilter();
+    }
+    show(c);
   }
 
   function dl(pairs) {
@@ -178,7 +307,25 @@
     box.hidden = !c;
     if (!c) { return; }
     var s = suite();
-    box.appendChild(el("h3", "Case " + c[0] + (c[3] ? " · " + c[3] : "")));
+    var bar = el("div", null, "detail-bar");
+    bar.appendChild(el("h3", "Case " + c[0] + (c[3] ? " · " + c[3] : "")));
+    var at = matches.indexOf(c);
+    [["d-prev", "‹ previous case", -1], ["d-next", "next case ›", 1]].forEach(function (b) {
+      var btn = el("button", b[1]);
+      btn.type = "button"; btn.id = b[0];
+      btn.disabled = at + b[2] < 0 || at + b[2] >= matches.length;
+      btn.addEventListener("click", function (e) { e.stopPropagation(); step(b[2]); });
+      bar.appendChild(btn);
+    });
+    var link = el("a", "link to this case");
+    link.href = "#case=" + encodeURIComponent(s.name) + "/" + encodeURIComponent(c[0]);
+    bar.appendChild(link);
+    var close = el("button", "close (Esc)");
+    close.type = "button"; close.id = "d-close";
+    close.addEventListener("click", function (e) { e.stopPropagation(); show(null); });
+    bar.appendChild(close);
+    box.appendChild(bar);
+    var judged = (s.judged || {})[c[0]] || [];
     var side = el("div", null, "side");
     var card = el("div", null, "card");
     card.appendChild(el("h4", "input"));
@@ -192,19 +339,50 @@
       k.setAttribute("data-model", m);
       k.appendChild(el("h4", m + (m === s.candidate ? " (candidate)" : "")));
       if (!o) { k.appendChild(el("p", "no answer stored")); side.appendChild(k); return; }
-      var status = o[F.error] !== null ? "error" : o[F.correct] ? "pass" : "fail";
-      k.appendChild(el("span", status, o[F.error] !== null ? "err" : o[F.correct] ? "ok" : "bad"));
+      var bad = unparseable(s, o);
+      var status = o[F.error] !== null ? "error" : bad ? "unparseable" : o[F.correct] ? "pass" : "fail";
+      k.appendChild(el("span", status, o[F.error] !== null || bad ? "err" : o[F.correct] ? "ok" : "bad"));
       k.appendChild(el("pre", o[F.answer] === null ? "(no answer)" : o[F.answer]));
-      var scores = Object.keys(o[F.scores]).map(function (n) { return n + " " + Number(o[F.scores][n]).toFixed(3); });
+      var names = Object.keys(o[F.scores]);
+      var scores = names.map(function (n) { return n + " " + Number(o[F.scores][n]).toFixed(3); });
+      var why = o[F.failed].map(function (label) {  // each failed scorer with its own numbers
+        var part = String(o[F.detail] || "").split("; ").find(function (p) { return p.indexOf(label + ":") === 0; });
+        var own = names.filter(function (n) { return n === label || n.indexOf(label) === 0; })
+          .map(function (n) { return n + " " + Number(o[F.scores][n]).toFixed(3); });
+        return (part || label + ": failed") + (own.length && !/\d/.test(part || "") ? " (" + own.join(", ") + ")" : "");
+      });
+      var rubric = judged.filter(function (j) { return j[0] === "rubric" && j[2] === m; }).map(function (j) {
+        return j[6] ? j[1] + ": no verdict (" + j[6] + ")" :
+          j[1] + ": verdict " + j[3] + " (score " + Number(j[4]).toFixed(3) + ")" + (j[5] ? " — " + j[5] : "");
+      });
       k.appendChild(dl([
-        ["parsed", o[F.prediction]],
+        ["parsed", classifies(s) ? (o[F.error] !== null ? null : bad ? "unparseable" + (o[F.detail] ? ": " + o[F.detail] : "") : o[F.prediction]) : null],
         ["error", o[F.error]],
-        ["failed", o[F.detail]],
+        ["why it failed", why.join("; ")],
+        ["rubric judge", rubric.join("; ")],
         ["scores", scores.join(", ")],
         ["latency", o[F.latency_ms] === null ? null : Number(o[F.latency_ms]).toFixed(1) + " ms"]
       ]));
       side.appendChild(k);
     });
+    judged.filter(function (j) { return j[0] === "pair"; }).forEach(function (j) {
+      var k = el("div", null, "card judge-pair");
+      k.setAttribute("data-judge", j[1]);
+      k.appendChild(el("h4", "judge " + j[1] + ": " + s.candidate + " vs " + j[2] + " → " + j[5]));
+      k.appendChild(dl([
+        [s.candidate + " shown as A", (j[3] === null ? "no verdict" : "verdict " + j[3]) + (j[6] ? " — " + j[6] : "")],
+        [j[2] + " shown as A", (j[4] === null ? "no verdict" : "verdict " + j[4]) + (j[7] ? " — " + j[7] : "")],
+        ["judge errors", j[8].join("; ")]
+      ]));
+      side.appendChild(k);
+    });
+    var votes = (data.votes || {})[c[0]];
+    if (votes && votes.length) {
+      var v = el("div", null, "card votes");
+      v.appendChild(el("h4", "people (study " + data.study + "): " + votes.length + " vote" + (votes.length === 1 ? "" : "s")));
+      v.appendChild(dl(votes.map(function (x) { return [x[0], x[1]]; })));
+      side.appendChild(v);
+    }
     box.appendChild(side);
   }
 
@@ -221,14 +399,24 @@
       clearTimeout(timer);
       timer = setTimeout(function () { state.query = $("f-search").value.trim(); refilter(); }, 120);
     });
+    $("x-csv").addEventListener("click", function () { download("csv"); });
+    $("x-jsonl").addEventListener("click", function () { download("jsonl"); });
     $("p-first").addEventListener("click", function () { state.page = 0; render(); });
     $("p-prev").addEventListener("click", function () { state.page -= 1; render(); });
     $("p-next").addEventListener("click", function () { state.page += 1; render(); });
     $("p-last").addEventListener("click", function () { state.page = 1e9; render(); });
+    document.addEventListener("keydown", function (e) {
+      if (!state.open || /^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName)) { return; }
+      if (e.key === "Escape") { show(null); }
+      else if (e.key === "ArrowRight" || e.key === "j") { step(1); }
+      else if (e.key === "ArrowLeft" || e.key === "k") { step(-1); }
+    });
+    window.addEventListener("hashchange", openHash);
     $("browser").hidden = false;
     if (!data.suites.length) { return; }
     fillControls();
     refilter();
+    openHash();
     document.body.setAttribute("data-ready", "1");
     document.body.setAttribute("data-ready-ms", String(Math.round(performance.now())));
   }
