@@ -66,6 +66,7 @@ def _without_added(data: dict[str, Any]) -> dict[str, Any]:
                     assert row.pop(key) == default
         for model in suite["models"].values():  # issue 20: how answers became labels
             assert model.pop("parsing") is None
+            assert model.pop("repeats") is None  # issue 24: asked each case once
     return out
 
 

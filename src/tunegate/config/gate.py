@@ -49,6 +49,10 @@ GATE_METRICS = (
     "schema_compliance",
     "tool_call_accuracy",
     "perplexity",
+    # repeats: k >= 2 (each case asked k times; docs/cost.md)
+    "pass_at_k",
+    "pass_all_k",
+    "flakiness",
 )
 
 #: Operational limits: facts of the run, judged on the observed value by default.
@@ -70,6 +74,9 @@ _NOT_PAIRED = (
     "judge_preference",
     "annotator_agreement",
     "position_bias",
+    "pass_at_k",
+    "pass_all_k",
+    "flakiness",
 )
 
 #: Criteria about the run or a study, not one model's value: no ``model:``.

@@ -51,6 +51,9 @@ class _Transport(_Strict):
     # Enters the cache identity: change it when the model behind the name changes
     # (a checkpoint hash, a deployment tag) so that no stored answer is reused.
     version: str | None = None
+    # Each case asked this many times (stochastic models): per-case pass shares,
+    # pass@k, pass^k, flakiness. Overrides the suite's ``repeats``.
+    repeats: Annotated[Int, Field(ge=1, le=100)] | None = None
     # With several replicas (a list of URLs), ``concurrency`` is per replica and
     # this caps the sum.
     concurrency_total: Annotated[Int, Field(ge=1, le=65536)] | None = None
@@ -152,6 +155,9 @@ class PythonModel(_Strict):
     # Enters the cache identity: change it when the model behind the name changes
     # (a checkpoint hash, a deployment tag) so that no stored answer is reused.
     version: str | None = None
+    # Each case asked this many times (stochastic models): per-case pass shares,
+    # pass@k, pass^k, flakiness. Overrides the suite's ``repeats``.
+    repeats: Annotated[Int, Field(ge=1, le=100)] | None = None
 
     def effective_concurrency(self) -> int:
         """Calls in flight at most: ``concurrency`` (one process, no replicas)."""
@@ -181,6 +187,9 @@ class HFModel(_Strict):
     # Enters the cache identity: change it when the model behind the name changes
     # (a checkpoint hash, a deployment tag) so that no stored answer is reused.
     version: str | None = None
+    # Each case asked this many times (stochastic models): per-case pass shares,
+    # pass@k, pass^k, flakiness. Overrides the suite's ``repeats``.
+    repeats: Annotated[Int, Field(ge=1, le=100)] | None = None
 
     def effective_concurrency(self) -> int:
         """One: a local model answers in batches of ``batch_size``, one batch at a time."""
@@ -208,6 +217,9 @@ class BackendConfig(_Strict):
     price: PriceConfig | None = None
     # Enters the cache identity: change it when the model behind the name changes.
     version: str | None = None
+    # Each case asked this many times (stochastic models): per-case pass shares,
+    # pass@k, pass^k, flakiness. Overrides the suite's ``repeats``.
+    repeats: Annotated[Int, Field(ge=1, le=100)] | None = None
     concurrency: Annotated[Int, Field(ge=1, le=4096)] = 4
     timeout: Annotated[Float, Field(gt=0)] = 60.0
     max_retries: Annotated[Int, Field(ge=0, le=20)] = 0

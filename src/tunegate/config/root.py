@@ -32,6 +32,8 @@ class Config(_Strict):
     judge: JudgeSection | None = None
     human: HumanConfig | None = None
     tracking: TrackingConfig | None = None  # docs/tracking.md
+    # The main suite's ``repeats`` (each case asked k times; docs/cost.md).
+    repeats: Annotated[Int, Field(ge=1, le=100)] = 1
 
     @model_validator(mode="after")
     def _has_cases(self) -> Config:
@@ -55,8 +57,15 @@ class Config(_Strict):
             return list(self.suites)
         built = self._main_suite
         # model_copy(update=...) may give the copy another dataset or task: rebuild then.
-        if built is None or built[0] is not self.dataset or built[1] is not self.task:
-            main = SuiteConfig(name="main", dataset=self.dataset, task=self.task)
+        if (
+            built is None
+            or built[0] is not self.dataset
+            or built[1] is not self.task
+            or built[2].repeats != self.repeats
+        ):
+            main = SuiteConfig(
+                name="main", dataset=self.dataset, task=self.task, repeats=self.repeats
+            )
             built = self._main_suite = (self.dataset, self.task, main)
         return [built[2], *self.suites]
 
@@ -64,6 +73,12 @@ class Config(_Strict):
         """Whether ``suite`` is the main suite (the first of :attr:`all_suites`): the one
         place that decides it (suite names are unique)."""
         return suite.name == self.all_suites[0].name
+
+    def repeats_of(self, suite: SuiteConfig, model: str) -> int:
+        """How many times ``model`` is asked each case of ``suite`` (its own ``repeats``,
+        else the suite's)."""
+        own = getattr(self.models[model], "repeats", None) if model in self.models else None
+        return int(own) if own is not None else suite.repeats
 
     @property
     def main_task(self) -> TaskConfig:

@@ -232,6 +232,9 @@ class SuiteConfig(_Strict):
     models: list[str] | None = None
     base: str | None = None
     margin: Annotated[Float, Field(ge=0, le=1)] = 0.05
+    # Each case asked this many times of every model of the suite (a model's own
+    # ``repeats`` wins): docs/cost.md.
+    repeats: Annotated[Int, Field(ge=1, le=100)] = 1
 
 
 def _kinds_with(flag: str) -> str:

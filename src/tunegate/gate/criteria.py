@@ -33,6 +33,7 @@ from tunegate.gate.judges import (
     primary_criterion,
     trust_problem,
 )
+from tunegate.gate.repeats import REPEAT_CRITERIA, repeat_metric
 from tunegate.results import (
     CategoryComparison,
     Comparison,
@@ -197,6 +198,8 @@ class _Judge:
             k = model.unparseable
             ci = wilson_interval(k, model.n, self.confidence) if model.n else None
             return self._absolute(c, judge, k / model.n if model.n else math.nan, ci, model.n)
+        if c.metric in REPEAT_CRITERIA:
+            return repeat_metric(self, c, judge, model)
         if c.category is not None or (c.metric == "pass_rate" and c.vs is None):
             return self._category(c, judge)
         if c.vs is not None:

@@ -124,6 +124,12 @@ class OpenAIChatBackend(BackendDefaults):
         )
         await self._transport.start()
 
+    @property
+    def takes_seed(self) -> bool:
+        """Chat requests take a ``seed``: each of a case's repeats sends its own (unless
+        ``params`` fixes one); perplexity requests do not."""
+        return self.mode != "perplexity" and "seed" not in self._params
+
     def identity(self) -> dict[str, Any]:
         # Replicas serve the same model: which one answered does not matter.
         where: str | list[str] = self.base_url if len(self.urls) == 1 else sorted(self.urls)

@@ -106,6 +106,23 @@ def evaluate_suite(
                 seed=seed,
             ),
         )
+    if any(run.repeats for run in runs.values()):
+        from tunegate.evaluation.repeats import repeat_result
+
+        own = build_scorers(task.scorer_list, f"suites.{suite.name}.task", config_dir)
+        for name, run in runs.items():
+            models[name].repeats = repeat_result(
+                kind.score,
+                cases,
+                run.repeats,
+                labels=labels,
+                scorers=own if kind.uses_scorers else [],
+                pass_rule=task.pass_,
+                label_parse=task.parse,
+                confidence=level,
+                n_resamples=resamples,
+                seed=seed,
+            )
     for name, run in runs.items():
         spec = config.models[name]
         models[name].run = run.stats.as_dict()

@@ -188,6 +188,8 @@ async def arun(
                         observer=observer,
                         fresh=opts.fresh,
                         resume=opts.resume,
+                        repeats={n: config.repeats_of(suite, n) for n in b.backends},
+                        seed=config.seed,
                     )
                     all_runs.append(runs)
                 judged = [

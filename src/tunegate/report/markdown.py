@@ -17,6 +17,7 @@ from tunegate.report.judges import (
     pointwise_rows,
 )
 from tunegate.report.parsing import parsing_heading, parsing_line
+from tunegate.report.repeats import REPEAT_HEADER, REPEAT_NOTE, repeat_rows
 from tunegate.report.replicas import REPLICA_HEADER, replicated_models
 from tunegate.results import RunResult, SuiteResult
 from tunegate.results.wording import (
@@ -207,6 +208,11 @@ def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> lis
     for name, replica_rows in replicated_models(suite):
         out += [f"#### {md_escape(name)}: {len(replica_rows)} replicas", ""]
         out += _table(REPLICA_HEADER, [_data(r, 0) for r in replica_rows])
+    repeated = repeat_rows(suite)
+    if repeated:
+        out += ["#### Repeated answers", ""]
+        out += _table(REPEAT_HEADER, [_data(r, 0) for r in repeated])
+        out += [md_escape(REPEAT_NOTE), ""]
     categories = suite.categories
     if categories:
         baselines = suite.category_baselines

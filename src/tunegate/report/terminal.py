@@ -19,6 +19,7 @@ from tunegate.report.judges import (
     pointwise_rows,
 )
 from tunegate.report.parsing import parsing_lines
+from tunegate.report.repeats import REPEAT_HEADER, REPEAT_NOTE, repeat_rows
 from tunegate.report.replicas import REPLICA_HEADER, replicated_models
 from tunegate.results import GateResult, ModelResult, RunResult, SuiteResult
 from tunegate.results.wording import (
@@ -158,6 +159,21 @@ def replica_tables(suite: SuiteResult, compact: bool = False) -> list[Table]:
     return tables
 
 
+def repeats_table(suite: SuiteResult, compact: bool = False) -> Table | None:
+    """The models asked each case k times: mean pass share, pass@k, pass^k, flakiness."""
+    rows = repeat_rows(suite)
+    if not rows:
+        return None
+    where = "" if suite.name == "main" else f"Suite {suite.name}: "
+    table = _table(f"{where}Repeated answers", compact)
+    for col in REPEAT_HEADER:
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for row in rows:
+        table.add_row(*(Text(c) for c in row))
+    table.caption = REPEAT_NOTE
+    return table
+
+
 def _count(k: int, n: int, compact: bool = False) -> Text:
     text = f"{k} ({k / n:.1%})" if n and not compact else str(k)
     return Text(text, style="red" if k else "")
@@ -292,6 +308,9 @@ def suite_parts(
     if more is not None:
         parts.append(more)
     parts += replica_tables(suite, compact)
+    repeats = repeats_table(suite, compact)
+    if repeats is not None:
+        parts.append(repeats)
     kind = stored_task_kind(suite.task)
     if kind is not None and kind.per_class and suite.models:
         parts.append(per_class_table(suite))

@@ -138,6 +138,10 @@ class ModelResult(_Result):
     # Classification: how answers became labels (issue 20): {rule, exact, matched,
     # unparseable, why: {reason: n}}; failed requests are not counted here.
     parsing: dict[str, Any] | None = None
+    # repeats: k > 1 (issue 24): {k, n_cases, complete_cases, missing_cases,
+    # missing_answers, metrics: {mean|pass_at_k|pass_all_k|flakiness: {value, ci}},
+    # passed: {case id: answers passing, None if one is missing}, flaky_cases, resampled}
+    repeats: dict[str, Any] | None = None
 
 
 class Comparison(_Result):

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -35,6 +35,7 @@ from tunegate.runner.records import (
     PrefixedObserver,
     RetryPolicy,
     _Item,
+    repeat_id,
 )
 from tunegate.runner.worker import _ModelWorker
 from tunegate.store import FLUSH_SECONDS, Store
@@ -50,6 +51,7 @@ __all__ = [
     "model_identity",
     "preload",
     "raise_if_interrupted",
+    "repeat_items",
     "run_models",
     "run_sync",
 ]
@@ -89,6 +91,25 @@ def model_identity(backend: Backend) -> dict[str, Any]:
     return identity if version is None else {**identity, "version": str(version)}
 
 
+def repeat_items(
+    backend: Backend,
+    case: Case,
+    request: dict[str, Any],
+    key: Callable[[dict[str, Any]], str],
+    repeats: int,
+    seed: int,
+) -> list[_Item]:
+    """The ``repeats`` requests of one case: each with the repeat's index in its cache key
+    (distinct stored answers; with one repeat the key is the plain request's, so stores
+    written before repeats existed stay valid), and ``seed + repeat`` in the request when
+    the endpoint takes a seed."""
+    items = []
+    for r in range(repeats):
+        sent = {**request, "seed": seed + r} if getattr(backend, "takes_seed", False) else request
+        items.append(_Item(case, sent, key({**sent, "tunegate_repeat": r}), r))
+    return items
+
+
 class ModelJob:
     """One model's share of a run: rendered requests, answers reused from the store, the rest."""
 
@@ -103,16 +124,22 @@ class ModelJob:
         policy: RetryPolicy,
         observer: Observer | None,
         resume: str | None = None,
+        repeats: int = 1,
+        seed: int = 0,
     ) -> None:
         self.backend = backend
         self.cases = cases
+        self.repeats = repeats
         self.worker = _ModelWorker(backend, store, run_id, policy, observer)
         self.started = time.perf_counter()
         key = cache_keyer(model_identity(backend))
         items = []
         for case in cases:
             request = render_request(backend, case)
-            items.append(_Item(case, request, key(request)))
+            if repeats == 1:
+                items.append(_Item(case, request, key(request)))
+                continue
+            items += repeat_items(backend, case, request, key, repeats, seed)
         keys = (i.key for i in items)
         if use_cache:
             cached = store.cached_answers(keys)
@@ -126,11 +153,11 @@ class ModelJob:
                 self.pending.append(item)
                 continue
             # One stored answer may serve several cases with the same request: a copy each.
-            hit = replace(hit, case_id=item.case.id, model=backend.name, attempts=0)
+            hit = replace(hit, case_id=item.rid, model=backend.name, attempts=0)
             if hit.origin_run is not None:
                 runs = self.worker.stats.from_runs
                 runs[hit.origin_run] = runs.get(hit.origin_run, 0) + 1
-            self.worker.results[item.case.id] = hit
+            self.worker.results[item.rid] = hit
             reused.append((hit, item.request))
         store.record_many(run_id, reused)
         self.worker.stats.total = len(items)
@@ -165,7 +192,13 @@ class ModelJob:
         worker.stats.replicas = backend.replica_stats()
         if worker.observer is not None:
             worker.observer.model_finished(backend.name, worker.stats)
-        return ModelRun(backend.name, [worker.results[c.id] for c in self.cases], worker.stats)
+        results = worker.results
+        repeated = (
+            [[results[repeat_id(c.id, r)] for r in range(self.repeats)] for c in self.cases]
+            if self.repeats > 1
+            else []
+        )
+        return ModelRun(backend.name, [results[c.id] for c in self.cases], worker.stats, repeated)
 
 
 async def run_models(
@@ -179,6 +212,8 @@ async def run_models(
     observer: Observer | None = None,
     fresh: Collection[str] = (),
     resume: str | None = None,
+    repeats: Mapping[str, int] | None = None,
+    seed: int = 0,
 ) -> dict[str, ModelRun]:
     """Run every model on every case, all models at once.
 
@@ -188,7 +223,9 @@ async def run_models(
     named in ``fresh`` (all of them without ``use_cache``) are asked again even when
     the store has their answers, except those that the run ``resume`` (an interrupted
     run this one resumes) received or reused: a resumed ``--no-cache`` run does not pay
-    twice.
+    twice. ``repeats`` gives the models asked each case several times (by name; others
+    once): every repeat is its own request with its own cache entry, and a model whose
+    endpoint takes a ``seed`` gets ``seed + repeat``.
     """
     policy = policy or RetryPolicy()
     jobs = [
@@ -201,6 +238,8 @@ async def run_models(
             policy=policy,
             observer=observer,
             resume=resume,
+            repeats=(repeats or {}).get(b.name, 1),
+            seed=seed,
         )
         for b in backends.values()
     ]

@@ -96,6 +96,17 @@ class _Item:
     case: Case
     request: dict[str, Any]
     key: str
+    repeat: int = 0  # which of the case's repeats (0: the first, the only one with k = 1)
+
+    @property
+    def rid(self) -> str:
+        """The id the answer is stored under: the case's, ``id#r2`` ... for later repeats."""
+        return repeat_id(self.case.id, self.repeat)
+
+
+def repeat_id(case_id: str, repeat: int) -> str:
+    """The stored case id of repeat ``repeat`` (0-based) of case ``case_id``."""
+    return case_id if repeat == 0 else f"{case_id}#r{repeat + 1}"
 
 
 @dataclass
@@ -105,3 +116,5 @@ class ModelRun:
     name: str
     responses: list[Response]
     stats: ModelRunStats = field(default_factory=ModelRunStats)
+    #: With ``repeats: k`` > 1: every case's k responses (``responses`` holds the first).
+    repeats: list[list[Response]] = field(default_factory=list)

@@ -68,7 +68,7 @@ class _ModelWorker:
         self.guard = float(timeout) + 5.0 if timeout else None
 
     def _finish(self, item: _Item, response: Response) -> None:
-        self.results[item.case.id] = response
+        self.results[item.rid] = response
         self.store.record_soon(self.run_id, response, item.request)
         if response.error is not None:
             self.stats.errors += 1
@@ -76,7 +76,7 @@ class _ModelWorker:
             self.observer.response(self.backend.name, response)
 
     def _response(self, item: _Item, **fields: Any) -> Response:
-        return Response(case_id=item.case.id, model=self.backend.name, key=item.key, **fields)
+        return Response(case_id=item.rid, model=self.backend.name, key=item.key, **fields)
 
     def _from_completion(
         self, item: _Item, completion: Completion, latency_ms: float, attempts: int
