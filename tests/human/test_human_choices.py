@@ -157,3 +157,54 @@ def test_app_stores_both_bad_skip_and_the_seconds(
     assert got[(order[1], "overall")] == ("skip", 6 * 3600.0)  # capped
     assert got[(order[2], "overall")][1] is None
     assert got[(order[2], "correctness")] == ("tie", None)  # NaN is no time
+
+
+def test_csv_export_and_import_keep_both_bad_and_skip(tmp_path: Path) -> None:
+    from tunegate.human.exchange import export_csv, import_csv_votes
+
+    db = tmp_path / "h.db"
+    _study(db)
+    with HumanStore(db) as hs:
+        hs.record_votes(
+            "s",
+            [
+                Vote("ann1", "c0", "overall", "both_bad", "a", "app", 3.0),
+                Vote("ann1", "c1", "overall", "skip", "a", "app", 1.0),
+                Vote("ann2", "c0", "overall", "a", "a", "app", 2.0),
+            ],
+        )
+        items = hs.items("s")
+        text = export_csv(items, hs.votes("s"))
+    path = tmp_path / "votes.csv"
+    path.write_text(text + "c2,ann2,overall,Both bad\nc3,ann2,overall,can't judge\n")
+    back = import_csv_votes(path, items, ["ann1", "ann2"], ["overall"])
+    assert sorted((v.annotator, v.item_id, v.choice) for v in back) == [
+        ("ann1", "c0", "both_bad"),
+        ("ann1", "c1", "skip"),
+        ("ann2", "c0", "a"),
+        ("ann2", "c2", "both_bad"),
+        ("ann2", "c3", "skip"),
+    ]
+
+
+def test_the_runs_human_evidence_counts_both_bad_and_skips(tmp_path: Path) -> None:
+    from tunegate.pipeline.human_link import human_evidence
+
+    db = tmp_path / "h.db"
+    _study(db)
+    with HumanStore(db) as hs:
+        hs.record_votes(
+            "s",
+            [
+                Vote("ann1", "c0", "overall", "a", "a", "app"),
+                Vote("ann1", "c1", "overall", "both_bad", "a", "app"),
+                Vote("ann2", "c1", "overall", "skip", "a", "app"),
+            ],
+        )
+    found = human_evidence(
+        db, "run-1", [], study="s", config_name="x", candidate="cand",
+        confidence=0.95, n_resamples=50, seed=1,
+    )  # fmt: skip
+    assert found is not None
+    pref = found["preference"]
+    assert (pref["wins"], pref["n_votes"], pref["both_bad"], pref["skipped"]) == (1, 1, 1, 1)

@@ -17,7 +17,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from tunegate.errors import DataError
-from tunegate.human.store import CHOICES, StudyItem, Vote
+from tunegate.human.store import CHOICES, VOTE_CHOICES, StudyItem, Vote
 from tunegate.human.study import OVERALL
 
 FORMATS = ("csv", "labelstudio", "argilla")
@@ -38,6 +38,10 @@ def _raise_if(errors: list[str], path: Path) -> None:
         shown = "\n  ".join(errors[:_MAX_SHOWN])
         more = f"\n  ... and {len(errors) - _MAX_SHOWN} more" if len(errors) > _MAX_SHOWN else ""
         raise DataError(f"{path}: {len(errors)} invalid row(s), nothing imported:\n  {shown}{more}")
+
+
+#: How people write the two choices that are not a preference.
+_SPELLED = {"both bad": "both_bad", "can't judge": "skip", "cant_judge": "skip"}
 
 
 class _Checker:
@@ -72,8 +76,9 @@ class _Checker:
                 f"unknown criterion {crit!r} (study criteria: {', '.join(self.criteria)})"
             )
         text = str(choice or "").strip().lower()
-        if text not in ("left", "right", *CHOICES):
-            problems.append(f"invalid choice {choice!r} (left, right, tie, a or b)")
+        text = _SPELLED.get(text, text)
+        if text not in ("left", "right", *VOTE_CHOICES):
+            problems.append(f"invalid choice {choice!r} (left, right, tie, a, b, both_bad or skip)")
         if problems or item is None:
             errors.append(f"{where}: {'; '.join(problems)}")
             return None
