@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from tunegate.report.files import write_atomic
-from tunegate.report.html_data import page_data, script_json
+from tunegate.report.html_data import page_data, picks_label, script_json
 from tunegate.report.html_judgment import judgment
 from tunegate.report.parsing import parsing_lines
 from tunegate.report.replicas import REPLICA_HEADER, stored_replicated_models
-from tunegate.results.wording import interval, metric_name, num, p_text
+from tunegate.results.wording import interval, metric_name, num, p_text, p_value
 from tunegate.tasks import stored_task_kind
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -66,8 +66,10 @@ def _criteria(gate: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _threshold(gate: dict[str, Any] | None, suite: str, main: str, comp: dict[str, Any]) -> Any:
-    """The threshold of a gate criterion on exactly this paired delta, if any."""
+def _criterion(
+    gate: dict[str, Any] | None, suite: str, main: str, comp: dict[str, Any]
+) -> dict[str, Any]:
+    """The gate criterion on exactly this paired delta (its threshold and status), or {}."""
     for c in (gate or {}).get("criteria") or []:
         spec = c.get("criterion") or {}
         if (
@@ -77,8 +79,8 @@ def _threshold(gate: dict[str, Any] | None, suite: str, main: str, comp: dict[st
             and (spec.get("suite") or main) == suite
             and (spec.get("min_delta") is not None or spec.get("max_drop") is not None)
         ):
-            return c.get("threshold")
-    return None
+            return dict(c)
+    return {}
 
 
 def _forest(result: dict[str, Any]) -> tuple[str | None, int]:
@@ -95,13 +97,15 @@ def _forest(result: dict[str, Any]) -> tuple[str | None, int]:
             label = f"{metric_name(str(comp.get('metric')))} vs {comp.get('baseline')}"
             if len(suites) > 1:
                 label = f"{suite.get('name')} · {label}"
+            crit = _criterion(result.get("gate"), str(suite.get("name")), str(main), comp)
             rows.append(
                 ForestRow(
                     label,
                     float(comp["delta"]),
                     float(ci[0]),
                     float(ci[1]),
-                    _threshold(result.get("gate"), str(suite.get("name")), str(main), comp),
+                    crit.get("threshold"),
+                    str(crit["status"]) if crit.get("status") else None,
                 )
             )
     if not rows:
@@ -282,6 +286,20 @@ def _category_rows(
     return rows
 
 
+def _plain(value: Any) -> str:
+    """A fact's value as a reader writes it: lists joined, mappings as ``k=v``, no
+    Python literals."""
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={_plain(v)}" for k, v in value.items()) or "none"
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 def _facts(result: dict[str, Any]) -> dict[str, Any]:
     facts = result.get("facts") or {}
     meta = result.get("model_meta") or {}
@@ -292,10 +310,10 @@ def _facts(result: dict[str, Any]) -> dict[str, Any]:
             {
                 "name": name,
                 "identity": ", ".join(
-                    f"{k}={v}" for k, v in identity.items() if not isinstance(v, dict)
+                    f"{k}={_plain(v)}" for k, v in identity.items() if not isinstance(v, dict)
                 ),
-                "params": identity.get("params") or {},
-                "shots": shots,
+                "params": {k: _plain(v) for k, v in (identity.get("params") or {}).items()},
+                "shots": {k: _plain(v) for k, v in shots.items()} if shots else None,
             }
         )
     return {
@@ -317,6 +335,52 @@ def _facts(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _changes(result: dict[str, Any], diff: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per suite of a diff: only the metrics whose value changed (at the three decimals
+    shown), how many stayed the same, and each model's fixed / broken cases."""
+    if not diff:
+        return []
+    kinds = {str(s.get("name")): s for s in result.get("suites") or []}
+    out = []
+    for s in diff.get("suites") or []:
+        rows, same = [], 0
+        for m in s.get("models") or []:
+            for c in m.get("metrics") or []:
+                delta = c.get("delta")
+                if isinstance(delta, int | float) and round(float(delta), 3) == 0:
+                    same += 1
+                    continue
+                rows.append(
+                    {
+                        "model": m.get("model"),
+                        "metric": metric_name(str(c.get("name"))),
+                        "a": _f(c.get("a")),
+                        "b": _f(c.get("b")),
+                        "delta": f"{delta:+.3f}" if isinstance(delta, int | float) else "—",
+                    }
+                )
+        suite = kinds.get(str(s.get("name"))) or {}
+        cases = []
+        for m in s.get("models") or []:
+            k = m.get("cases")
+            if not k:
+                continue
+            p = k.get("mcnemar_p")
+            cases.append(
+                {
+                    "model": m.get("model"),
+                    "c": k,
+                    "rate": "accuracy" if picks_label(suite) else "pass rate",
+                    "p": p_value(float(p)) if isinstance(p, int | float) else "p —",
+                }
+            )
+        changed = bool(rows) or any(c["c"].get("fixed") or c["c"].get("broken") for c in cases)
+        out.append(
+            {"name": s.get("name"), "rows": rows, "same": same, "cases": cases, "changed": changed}
+        )
+    return out
+
+
 def _context(result: dict[str, Any], diff: dict[str, Any] | None) -> dict[str, Any]:
     gate = result.get("gate")
     forest_svg, forest_n = _forest(result)
@@ -333,6 +397,7 @@ def _context(result: dict[str, Any], diff: dict[str, Any] | None) -> dict[str, A
         "facts": _facts(result),
         "notes": notes,
         "diff": diff,
+        "changes": _changes(result, diff),
         "f": _f,
         "p": p_text,
         "ci": _ci,

@@ -43,6 +43,13 @@ class ForestRow:
     lo: float
     hi: float
     threshold: float | None = None
+    #: The outcome of the gate criterion on this delta (PASS, FAIL, INCONCLUSIVE, MISSING).
+    status: str | None = None
+
+
+#: A forest row's colour by its criterion's outcome (undecided: amber).
+STATUS_COLOURS = {"PASS": "#1a7f37", "FAIL": "#cf222e"}
+UNDECIDED = "#9a6700"
 
 
 @contextmanager
@@ -104,6 +111,8 @@ def forest(rows: Sequence[ForestRow], title: str) -> str:
             worse = row.hi < 0
             better = row.lo > 0
             colour = "#1a7f37" if better else "#cf222e" if worse else "#1f6feb"
+            if row.status is not None:  # a criterion's row: its outcome, not the delta's sign
+                colour = STATUS_COLOURS.get(row.status, UNDECIDED)
             ax.hlines(y, row.lo, row.hi, color=colour, linewidth=2.2, zorder=2)
             (mark,) = ax.plot([row.delta], [y], "o", color=colour, markersize=6, zorder=3)
             mark.set_gid(f"forest-mark-{i}")
