@@ -114,6 +114,17 @@ def test_skips_and_both_bad_are_not_ties_in_the_report(tmp_path: Path) -> None:
     # Agreement: a skip is no rating (c4 has only skips, so it is not there).
     assert result["agreement"]["n_items"] == 5
     json.dumps(result)  # JSON-ready
+    from rich.console import Console
+
+    from tunegate.human.report import render_report
+
+    console = Console(record=True, width=200)
+    render_report(result, console)
+    text = console.export_text()
+    assert "12 votes (3 both bad, 3 can't judge: not in the preference)" in text
+    row = next(line for line in text.splitlines() if line.startswith("│ overall"))
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[2:] == ["3 / 2 / 1", "75.0%", "0.625", "6", "3", "3"], cells
 
 
 @pytest.fixture

@@ -299,6 +299,14 @@ def _with_ci(block: Mapping[str, Any], digits: int = 3) -> str:
     return text
 
 
+def _apart(result: Mapping[str, Any]) -> str:
+    """``(3 both bad, 2 can't judge: not in the preference)`` when there are any."""
+    both, skipped = int(result.get("n_both_bad") or 0), int(result.get("n_skipped") or 0)
+    if not both and not skipped:
+        return ""
+    return f" ({both} both bad, {skipped} can't judge: not in the preference)"
+
+
 def _secs(value: float | None) -> str:
     return "time -" if value is None else f"{value:.0f} s"
 
@@ -316,7 +324,7 @@ def render_report(result: Mapping[str, Any], console: Console) -> None:
     level = round(100 * result["confidence"])
     console.print(
         f"[bold]Study {result['study']}[/bold]: {result['n_items']} items "
-        f"({result['n_items_voted']} with votes), {result['n_votes']} votes, "
+        f"({result['n_items_voted']} with votes), {result['n_votes']} votes{_apart(result)}, "
         f"{len(result['annotators'])} annotators; {pref['candidate']} vs {pref['baseline']}"
     )
     table = Table(
