@@ -88,6 +88,7 @@ def test_a_partial_or_hostile_section_renders_escaped(judged: Judged) -> None:
     assert "<b>s</b>" not in page
 
 
+@pytest.mark.browser
 @needs_chromium
 @pytest.mark.parametrize("width", [1400, 400])
 def test_the_section_in_chromium(judged: Judged, width: int) -> None:
@@ -138,6 +139,7 @@ def _votes(result: dict[str, Any], case_id: str) -> list[list[str]]:
     return votes
 
 
+@pytest.mark.browser
 @needs_chromium
 @pytest.mark.parametrize("width", [1400, 400])
 def test_the_drill_down_shows_why(judged: Judged, width: int) -> None:
@@ -188,6 +190,7 @@ def test_the_drill_down_shows_why(judged: Judged, width: int) -> None:
         assert page.evaluate("location.hash") == "#cases"
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_filters_sorting_links_and_export(judged: Judged, tmp_path: Path) -> None:
     cases = judged.result["suites"][0]["cases"]

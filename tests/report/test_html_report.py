@@ -430,3 +430,24 @@ def test_summary_is_readable_without_javascript(chromium: Any, report: Report) -
     assert page.locator("#forest svg").is_visible()
     assert page.locator("#browser").is_hidden()
     context.close()
+
+
+@pytest.mark.browser
+@browser
+def test_a_phone_wide_page_never_scrolls_sideways(chromium: Any, report: Report) -> None:
+    context = chromium.new_context(viewport={"width": 400, "height": 800})
+    page = context.new_page()
+    page.goto(report.html.as_uri())
+    page.wait_for_selector("body[data-ready='1']", timeout=10_000)
+    page.locator("#case-table tbody tr").nth(7).click()  # hostile input, opened under its row
+    assert page.locator("tr.detail-row #case-detail").is_visible()
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 400
+    # Wide tables scroll in their own box; numbers and intervals stay on one line.
+    boxes = page.eval_on_selector_all(".tw", "els => els.map(e => e.scrollWidth > e.clientWidth)")
+    assert any(boxes)
+    heights = page.eval_on_selector_all(
+        "table.models td.num .ci", "els => els.map(e => e.getClientRects().length)"
+    )
+    assert heights
+    assert set(heights) == {1}
+    context.close()
