@@ -206,6 +206,7 @@ def test_a_run_becomes_an_mlflow_run_equal_to_its_report(
     assert experiment is not None
     [run] = client.search_runs([experiment.experiment_id])
     assert f"MLflow run {run.info.run_id} (experiment gates)" in proc.stdout
+    assert "View experiment at" not in proc.stdout  # MLflow prints nothing of its own
     assert run.info.status == "FINISHED"
     assert run.info.run_name == report["run_id"]
 

@@ -25,8 +25,10 @@ if TYPE_CHECKING:
 
 #: MLflow's defaults retry an unreachable server for minutes (7 retries, backoff 2,
 #: 120 s timeouts); a run's end should not wait that long. Each can be set otherwise in
-#: the environment. Telemetry is off unless MLFLOW_DISABLE_TELEMETRY says otherwise.
+#: the environment. Telemetry is off unless MLFLOW_DISABLE_TELEMETRY says otherwise, and
+#: MLflow does not print its own links on stdout (the CLI prints the run's).
 _ENV_DEFAULTS = {
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
