@@ -181,6 +181,12 @@ def test_vote_through_a_study(browser: Any, tmp_path: Path, width: int) -> None:
         page.locator("#next").click()
         expect(page.locator("h1")).to_have_text("All done, 3 of 3")
         shot("6-all-done")
+        # An item number past the end: a page that leads back.
+        response = page.goto(f"{url}/a/{token}/9")
+        assert response is not None
+        assert response.status == 404
+        expect(page.locator("main a")).to_have_text("Continue where you left off")
+        shot("6b-no-such-item")
         # A wrong (or rotated) link says what to do.
         response = page.goto(f"{url}/a/{'x' * 32}/1")
         assert response is not None

@@ -110,6 +110,10 @@ def test_finish_lists_what_is_missing_then_says_all_done(tmp_path: Path) -> None
         done = c.get(f"/a/{token}/done").text
         assert "<h1>All done, 3 of 3</h1>" in done
         assert c.get(f"/a/{token}/").text == done  # the start link ends there too
+        missing = c.get(f"/a/{token}/4")
+        assert missing.status_code == 404
+        assert VIEWPORT in missing.text
+        assert f'<a href="/a/{token}/">Continue where you left off</a>' in missing.text
 
 
 def test_a_wrong_or_rotated_link_says_to_ask_for_a_new_one(tmp_path: Path) -> None:

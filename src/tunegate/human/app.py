@@ -218,7 +218,8 @@ def create_app(store_path: str | Path, study: str) -> FastAPI:
         annotator = who(token)
         items = mine(annotator)
         if not 1 <= k <= len(items):
-            return HTMLResponse("No such item", status_code=404, headers=_HEADERS)
+            page = env.get_template("missing.html").render(total=len(items), base=f"/a/{token}")
+            return HTMLResponse(page, status_code=404, headers=_HEADERS)
         item = items[k - 1]
         votes = {
             v.criterion: item.to_shown(v.choice)
