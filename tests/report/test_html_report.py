@@ -144,6 +144,10 @@ def test_verdict_criteria_and_numbers_come_from_the_result(report: Report) -> No
     big = _suite(report.result, "sentiment")["models"]["big"]
     assert f"{big['cost']['per_1k']:.4f}" in page
     assert f"{big['tokens_per_1k']['prompt']:.0f} / " in page
+    # Token totals labelled as totals (the terminal's and Markdown's numbers), per 1,000 beneath.
+    assert "tokens in / out (total)" in page
+    assert f"{big['tokens']['prompt']} / {big['tokens']['completion']}" in page
+    assert "per 1,000 answers: " in page
 
 
 def test_forest_plot_has_one_mark_per_comparison_and_the_thresholds(report: Report) -> None:

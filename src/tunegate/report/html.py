@@ -41,6 +41,10 @@ def _ci(value: Any, digits: int = 3) -> str:
     return ""
 
 
+def _count(value: Any) -> str:
+    return str(value) if isinstance(value, int) else "—"  # as the terminal writes it
+
+
 def _g(value: Any) -> str:
     return f"{value:g}" if isinstance(value, int | float) else "—"
 
@@ -149,7 +153,11 @@ def _model_rows(suite: dict[str, Any], candidate: str, columns: list[str]) -> li
                 "unparseable": m.get("unparseable"),
                 "n": m.get("n"),
                 "latency": [_f(lat.get(k), 0) for k in ("p50", "p95", "p99")],
-                "tokens": [_f(per_1k.get(k), 0) for k in ("prompt", "completion")],
+                # Totals, as the terminal and Markdown show them; per 1,000 answers beneath.
+                "tokens": [
+                    _count((m.get("tokens") or {}).get(k)) for k in ("prompt", "completion")
+                ],
+                "tokens_1k": [_f(per_1k.get(k), 0) for k in ("prompt", "completion")],
                 "cost": _f(cost.get("per_1k"), 4) if isinstance(cost, dict) else "—",
                 "cost_basis": cost.get("basis", "") if isinstance(cost, dict) else "",
             }
