@@ -339,9 +339,17 @@ def serve(
 def import_cmd(
     study: str,
     path: Path,
-    format: Annotated[str, typer.Option("--format", help="csv, labelstudio or argilla.")] = "csv",
+    format: Annotated[
+        str, typer.Option("--format", help="csv, label-studio (labelstudio) or argilla.")
+    ] = "csv",
     judge: Annotated[
         str | None, typer.Option(help="Import CSV `item_id, verdict` as this judge's verdicts.")
+    ] = None,
+    users: Annotated[
+        Path | None,
+        typer.Option(
+            help="Label Studio: its user list (GET /api/users) to map user ids to emails.",
+        ),
     ] = None,
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
@@ -351,6 +359,7 @@ def import_cmd(
 
     with _errors():
         _need_store(store)
+        format = exchange.format_name(format)
         if format not in exchange.FORMATS:
             raise TunegateError(f"--format {format!r}: use one of {', '.join(exchange.FORMATS)}")
         with HumanStore(store) as hs:
@@ -366,8 +375,11 @@ def import_cmd(
                     f"Imported {len(verdicts)} verdicts of judge {judge} ({errors} judge errors)"
                 )
                 return
+            if users is not None and format != "labelstudio":
+                raise TunegateError("--users maps Label Studio user ids (--format label-studio)")
             importer: Callable[..., Any] = exchange.IMPORTERS[format]
-            votes = importer(path, items, hs.annotators(study), info.criteria)
+            extra = {"users": exchange.read_labelstudio_users(users)} if users else {}
+            votes = importer(path, items, hs.annotators(study), info.criteria, **extra)
             hs.record_votes(study, votes)
     out.print(f"Imported {len(votes)} votes into study {study}")
 
@@ -375,7 +387,9 @@ def import_cmd(
 @human_app.command("export")
 def export_cmd(
     study: str,
-    format: Annotated[str, typer.Option("--format", help="csv, labelstudio or argilla.")] = "csv",
+    format: Annotated[
+        str, typer.Option("--format", help="csv, label-studio (labelstudio) or argilla.")
+    ] = "csv",
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")] = Path(
         "export.json"
     ),
@@ -391,6 +405,7 @@ def export_cmd(
     files: dict[Path, str] = {}
     with _errors():
         _need_store(store)
+        format = exchange.format_name(format)
         if format not in exchange.FORMATS:
             raise TunegateError(f"--format {format!r}: use one of {', '.join(exchange.FORMATS)}")
         with HumanStore(store) as hs:

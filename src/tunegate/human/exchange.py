@@ -21,6 +21,15 @@ from tunegate.human.store import CHOICES, VOTE_CHOICES, StudyItem, Vote
 from tunegate.human.study import OVERALL
 
 FORMATS = ("csv", "labelstudio", "argilla")
+#: Other spellings of a format (docs/human-eval.md writes ``label-studio``).
+_FORMAT_ALIASES = {"label-studio": "labelstudio", "label_studio": "labelstudio"}
+
+
+def format_name(name: str) -> str:
+    """The format ``name`` stands for (``label-studio`` is ``labelstudio``)."""
+    return _FORMAT_ALIASES.get(name.strip().lower(), name.strip().lower())
+
+
 _MAX_SHOWN = 20
 
 
@@ -204,12 +213,33 @@ def export_labelstudio(items: Sequence[StudyItem], criteria: Sequence[str]) -> d
     return {"label_config": labelstudio_config(criteria), "tasks": tasks}
 
 
-def _ls_annotator(value: Any) -> str:
+def _ls_annotator(value: Any, users: Mapping[str, str] | None = None) -> str:
+    """The annotator of ``completed_by``: an expanded user's email (or username), else the
+    user id, mapped through ``users`` (id -> email) when given."""
     if isinstance(value, Mapping):
-        for key in ("email", "username", "id"):
+        for key in ("email", "username"):
             if value.get(key) is not None:
                 return str(value[key])
+        value = value.get("id")
+    if users is not None and str(value) in users:
+        return users[str(value)]
     return str(value)
+
+
+def read_labelstudio_users(path: Path) -> dict[str, str]:
+    """User id -> email (else username) from Label Studio's user list: the JSON of
+    ``GET /api/users`` (a list, or a page with ``results``)."""
+    data = _load_json(path)
+    rows = data.get("results") if isinstance(data, dict) else data
+    if not isinstance(rows, list):
+        raise DataError(f"{path}: expected Label Studio's user list (GET /api/users)")
+    users: dict[str, str] = {}
+    for i, row in enumerate(rows):
+        who = row.get("email") or row.get("username") if isinstance(row, dict) else None
+        if not isinstance(row, dict) or row.get("id") is None or not who:
+            raise DataError(f"{path}: [{i}]: expected an object with `id` and `email`")
+        users[str(row["id"])] = str(who)
+    return users
 
 
 def _load_json(path: Path) -> Any:
@@ -220,11 +250,18 @@ def _load_json(path: Path) -> Any:
 
 
 def import_labelstudio(
-    path: Path, items: Sequence[StudyItem], annotators: Sequence[str], criteria: Sequence[str]
+    path: Path,
+    items: Sequence[StudyItem],
+    annotators: Sequence[str],
+    criteria: Sequence[str],
+    users: Mapping[str, str] | None = None,
 ) -> list[Vote]:
     """Votes from a Label Studio JSON export (``annotations[].result[]``: ``pairwise`` with
     ``value.selected`` left / right, the ``<criterion>_tie`` choice for a tie; the
-    annotator from ``completed_by``). Cancelled annotations are skipped."""
+    annotator from ``completed_by``: an expanded user's email, or a user id mapped through
+    ``users``, :func:`read_labelstudio_users`). Cancelled annotations are skipped. A
+    criterion given both a side and Tie, and a task annotated twice by one person, are
+    errors (nothing is imported), never silently one of them."""
     data = _load_json(path)
     tasks = data.get("tasks") if isinstance(data, dict) else data
     if not isinstance(tasks, list):
@@ -232,6 +269,8 @@ def import_labelstudio(
     check = _Checker(items, annotators, criteria)
     errors: list[str] = []
     votes: list[Vote] = []
+    seen: dict[tuple[str, str], str] = {}  # (item, annotator) -> the annotation's place
+    unmapped: set[str] = set()  # user ids that are no annotator
     for t, task in enumerate(tasks):
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
             errors.append(f"{path}: tasks[{t}]: expected an object with `data`")
@@ -249,7 +288,8 @@ def import_labelstudio(
             if not isinstance(results, list):
                 errors.append(f"{where}.result: expected a list")
                 continue
-            chosen: dict[str, str] = {}
+            sides: dict[str, str] = {}
+            ties: set[str] = set()
             for r, res in enumerate(results):
                 value = res.get("value") if isinstance(res, dict) else None
                 if not isinstance(value, dict):
@@ -257,27 +297,50 @@ def import_labelstudio(
                     continue
                 name = str(res.get("from_name") or OVERALL)
                 if res.get("type") == "pairwise":
-                    chosen.setdefault(name, str(value.get("selected")))
+                    side = str(value.get("selected"))
+                    if sides.setdefault(name, side) != side:
+                        errors.append(
+                            f"{where}: criterion {name!r} chosen twice ({sides[name]}, {side})"
+                        )
                 elif (
                     res.get("type") == "choices"
                     and name.endswith("_tie")
                     and isinstance(value.get("choices"), list)
                     and "Tie" in value["choices"]
                 ):
-                    chosen[name[: -len("_tie")]] = "tie"
-            for crit, choice in chosen.items():
-                vote = check.vote(
-                    where,
-                    item_id,
-                    _ls_annotator(ann.get("completed_by")),
-                    crit,
-                    choice,
-                    "labelstudio",
-                    errors,
+                    ties.add(name[: -len("_tie")])
+            for crit in sorted(ties & set(sides)):
+                errors.append(
+                    f"{where}: criterion {crit!r} has both a side ({sides[crit]}) and Tie"
                 )
+            chosen = {**sides, **dict.fromkeys(ties - set(sides), "tie")}
+            raw = ann.get("completed_by")
+            annotator = _ls_annotator(raw, users)
+            if annotator not in check.annotators and (isinstance(raw, int) or str(raw).isdigit()):
+                unmapped.add(str(raw))
+            if chosen:
+                key = (str(item_id), annotator)
+                if key in seen:
+                    errors.append(f"{where}: {annotator} annotated this task before ({seen[key]})")
+                    continue
+                seen[key] = f"annotations[{a}]"
+            for crit, choice in chosen.items():
+                vote = check.vote(where, item_id, annotator, crit, choice, "labelstudio", errors)
                 if vote is not None:
                     votes.append(vote)
-    _raise_if(errors, path)
+    try:
+        _raise_if(errors, path)
+    except DataError as exc:
+        if not unmapped:
+            raise
+        ids = ", ".join(sorted(unmapped, key=lambda x: (len(x), x)))
+        hint = (
+            f"no annotator of the study for Label Studio user id(s) {ids} in the users file"
+            if users is not None
+            else f"completed_by holds Label Studio user ids ({ids}): pass --users FILE, "
+            "Label Studio's user list (GET /api/users), to map them to the annotators' emails"
+        )
+        raise DataError(f"{exc}\n{hint}") from None
     return votes
 
 
