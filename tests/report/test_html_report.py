@@ -455,3 +455,28 @@ def test_a_phone_wide_page_never_scrolls_sideways(chromium: Any, report: Report)
     assert heights
     assert set(heights) == {1}
     context.close()
+
+
+@pytest.mark.browser
+@browser
+def test_a_confusion_matrix_cell_lists_its_cases(opened: Opened, report: Report) -> None:
+    suite = _suite(report.result, "sentiment")
+    labels = suite["labels"]
+    rows = [r for r in suite["cases"] if r["model"] == "tuned"]
+    # Row "positive", column "negative" of tuned's matrix; then its error column.
+    want = sorted(
+        r["case_id"]
+        for r in rows
+        if r["reference"] == "positive" and r["error"] is None and r["prediction"] == "negative"
+    )
+    assert len(want) == suite["models"]["tuned"]["confusion"][0][1]
+    page = opened.page
+    page.locator("figure.cm[data-model='tuned'] g#cm-0-0-0-1 path").click()
+    _count_is(page, f"{len(want)} of ")
+    assert sorted(_ids_on_all_pages(page)) == want
+    assert "tuned: true positive, predicted negative" in page.locator("#f-show").inner_text()
+    errors = sorted(r["case_id"] for r in rows if r["reference"] == "positive" and r["error"])
+    page.locator(f"figure.cm[data-model='tuned'] g#cm-0-0-0-{len(labels) + 1} path").click()
+    _count_is(page, f"{len(errors)} of ")
+    assert sorted(_ids_on_all_pages(page)) == errors
+    assert not opened.errors

@@ -176,9 +176,12 @@ def _suite(result: dict[str, Any], suite: dict[str, Any], index: int) -> dict[st
     confusions = []
     kind = stored_task_kind(suite.get("task"))
     if kind is not None and kind.per_class and labels:
-        for model, m in models.items():
+        for i, (model, m) in enumerate(models.items()):
             if m.get("confusion"):
-                confusions.append(plots.confusion(labels, m["confusion"], f"{name}: {model}"))
+                svg = plots.confusion(
+                    labels, m["confusion"], f"{name}: {model}", key=f"cm-{index}-{i}"
+                )
+                confusions.append({"svg": svg, "model": model})
     categories = sorted({c for m in models.values() for c in m.get("categories") or {}})
     regression = suite.get("regression") or {}
     flagged = set(regression.get("flagged") or [])
@@ -208,6 +211,7 @@ def _suite(result: dict[str, Any], suite: dict[str, Any], index: int) -> dict[st
         )
     return {
         "anchor": f"suite-{index}",
+        "index": index,
         "name": name,
         "task": suite.get("task"),
         "n_cases": suite.get("n_cases"),

@@ -129,10 +129,15 @@ def forest(rows: Sequence[ForestRow], title: str) -> str:
         return _svg(fig, title)
 
 
-def confusion(labels: Sequence[str], matrix: Sequence[Sequence[int]], title: str) -> str:
+def confusion(
+    labels: Sequence[str], matrix: Sequence[Sequence[int]], title: str, key: str | None = None
+) -> str:
     """A confusion-matrix heatmap: true labels down, predicted across; the unparseable and
-    error columns drawn apart in their own colour."""
+    error columns drawn apart in their own colour. With ``key``, each cell is covered by a
+    transparent ``<g id="<key>-<row>-<column>">`` (columns: the labels, then unparseable,
+    then error) that the page's script makes clickable."""
     import numpy as np
+    from matplotlib.patches import Rectangle
 
     counts = np.asarray(matrix, dtype=float).reshape(len(labels), len(labels) + 2)
     main, extra = counts[:, : len(labels)], counts[:, len(labels) :]
@@ -143,9 +148,9 @@ def confusion(labels: Sequence[str], matrix: Sequence[Sequence[int]], title: str
         ax = fig.add_subplot(grid[0, 0])
         ax_x = fig.add_subplot(grid[0, 1], sharey=ax)
         top = max(float(counts.max()), 1.0)
-        for axis, block, cmap, names in (
-            (ax, main, "Blues", list(labels)),
-            (ax_x, extra, "Oranges", ["unparseable", "error"]),
+        for axis, block, cmap, names, offset in (
+            (ax, main, "Blues", list(labels), 0),
+            (ax_x, extra, "Oranges", ["unparseable", "error"], len(labels)),
         ):
             axis.pcolormesh(block, cmap=cmap, vmin=0, vmax=top, edgecolors="white", linewidth=1)
             for (r, c), v in np.ndenumerate(block):
@@ -157,6 +162,10 @@ def confusion(labels: Sequence[str], matrix: Sequence[Sequence[int]], title: str
                     va="center",
                     color="white" if v > 0.6 * top else "#24292f",
                 )
+                if key is not None:
+                    cell = Rectangle((c, r), 1, 1, alpha=0.0, linewidth=0, zorder=5)
+                    cell.set_gid(f"{key}-{r}-{c + offset}")
+                    axis.add_patch(cell)
             axis.set_xticks([i + 0.5 for i in range(len(names))], names, rotation=30, ha="right")
             axis.tick_params(length=0)
             for spine in axis.spines.values():

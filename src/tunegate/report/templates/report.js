@@ -9,7 +9,7 @@
   var F = {};
   data.fields.forEach(function (name, i) { F[name] = i; });
   var $ = function (id) { return document.getElementById(id); };
-  var state = { suite: 0, baseline: null, show: "all", model: "any", category: "", query: "", page: 0, open: null, sort: null, desc: false };
+  var state = { suite: 0, baseline: null, show: "all", model: "any", category: "", query: "", page: 0, open: null, sort: null, desc: false, cell: null };
   var matches = [];
   var box = $("case-detail");  // the open case's view: moved under its row
 
@@ -67,7 +67,12 @@
     var base = state.baseline === null ? null : c[4][s.models.indexOf(state.baseline)];
     var show = state.show;
     if (state.category && c[3] !== state.category) { return false; }
-    if (show === "cand-wrong" || show === "base-wrong") {
+    if (show === "cell") {
+      var o = c[4][s.models.indexOf(state.cell.model)];
+      if (!o || c[2] !== state.cell.truth) { return false; }
+      var p = state.cell.pred;
+      if (p === "\u0000error" ? o[F.error] === null : p === "\u0000unparseable" ? !unparseable(s, o) : (o[F.error] !== null || o[F.prediction] !== p)) { return false; }
+    } else if (show === "cand-wrong" || show === "base-wrong") {
       var who = show === "cand-wrong" ? cand : base;
       if (!who || who[F.correct]) { return false; }
     } else if (show === "judge-vs-people") {
@@ -270,6 +275,26 @@
     a.click();
     setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 0);
   }
+  function pickCell(figure, id) {  // a confusion-matrix cell: list its cases
+    var m = /-(\d+)-(\d+)$/.exec(id);
+    var i = Number(figure.getAttribute("data-suite"));
+    if (!m || !data.suites[i]) { return; }
+    if (i !== state.suite) { state.suite = i; $("f-suite").value = String(i); fillControls(); }
+    var s = suite(), r = Number(m[1]), col = Number(m[2]), n = s.labels.length;
+    var pred = col < n ? s.labels[col] : col === n ? "\u0000unparseable" : "\u0000error";
+    state.cell = { model: figure.getAttribute("data-model"), truth: s.labels[r], pred: pred };
+    var sel = $("f-show");
+    var old = sel.querySelector("option[value='cell']");
+    if (old) { old.remove(); }
+    var shown = col < n ? "predicted " + pred : col === n ? "unparseable" : "error";
+    var o = el("option", state.cell.model + ": true " + state.cell.truth + ", " + shown);
+    o.value = "cell";
+    sel.insertBefore(o, sel.options[1] || null);
+    sel.value = "cell";
+    state.show = "cell";
+    refilter();
+    $("cases").scrollIntoView({ block: "start" });
+  }
   function step(by) {  // the previous / next case among the filtered ones
     var at = matches.indexOf(state.open);
     if (at >= 0 && at + by >= 0 && at + by < matches.length) { show(matches[at + by]); }
@@ -412,6 +437,12 @@
       else if (e.key === "ArrowLeft" || e.key === "k") { step(-1); }
     });
     window.addEventListener("hashchange", openHash);
+    Array.prototype.forEach.call(document.querySelectorAll("figure.cm"), function (figure) {
+      figure.addEventListener("click", function (e) {
+        var g = e.target.closest ? e.target.closest("g[id^='cm-']") : null;
+        if (g) { pickCell(figure, g.id); }
+      });
+    });
     $("browser").hidden = false;
     if (!data.suites.length) { return; }
     fillControls();
