@@ -281,6 +281,14 @@ def run_cmd(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    sequential: Annotated[
+        bool | None,
+        typer.Option(
+            "--sequential/--no-sequential",
+            help="Send the cases in looks and stop once the verdict is settled "
+            "(docs/cost.md; default: as the config's sequential: says).",
+        ),
+    ] = None,
     gate: Annotated[
         bool,
         typer.Option(
@@ -324,6 +332,7 @@ def run_cmd(
     options = RunOptions(
         use_cache=not no_cache, limit=limit, store_path=store, fresh=fresh, resume=resume
     )
+    options.sequential = sequential
     target = _mlflow_target(cfg, mlflow)
     sources = _dataset_sources(cfg, config.resolve().parent) if target is not None else None
     ci = CiOutputs(junit, github_annotations, target, sources)

@@ -11,6 +11,7 @@ from tunegate.config.base import Float, Int, Seed, _Strict
 from tunegate.config.gate import CompareConfig, GateConfig, HumanConfig, JudgeSection
 from tunegate.config.models import ModelConfig
 from tunegate.config.scorers import _JUDGE_CLASSES, PairwiseJudgeConfig
+from tunegate.config.sequential import SequentialConfig
 from tunegate.config.tasks import DatasetConfig, SuiteConfig, TaskConfig, default_metric
 from tunegate.config.tracking import TrackingConfig
 
@@ -32,6 +33,8 @@ class Config(_Strict):
     judge: JudgeSection | None = None
     human: HumanConfig | None = None
     tracking: TrackingConfig | None = None  # docs/tracking.md
+    # Send the main suite's cases in looks and stop when settled (docs/cost.md).
+    sequential: SequentialConfig | None = None
     # The main suite's ``repeats`` (each case asked k times; docs/cost.md).
     repeats: Annotated[Int, Field(ge=1, le=100)] = 1
 

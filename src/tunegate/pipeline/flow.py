@@ -15,6 +15,7 @@ from tunegate.config import (
     OpenAIModel,
     ShotsConfig,
 )
+from tunegate.config.sequential import SequentialConfig
 from tunegate.data import Case, load_cases
 from tunegate.errors import ConfigError
 from tunegate.models import build_backends
@@ -37,6 +38,7 @@ from tunegate.store import Store
 
 if TYPE_CHECKING:
     from tunegate.data.leakage import LeakageReport
+    from tunegate.pipeline.sequential import SequentialOutcome
 
 
 def _now_iso() -> str:
@@ -75,6 +77,9 @@ class RunOptions:
     on_result: Callable[[RunResult], None] | None = None
     #: Set by the pipeline: the id of the run it started.
     run_id: str | None = None
+    #: Sequential evaluation of the main suite (docs/cost.md): True / False override the
+    #: config's ``sequential:`` (None: as the config says).
+    sequential: bool | None = None
 
 
 def attach_provenance(
@@ -153,6 +158,12 @@ async def arun(
             meta.setdefault(name, {}).update(m)
         warnings += [w for w in b.warnings if w not in warnings]
     all_runs: list[dict[str, ModelRun]] = []
+    seq = config.sequential
+    if opts.sequential is not None or (seq is not None and not seq.enabled):
+        on = opts.sequential if opts.sequential is not None else False
+        seq = (seq or SequentialConfig()) if on else None
+    outcome: SequentialOutcome | None = None
+    seq_judged: Any = None
     run_id: str | None = None
     started_clock = time.monotonic()
     from tunegate.evaluation.judging import run_judges  # not on the path to the first request
@@ -178,6 +189,28 @@ async def arun(
                     observer = opts.observer
                     if observer is not None and i > 0:
                         observer = PrefixedObserver(observer, f"{suite.name}/")
+                    if i == 0 and seq is not None:
+                        from tunegate.pipeline.sequential import sequential_main
+
+                        outcome, seq_judged = await sequential_main(
+                            config,
+                            cases,
+                            b.backends,
+                            store,
+                            run_id,
+                            seq,
+                            run_options={
+                                "use_cache": opts.use_cache,
+                                "policy": opts.policy,
+                                "observer": observer,
+                                "fresh": opts.fresh,
+                                "resume": opts.resume,
+                            },
+                            config_dir=config_dir,
+                        )
+                        suite_cases[0] = outcome.cases
+                        all_runs.append(outcome.runs)
+                        continue
                     runs = await run_models(
                         b.backends,
                         cases,
@@ -193,7 +226,9 @@ async def arun(
                     )
                     all_runs.append(runs)
                 judged = [
-                    await run_judges(
+                    seq_judged
+                    if i == 0 and outcome is not None
+                    else await run_judges(
                         config,
                         suite,
                         cases,
@@ -208,7 +243,9 @@ async def arun(
                         fresh=opts.fresh,
                         resume=opts.resume,
                     )
-                    for suite, cases, runs in zip(suites, suite_cases, all_runs, strict=True)
+                    for i, (suite, cases, runs) in enumerate(
+                        zip(suites, suite_cases, all_runs, strict=True)
+                    )
                 ]
             except BaseException as exc:
                 store.finish_run(run_id, "failed" if isinstance(exc, Exception) else "interrupted")
@@ -254,6 +291,10 @@ async def arun(
                     seed=config.seed,
                 ),
             )
+            if outcome is not None:
+                from tunegate.pipeline.sequential import finish
+
+                finish(result, outcome, config)
             attach_provenance(result, all_runs, store)
             if not opts.gate:
                 result.gate = None

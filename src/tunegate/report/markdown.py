@@ -19,6 +19,7 @@ from tunegate.report.judges import (
 from tunegate.report.parsing import parsing_heading, parsing_line
 from tunegate.report.repeats import REPEAT_HEADER, REPEAT_NOTE, repeat_rows
 from tunegate.report.replicas import REPLICA_HEADER, replicated_models
+from tunegate.report.sequential import sequential_lines
 from tunegate.results import RunResult, SuiteResult
 from tunegate.results.wording import (
     cache_lines,
@@ -137,6 +138,9 @@ def to_markdown(result: RunResult) -> str:
                 for c in gate.criteria
             ],
         )
+    seq = [x for x in sequential_lines(result.sequential) if x]
+    if seq:
+        out += [md_escape(x) + "  " for x in seq[:-1]] + [md_escape(seq[-1]), ""]
     out += [
         f"Run {md_escape(result.run_id, code=True)} · seed {result.seed} · {result.confidence:.0%} intervals "
         f"({result.n_resamples} bootstrap resamples)",

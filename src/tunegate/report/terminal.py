@@ -21,6 +21,7 @@ from tunegate.report.judges import (
 from tunegate.report.parsing import parsing_lines
 from tunegate.report.repeats import REPEAT_HEADER, REPEAT_NOTE, repeat_rows
 from tunegate.report.replicas import REPLICA_HEADER, replicated_models
+from tunegate.report.sequential import sequential_lines
 from tunegate.results import GateResult, ModelResult, RunResult, SuiteResult
 from tunegate.results.wording import (
     cache_lines,
@@ -426,6 +427,9 @@ def summary(result: RunResult, width: int | None = None) -> RenderableType:
     if result.gate is not None:
         parts.append(gate_table(result.gate, compact))
         parts.append(verdict_line(result.gate))
+    seq = [x for x in sequential_lines(result.sequential) if x]
+    if seq:
+        parts.append(Text("\n".join(seq), style="bold cyan"))
     return Group(*parts)
 
 

@@ -271,6 +271,9 @@ class RunResult(_Result):
     gate: GateResult | None = None
     facts: dict[str, Any] = Field(default_factory=dict)  # version, config hash, times, models
     human: dict[str, Any] | None = None  # the run's human study: preference, agreement, judges
+    # A sequential run (issue 24): {cases_used, cases_total, looks, looks_planned,
+    # stopped_because, method, decision, look_every, boundary, confidence_at_stop}
+    sequential: dict[str, Any] | None = None
     # The JSON document the run stored (``tunegate.results.document.to_json`` of this
     # result when it finished): the CLI writes its reports from it instead of building it
     # again. Not a field: it is not part of the result's own JSON.
