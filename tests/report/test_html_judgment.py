@@ -253,3 +253,35 @@ def test_filters_sorting_links_and_export(judged: Judged, tmp_path: Path) -> Non
         page.evaluate(f"location.hash = '#case=answers/{hidden}'")
         page.wait_for_selector(f"tr[data-case-id='{hidden}'] + tr.detail-row")
         assert page.locator("#case-detail h3").inner_text().startswith(f"Case {hidden}")
+
+
+def test_a_models_identity_keeps_how_it_is_prompted() -> None:
+    from tunegate.pipeline.facts import model_identity, model_prompting
+
+    spec = {"type": "openai", "model": "m", "system": "Be brief.", "prompt": "Q: {{ input }}"}
+    assert model_prompting(spec) == {"system": "Be brief.", "prompt": "Q: {{ input }}"}
+    assert model_prompting({"type": "python", "function": "m:f"}) == {}
+    assert "system" not in model_identity(spec)  # the identity (MLflow params) stays short
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_the_case_view_shows_the_prompt(judged: Judged) -> None:
+    data = json.loads(json.dumps(judged.result))
+    data["facts"]["prompting"] = {
+        "prompted": {"system": "You are <b>terse</b>.", "prompt": "Answer: {{ input }}"}
+    }
+    data["facts"]["models"]["prompted"]["shots"] = {"k": 3, "seed": 7}
+    html = judged.html.parent / "prompting.html"
+    html.write_text(render_html(data), encoding="utf-8")
+    with launched() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(html.as_uri() + "#case=answers/q12")
+        page.wait_for_selector("body[data-ready='1']")
+        card = page.locator("#case-detail .card[data-model='prompted']")
+        card.locator("details.prompting summary").click()
+        text = card.locator("details.prompting").inner_text()
+        assert "You are <b>terse</b>." in text  # as text, never markup
+        assert "Answer: {{ input }}" in text
+        assert "3 examples drawn per case (seed 7)" in text
+        assert page.locator("#case-detail .card[data-model='finetuned'] details").count() == 0

@@ -49,6 +49,12 @@ def model_identity(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def model_prompting(spec: dict[str, Any]) -> dict[str, str]:
+    """How a model is prompted (``system``, ``prompt`` template), for the HTML report's
+    case view; empty for a model without either."""
+    return {k: spec[k] for k in ("system", "prompt") if isinstance(spec.get(k), str)}
+
+
 def config_hash(config: Config) -> str:
     """SHA-256 of the validated config (canonical JSON), the same for the same settings."""
     dumped = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
@@ -68,4 +74,7 @@ def run_facts(
         "finished_at": finished_at,
         "duration_s": round(duration_s, 3),
         "models": {name: model_identity(spec) for name, spec in dumped["models"].items()},
+        "prompting": {
+            name: how for name, spec in dumped["models"].items() if (how := model_prompting(spec))
+        },
     }

@@ -146,6 +146,13 @@ def page_data(result: dict[str, Any]) -> dict[str, Any]:
                 "judged": judge_verdicts(suite),
             }
         )
+    facts = result.get("facts") or {}
+    prompts = facts.get("prompting") or {}
+    prompting = {
+        name: {**(prompts.get(name) or {}), "shots": identity.get("shots")}
+        for name, identity in (facts.get("models") or {}).items()
+        if prompts.get(name) or identity.get("shots")
+    }
     human = result.get("human") or {}
     votes = {k: v.get("votes") or [] for k, v in (human.get("item_votes") or {}).items()}
     return {
@@ -153,6 +160,7 @@ def page_data(result: dict[str, Any]) -> dict[str, Any]:
         "suites": suites,
         "study": human.get("study"),
         "votes": votes,
+        "prompting": prompting,
     }
 
 

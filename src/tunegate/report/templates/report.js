@@ -364,6 +364,15 @@
       k.setAttribute("data-model", m);
       k.appendChild(el("h4", m + (m === s.candidate ? " (candidate)" : "")));
       if (!o) { k.appendChild(el("p", "no answer stored")); side.appendChild(k); return; }
+      var how = (data.prompting || {})[m];
+      if (how) {  // how the model was prompted: system prompt, template, k-shot draws
+        var d = el("details", null, "prompting");
+        d.appendChild(el("summary", "prompt"));
+        if (how.system) { d.appendChild(el("h4", "system")); d.appendChild(el("pre", how.system)); }
+        if (how.prompt) { d.appendChild(el("h4", "template")); d.appendChild(el("pre", how.prompt)); }
+        if (how.shots) { d.appendChild(el("p", how.shots.k + " examples drawn per case (seed " + how.shots.seed + ")")); }
+        k.appendChild(d);
+      }
       var bad = unparseable(s, o);
       var status = o[F.error] !== null ? "error" : bad ? "unparseable" : o[F.correct] ? "pass" : "fail";
       k.appendChild(el("span", status, o[F.error] !== null || bad ? "err" : o[F.correct] ? "ok" : "bad"));
