@@ -85,3 +85,17 @@ def test_run_facts_show_no_python_lists() -> None:
     assert "[" not in re.sub(r"<[^>]+>", "", facts[: facts.index("</section>")])
     assert ", END" in facts
     assert "n=1" in facts
+
+
+def test_the_case_data_keeps_latencies_to_a_tenth_of_a_millisecond() -> None:
+    from tunegate.report.html_data import OUTCOME_FIELDS, page_data
+
+    result = _result()
+    result["suites"][0]["models"] = {"tuned": {}}
+    result["suites"][0]["cases"] = [
+        {"case_id": "q1", "model": "tuned", "answer": "a", "latency_ms": 12.811591999707161},
+        {"case_id": "q2", "model": "tuned", "answer": "b", "latency_ms": None},
+    ]
+    cases = page_data(result)["suites"][0]["cases"]
+    at = OUTCOME_FIELDS.index("latency_ms")
+    assert [c[4][0][at] for c in cases] == [12.8, None]

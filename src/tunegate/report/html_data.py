@@ -28,6 +28,12 @@ OUTCOME_FIELDS = (
 _SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
+def _latency(value: Any) -> Any:
+    """A latency to the 0.1 ms the case view shows (full float digits were an eighth of
+    a 10,000-case page's data)."""
+    return round(float(value), 1) if isinstance(value, int | float) else None
+
+
 def _outcome(row: dict[str, Any], parsed: bool) -> list[Any]:
     answer = row.get("answer")
     prediction = row.get("prediction")
@@ -38,7 +44,7 @@ def _outcome(row: dict[str, Any], parsed: bool) -> list[Any]:
         prediction if parsed or prediction != answer else None,
         1 if row.get("correct") else 0,
         row.get("error"),
-        row.get("latency_ms"),
+        _latency(row.get("latency_ms")),
         row.get("detail"),
         list(row.get("failed") or []),
         dict(row.get("scores") or {}),
