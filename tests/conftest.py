@@ -112,15 +112,17 @@ def _forget_remembered_secrets() -> Iterator[None]:
     secrets._known.clear()
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _sigint_as_python_sets_it() -> Iterator[None]:
-    """Started in the background by a non-interactive shell, pytest inherits SIGINT
-    ignored; tests of Ctrl-C handling need Python's own handler, as in a terminal."""
+@pytest.fixture(autouse=True)
+def _signal_handlers_as_python_sets_them() -> Iterator[None]:
+    """Each test starts with Python's own SIGINT handler and the default SIGTERM, and
+    leaves them so. pytest started in the background by a non-interactive shell inherits
+    SIGINT ignored, and the CLI run in-process (typer's runner) installs its own handlers
+    (SIGTERM as Ctrl-C; both ignored once a run is complete), which would leak into the
+    tests after it."""
     import signal
 
-    before = signal.getsignal(signal.SIGINT)
-    if before is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     yield
-    if before is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, before)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
