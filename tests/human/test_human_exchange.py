@@ -34,8 +34,9 @@ def items() -> list[StudyItem]:
 def test_labelstudio_export_is_blind_and_in_recorded_order() -> None:
     exported = export_labelstudio(items(), CRITERIA)
     config = exported["label_config"]
-    assert '<Pairwise name="overall" toName="left,right"/>' in config
-    assert '<Choices name="safety_tie"' in config
+    assert '<Choices name="overall" toName="prompt"' in config
+    assert '<Choices name="safety" toName="prompt"' in config
+    assert "<Pairwise" not in config
     assert [t["data"]["left"] for t in exported["tasks"]] == ["A0", "B1", "A2"]
     assert "model" not in json.dumps(exported["tasks"])
 

@@ -210,7 +210,7 @@ def test_pandalm_label_studio_export(rows: list[dict[str, Any]], tmp_path: Path)
         "--store",
         store,
     )
-    assert "<Pairwise" in (tmp_path / "tasks.config.xml").read_text()
+    assert '<Choices name="overall"' in (tmp_path / "tasks.config.xml").read_text()
     exported = {"tasks": json.loads((tmp_path / "tasks.json").read_text())}
     with HumanStore(store) as hs:
         left = {i.item.item_id: i.left_side for i in hs.items("pandalm-ls")}
