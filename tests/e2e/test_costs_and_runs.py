@@ -79,7 +79,7 @@ def test_token_prices_give_the_cost_per_thousand_predictions(tmp_path: Path) -> 
     [crit] = result.gate.criteria if result.gate else []
     assert crit.status == ("PASS" if expected / 30 * 1000 <= 0.01 else "FAIL")
     assert crit.judge == "observed"
-    assert "cost per 1k" in to_markdown(result)
+    assert "cost per 1,000 answers" in to_markdown(result)
 
 
 def test_hourly_price_uses_the_measured_time(tmp_path: Path) -> None:

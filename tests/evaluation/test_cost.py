@@ -67,7 +67,7 @@ def test_per_hour_price_from_stored_latencies_divided_by_concurrency() -> None:
     busy = 250.0 * 10 / 1000 / 4  # 0.625 s
     assert cost["total"] == pytest.approx(3.6 * busy / 3600, rel=1e-12)
     assert cost["basis"] == (
-        "3.6/hour x 0.6 s (stored latencies / concurrency (answers came from the cache))"
+        "3.6 USD/hour x 0.6 s (stored latencies / concurrency (answers came from the cache))"
     )
 
 
@@ -167,4 +167,4 @@ def test_hourly_cost_of_replicas_divides_by_the_effective_concurrency(
     assert cost is not None
     busy = 500.0 * 24 / 1000 / concurrency  # 1.0 s with 12 in flight, 2.4 s with 5
     assert cost["total"] == pytest.approx(3.6 * busy / 3600, rel=1e-12)
-    assert cost["basis"].startswith(f"3.6/hour x {busy:.1f} s (stored latencies")
+    assert cost["basis"].startswith(f"3.6 USD/hour x {busy:.1f} s (stored latencies")

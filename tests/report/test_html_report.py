@@ -142,11 +142,11 @@ def test_verdict_criteria_and_numbers_come_from_the_result(report: Report) -> No
             p50 = m["latency_ms"]["p50"]
             assert f"{p50:.0f} / " in page, name
     big = _suite(report.result, "sentiment")["models"]["big"]
-    assert f"{big['cost']['per_1k']:.4f}" in page
-    assert f"{big['tokens_per_1k']['prompt']:.0f} / " in page
+    assert f"{big['cost']['per_1k']:#.3g} USD" in page  # with its currency
+    assert f"{big['tokens_per_1k']['prompt']:,.0f} / " in page
     # Token totals labelled as totals (the terminal's and Markdown's numbers), per 1,000 beneath.
     assert "tokens in / out (total)" in page
-    assert f"{big['tokens']['prompt']} / {big['tokens']['completion']}" in page
+    assert f"{big['tokens']['prompt']:,} / {big['tokens']['completion']:,}" in page
     assert "per 1,000 answers: " in page
 
 

@@ -14,7 +14,7 @@ from servers import openai_app, serve
 from tunegate.config import load_config
 from tunegate.pipeline.flow import RunOptions, run
 from tunegate.report.terminal import print_summary
-from tunegate.results import RunResult
+from tunegate.results import RunResult, units
 
 KEY_ENV = "TG_REPORT_CANARY_KEY"
 
@@ -53,7 +53,7 @@ def _key_numbers(result: RunResult) -> list[str]:
             assert e.ci is not None
             keys.append(f"{e.value:.3f} [{e.ci[0]:.3f}, {e.ci[1]:.3f}]")
             lat = m.latency_ms
-            keys.append(f"{lat['p50']:.0f}/{lat['p95']:.0f}/{lat['p99']:.0f}")
+            keys.append(units.latencies(lat))  # the one latency format of every report
         for c in suite.comparisons:
             keys.append(f"{c.delta:+.3f} [{c.ci[0]:+.3f}, {c.ci[1]:+.3f}]")
         for comp in suite.category_comparisons:
@@ -74,12 +74,13 @@ def test_100_columns_fit_and_keep_every_key_number_on_one_line(result: RunResult
         assert any(key in line for line in lines), key
     assert not any("…" in line for line in lines)  # nothing cut off either
     assert any(line.startswith("VERDICT: ") for line in lines)
-    assert "tokens in/out" not in "\n".join(lines)  # fewer columns when narrow
+    assert "tokens in" not in "\n".join(lines)  # fewer columns when narrow
 
 
 def test_wide_terminals_keep_the_full_tables(result: RunResult) -> None:
     text = "\n".join(_render(result, 160))
-    assert "tokens in/out" in text
+    assert "tokens in / out" in text
+    assert "(total)" in text
     assert "(candidate)" in text
     assert "judged on" in text
     for key in _key_numbers(result):

@@ -33,6 +33,16 @@ class PriceConfig(_Strict):
     input_per_1m: Annotated[Float, Field(ge=0)] | None = None
     output_per_1m: Annotated[Float, Field(ge=0)] | None = None
     per_hour: Annotated[Float, Field(ge=0)] | None = None
+    # The currency of every price above (ISO 4217-style code); reports show it with
+    # every cost, and costs in different currencies are never added or compared.
+    currency: str = "USD"
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, code: str) -> str:
+        if len(code) != 3 or not (code.isascii() and code.isalpha() and code.isupper()):
+            raise ValueError("a three-letter currency code in capitals, such as USD or EUR")
+        return code
 
     @model_validator(mode="after")
     def _one_kind(self) -> PriceConfig:

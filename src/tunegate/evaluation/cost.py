@@ -12,7 +12,8 @@ Two ways to price a model:
   it has in flight at most, over all its replicas
   (:meth:`~tunegate.config.OpenAIModel.effective_concurrency`), as the runner sends them.
 
-``per_1k`` is the cost of 1,000 predictions at that rate.
+``per_1k`` is the cost of 1,000 predictions at that rate; ``currency`` the price's
+(``price.currency``, USD by default): costs in different currencies are never added.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def model_cost(
         return {
             "total": total,
             "per_1k": total / answered * 1000.0,
-            "basis": f"{price.per_hour:g}/hour x {busy:.1f} s ({basis})",
+            "basis": f"{price.per_hour:g} {price.currency}/hour x {busy:.1f} s ({basis})",
+            "currency": price.currency,
         }
     prompt = model.tokens.get("prompt")
     completion = model.tokens.get("completion")
@@ -62,4 +64,5 @@ def model_cost(
         "total": total,
         "per_1k": total / answered * 1000.0,
         "basis": f"{prompt or 0} input, {completion or 0} output tokens",
+        "currency": price.currency,
     }

@@ -225,9 +225,17 @@ def _savings(result: RunResult, info: dict[str, Any]) -> None:
     if unsent <= 0 or used <= 0:
         return
     models = result.main.models.values()
-    costs = [float(m.cost["per_1k"]) for m in models if m.cost and m.cost.get("per_1k") is not None]
-    if costs:
-        info["saved_cost"] = sum(costs) * unsent / 1000.0
+    costs: dict[str, float] = {}  # per currency: amounts in two currencies are never added
+    for m in models:
+        if m.cost and m.cost.get("per_1k") is not None:
+            currency = str(m.cost.get("currency") or "")
+            costs[currency] = costs.get(currency, 0.0) + float(m.cost["per_1k"])
+    if len(costs) == 1:
+        (currency, per_1k), *_ = costs.items()
+        info["saved_cost"] = per_1k * unsent / 1000.0
+        info["saved_cost_currency"] = currency
+    elif costs:
+        info["saved_cost_by_currency"] = {c: v * unsent / 1000.0 for c, v in costs.items()}
     walls = [float(m.run.get("wall_s") or 0.0) for m in models]
     if any(walls):
         info["saved_seconds"] = max(walls) / used * unsent

@@ -21,6 +21,7 @@ from tunegate.report.html_data import page_data, picks_label, script_json
 from tunegate.report.html_judgment import judgment
 from tunegate.report.parsing import parsing_lines
 from tunegate.report.replicas import REPLICA_HEADER, stored_replicated_models
+from tunegate.results import units
 from tunegate.results.wording import interval, metric_name, num, p_text, p_value
 from tunegate.tasks import stored_task_kind
 
@@ -39,10 +40,6 @@ def _ci(value: Any, digits: int = 3) -> str:
     if isinstance(value, list | tuple) and len(value) == 2 and None not in value:
         return interval((float(value[0]), float(value[1])), digits)
     return ""
-
-
-def _count(value: Any) -> str:
-    return str(value) if isinstance(value, int) else "—"  # as the terminal writes it
 
 
 def _g(value: Any) -> str:
@@ -152,13 +149,11 @@ def _model_rows(suite: dict[str, Any], candidate: str, columns: list[str]) -> li
                 "errors": m.get("errors"),
                 "unparseable": m.get("unparseable"),
                 "n": m.get("n"),
-                "latency": [_f(lat.get(k), 0) for k in ("p50", "p95", "p99")],
+                "latency": units.latencies(lat),
                 # Totals, as the terminal and Markdown show them; per 1,000 answers beneath.
-                "tokens": [
-                    _count((m.get("tokens") or {}).get(k)) for k in ("prompt", "completion")
-                ],
-                "tokens_1k": [_f(per_1k.get(k), 0) for k in ("prompt", "completion")],
-                "cost": _f(cost.get("per_1k"), 4) if isinstance(cost, dict) else "—",
+                "tokens": units.tokens(m.get("tokens")),
+                "tokens_1k": units.tokens_per_1k(per_1k),
+                "cost": units.cost(cost),
                 "cost_basis": cost.get("basis", "") if isinstance(cost, dict) else "",
             }
         )
@@ -415,6 +410,7 @@ def _context(result: dict[str, Any], diff: dict[str, Any] | None) -> dict[str, A
         "ci": _ci,
         "metric_name": metric_name,
         "replica_header": REPLICA_HEADER,
+        "units": units,
     }
 
 

@@ -20,7 +20,7 @@ from tunegate.report.parsing import parsing_heading, parsing_line
 from tunegate.report.repeats import REPEAT_HEADER, REPEAT_NOTE, repeat_rows
 from tunegate.report.replicas import REPLICA_HEADER, replicated_models
 from tunegate.report.sequential import sequential_lines
-from tunegate.results import RunResult, SuiteResult
+from tunegate.results import RunResult, SuiteResult, units
 from tunegate.results.wording import (
     cache_lines,
     column_name,
@@ -32,7 +32,6 @@ from tunegate.results.wording import (
     metric_columns,
     metric_name,
     num,
-    out_tokens,
     p_value,
     run_notes,
     shows_test,
@@ -180,23 +179,21 @@ def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> lis
         row += [estimate(m.metrics[c]) if c in m.metrics else "—" for c in columns]
         row += [
             f"{m.errors} / {m.unparseable}",
-            " / ".join("—" if lat[k] is None else f"{lat[k]:.0f}" for k in ("p50", "p95", "p99")),
-            "—"
-            if m.tokens["prompt"] is None
-            else f"{m.tokens['prompt']} / {out_tokens(m.tokens['completion'])}",
+            units.latencies(lat),
+            units.tokens_cell(m.tokens, m.tokens_per_1k),
         ]
         if priced:
-            row.append("—" if m.cost is None else f"{m.cost['per_1k']:.4g}")
+            row.append(units.cost(m.cost))  # digits and a checked currency code
         rows.append(row)
     header = [
         "model",
         *(md_escape(column_name(suite, c)) for c in columns),
         "errors / unparseable",
-        "latency p50 / p95 / p99 ms",
-        "tokens in / out",
+        units.LATENCY_HEADER,
+        units.TOKENS_HEADER,
     ]
     if priced:
-        header.append("cost per 1k")
+        header.append(units.COST_HEADER)
     out += _table(header, rows)
     legacy = any(not c.per_case for c in suite.comparisons)  # stored before issue 20
     if not legacy and any(m.errors for m in suite.models.values()):

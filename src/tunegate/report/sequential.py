@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tunegate.results.units import money
+
 
 def sequential_lines(info: Mapping[str, Any] | None) -> list[str]:
     """``decided after 240 of 1,000 cases (look 5 of 20): SHIP; 760 cases not sent,
-    about $0.42 and 3 minutes saved`` and the method; none for a fixed-size run."""
+    about 0.42 USD and 3 minutes saved`` and the method; none for a fixed-size run."""
     if not info:
         return []
     used, total = int(info.get("cases_used") or 0), int(info.get("cases_total") or 0)
@@ -21,7 +23,10 @@ def sequential_lines(info: Mapping[str, Any] | None) -> list[str]:
         saved = []
         cost = info.get("saved_cost")
         if isinstance(cost, int | float):
-            saved.append(f"${cost:,.2f}")
+            saved.append(money(cost, info.get("saved_cost_currency")))
+        by_currency = info.get("saved_cost_by_currency")
+        if isinstance(by_currency, Mapping):  # never added across currencies
+            saved.append(" + ".join(money(v, str(c)) for c, v in by_currency.items()))
         seconds = info.get("saved_seconds")
         if isinstance(seconds, int | float):
             saved.append(f"{seconds / 60:,.1f} minutes" if seconds >= 60 else f"{seconds:.0f} s")

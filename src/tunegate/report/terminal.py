@@ -22,7 +22,7 @@ from tunegate.report.parsing import parsing_lines
 from tunegate.report.repeats import REPEAT_HEADER, REPEAT_NOTE, repeat_rows
 from tunegate.report.replicas import REPLICA_HEADER, replicated_models
 from tunegate.report.sequential import sequential_lines
-from tunegate.results import GateResult, ModelResult, RunResult, SuiteResult
+from tunegate.results import GateResult, ModelResult, RunResult, SuiteResult, units
 from tunegate.results.wording import (
     cache_lines,
     column_name,
@@ -33,21 +33,11 @@ from tunegate.results.wording import (
     metric_columns,
     metric_name,
     num,
-    out_tokens,
     p_value,
     run_notes,
     shows_test,
 )
 from tunegate.tasks import stored_task_kind
-
-
-def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f}"
-
-
-def _cost(m: ModelResult) -> str:
-    return "—" if m.cost is None else f"{m.cost['per_1k']:.4g}"
-
 
 #: Below this many columns the summary is compact: no vertical rules, fewer columns (tokens,
 #: values already in the models table), the key numbers never wrapped. Reports keep it all.
@@ -86,35 +76,31 @@ def models_table(
     if unparsed:
         table.add_column("unparsed", justify="right", no_wrap=compact)
     table.add_column(
-        "p50/95/99 ms" if compact else "p50/p95/p99 ms", justify="right", no_wrap=compact
+        "p50/95/99 ms" if compact else units.LATENCY_HEADER, justify="right", no_wrap=compact
     )
     if not compact:
-        table.add_column("tokens in/out", justify="right")
+        table.add_column(units.TOKENS_HEADER, justify="right")
     priced = any(m.cost is not None for m in suite.models.values())
     if priced:
-        table.add_column("cost/1k", justify="right", no_wrap=compact)
+        table.add_column(
+            "cost/1k answers" if compact else units.COST_HEADER, justify="right", no_wrap=compact
+        )
     for name, m in suite.models.items():
         label = f"{name} (candidate)" if name == candidate else name
         if compact:
             label = f"{name} *" if name == candidate else name
         lat = m.latency_ms
-        tokens = m.tokens
-        tok = (
-            "—"
-            if tokens["prompt"] is None
-            else f"{tokens['prompt']}/{out_tokens(tokens['completion'])}"
-        )
         cells: list[str | Text] = [
             estimate(m.metrics[c]) if c in m.metrics else "—" for c in columns
         ]
         cells.append(_count(m.errors, m.n, compact))
         if unparsed:
             cells.append(_count(m.unparseable, m.n, compact))
-        cells.append(f"{_ms(lat['p50'])}/{_ms(lat['p95'])}/{_ms(lat['p99'])}")
+        cells.append(units.latencies(lat))
         if not compact:
-            cells.append(tok)
+            cells.append(units.tokens_cell(m.tokens, m.tokens_per_1k, "\n"))
         if priced:
-            cells.append(_cost(m))
+            cells.append(units.cost(m.cost))
         table.add_row(label, *cells)
     return table
 
