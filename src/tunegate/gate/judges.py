@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from tunegate.config import Criterion, GateConfig, TrustJudgeConfig
 from tunegate.config.gate import PREFERENCE_METRICS
 from tunegate.results import CriterionResult, RunResult, SuiteResult
+from tunegate.results.units import votes_apart
 
 __all__ = [
     "HANDLERS",
@@ -183,7 +184,8 @@ def human_preference(j: _Judging, c: Criterion, judge: str) -> CriterionResult:
     out = j._absolute(c, judge, float(rate["value"]), _ci(rate), n_items)
     out.reason = (
         f"study {study}: {pref.get('wins')} wins, {pref.get('ties')} ties, "
-        f"{pref.get('losses')} losses over {pref.get('n_votes')} votes, "
+        f"{pref.get('losses')} losses over {pref.get('n_votes')} votes"
+        f"{votes_apart(pref.get('both_bad'), pref.get('skipped'))}, "
         f"win rate {rate['value']:.3f}" + out.reason.split(f"observed {rate['value']:.4g}", 1)[-1]
     )
     return out

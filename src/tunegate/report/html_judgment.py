@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tunegate.results.units import votes_apart
 from tunegate.results.wording import interval, num, p_text
 
 __all__ = ["judgment"]
@@ -250,7 +251,9 @@ def judgment(result: dict[str, Any]) -> dict[str, Any] | None:
         "study": human.get("study"),
         "study_error": human.get("error"),
         "study_counts": (
-            f"{human.get('n_votes', 0)} votes on {human.get('n_items_voted', 0)} of "
+            f"{human.get('n_votes', 0)} votes"
+            f"{votes_apart(human.get('n_both_bad'), human.get('n_skipped'))} on "
+            f"{human.get('n_items_voted', 0)} of "
             f"{human.get('n_items', 0)} items"
             if human and not human.get("error")
             else ""

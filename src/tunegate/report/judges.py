@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from tunegate.results import RunResult, SuiteResult
+from tunegate.results.units import votes_apart
 from tunegate.results.wording import interval, num, p_value
 
 __all__ = [
@@ -142,5 +143,7 @@ def human_line(result: RunResult) -> str | None:
     return (
         f"human study {human.get('study')}: {pref.get('candidate')} vs {pref.get('baseline')} "
         f"win rate {num(rate.get('value'))} {interval(tuple(ci) if ci else None)} over "
-        f"{pref.get('n_votes', 0)} votes; Fleiss' kappa {num(agreement.get('value'))}"
+        f"{pref.get('n_votes', 0)} votes"
+        f"{votes_apart(pref.get('both_bad'), pref.get('skipped'))}; "
+        f"Fleiss' kappa {num(agreement.get('value'))}"
     )

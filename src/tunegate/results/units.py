@@ -107,3 +107,14 @@ def percent(share: Any, digits: int = 1) -> str:
     """A share (0..1) as a percentage (``12.5%``), or a dash."""
     number = _number(share)
     return DASH if number is None else f"{number:.{digits}%}"
+
+
+def votes_apart(both_bad: Any, skipped: Any) -> str:
+    """`` (3 both bad, 2 skipped)`` after a count of votes for a side or a tie: the votes
+    that are in no preference; empty when there are none."""
+    parts = [
+        f"{int(n)} {what}"
+        for n, what in ((both_bad, "both bad"), (skipped, "skipped"))
+        if isinstance(n, int) and n
+    ]
+    return f" ({', '.join(parts)})" if parts else ""
