@@ -68,6 +68,7 @@ def _without_added(data: dict[str, Any]) -> dict[str, Any]:
         for model in suite["models"].values():  # issue 20: how answers became labels
             assert model.pop("parsing") is None
             assert model.pop("repeats") is None  # issue 24: asked each case once
+            assert model.pop("batch") is None  # issue 24: not sent through a batch API
     return out
 
 

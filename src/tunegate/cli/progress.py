@@ -53,6 +53,16 @@ class ProgressBars:
         self.progress.update(self.tasks[model], advance=self.unshown.pop(model, 0), info=info)
         self.shown_at[model] = now
 
+    def batch_progress(
+        self, model: str, batch_id: str, status: str, counts: dict[str, int]
+    ) -> None:
+        """A provider batch's state (``batch: true``): its request counts beside the bar."""
+        if model in self.tasks:
+            done, failed = counts.get("completed", 0), counts.get("failed", 0)
+            total = counts.get("total", 0)
+            info = f"batch {batch_id}: {status}, {done}/{total} done, {failed} failed"
+            self.progress.update(self.tasks[model], info=info)
+
     def model_finished(self, model: str, stats: ModelRunStats) -> None:
         if self.unshown.get(model):
             self._show(model, time.monotonic())

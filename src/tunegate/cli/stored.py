@@ -36,6 +36,7 @@ def runs(
     try:
         with Store(store) as db:
             infos = db.runs()
+            batches = db.batches(in_progress=True)
     except TunegateError as exc:
         raise _fail(str(exc)) from None
     columns = ("run", "name", "started", "status", "verdict", "cases", "models")
@@ -48,6 +49,7 @@ def runs(
             typer.echo(
                 f"{info.id}\t{info.name}\t{info.started_at}\t{info.status}\t{verdict}\t{n}\t{models}"
             )
+        _print_batches(batches)
         return
     table = Table(title=escape(str(store)), title_justify="left")
     for col in columns:
@@ -62,6 +64,40 @@ def runs(
             str(info.meta.get("n_cases", "")),
             escape(", ".join(info.config.get("models", {}))),
         )
+    out.print(table)
+    _print_batches(batches)
+
+
+#: The columns of the provider batches not collected yet (``batch: true``).
+BATCH_COLUMNS = ("batch", "model", "run", "status", "requests", "created")
+
+
+def _batch_row(batch: Any) -> tuple[str, ...]:
+    counts = batch.counts
+    done = f"{counts.get('completed', 0)}/{counts.get('total', len(batch.requests))} done"
+    requests = f"{done}, {counts.get('failed', 0)} failed"
+    return (batch.id, batch.model, batch.run_id, batch.status, requests, batch.created_at)
+
+
+def _print_batches(batches: list[Any]) -> None:
+    """The provider batches sent and not collected yet: a re-run of their config polls
+    them again (nothing is sent twice)."""
+    if not batches:
+        return
+    if not out.is_terminal:
+        typer.echo("\nbatches in progress (a re-run collects them)")
+        typer.echo("\t".join(BATCH_COLUMNS))
+        for batch in batches:
+            typer.echo("\t".join(_batch_row(batch)))
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="batches in progress (a re-run collects them)", title_justify="left")
+    for col in BATCH_COLUMNS:
+        table.add_column(col)
+    for batch in batches:
+        table.add_row(*(escape(v) for v in _batch_row(batch)))
     out.print(table)
 
 

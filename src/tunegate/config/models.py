@@ -28,11 +28,16 @@ class ShotsConfig(DatasetConfig):
 
 
 class PriceConfig(_Strict):
-    """What a model costs: per 1M input and output tokens, or per hour of serving."""
+    """What a model costs: per 1M input and output tokens, or per hour of serving.
+
+    ``batch_input_per_1m``/``batch_output_per_1m``: the rates of a batched model
+    (``batch: true``); half the token rates when not given (the OpenAI Batch API's 50%)."""
 
     input_per_1m: Annotated[Float, Field(ge=0)] | None = None
     output_per_1m: Annotated[Float, Field(ge=0)] | None = None
     per_hour: Annotated[Float, Field(ge=0)] | None = None
+    batch_input_per_1m: Annotated[Float, Field(ge=0)] | None = None
+    batch_output_per_1m: Annotated[Float, Field(ge=0)] | None = None
     # The currency of every price above (ISO 4217-style code); reports show it with
     # every cost, and costs in different currencies are never added or compared.
     currency: str = "USD"
@@ -49,7 +54,28 @@ class PriceConfig(_Strict):
         tokens = self.input_per_1m is not None or self.output_per_1m is not None
         if tokens == (self.per_hour is not None):
             raise ValueError("give input_per_1m/output_per_1m (per token) or per_hour, not both")
+        if self.per_hour is not None and self.batch_prices_given:
+            raise ValueError("batch_input_per_1m/batch_output_per_1m are per-token rates")
         return self
+
+    @property
+    def batch_prices_given(self) -> bool:
+        """Whether the config gives a batch rate of its own."""
+        return self.batch_input_per_1m is not None or self.batch_output_per_1m is not None
+
+    def batched(self) -> PriceConfig:
+        """The token rates of batched requests: the batch rates given, else half of each."""
+        half = not self.batch_prices_given
+        return self.model_copy(
+            update={
+                "input_per_1m": _half(self.input_per_1m) if half else self.batch_input_per_1m,
+                "output_per_1m": _half(self.output_per_1m) if half else self.batch_output_per_1m,
+            }
+        )
+
+
+def _half(rate: float | None) -> float | None:
+    return None if rate is None else rate / 2.0
 
 
 class _Transport(_Strict):
@@ -108,8 +134,23 @@ class OpenAIModel(_Transport):
     # Sent as they are, for server-specific parameters (vLLM's top_k, ...).
     extra_body: dict[str, Any] = Field(default_factory=dict)
     shots: ShotsConfig | None = None
+    # The OpenAI Batch API (docs/cost.md): the cases sent as one batch per run (per look
+    # of a sequential run), polled every ``batch_poll_interval`` seconds at first (backing
+    # off to ten times that), completed within ``batch_window``; ``batch_wait``: seconds
+    # this run waits for a batch before it records its cases as not answered (a re-run
+    # collects the batch), None: until the batch ends.
+    batch: bool = False
+    batch_poll_interval: Annotated[Float, Field(gt=0, le=3600)] = 10.0
+    batch_window: Annotated[str, Field(pattern=r"^[1-9][0-9]*h$")] = "24h"
+    batch_wait: Annotated[Float, Field(gt=0)] | None = None
 
     _url = field_validator("base_url")(_check_urls)
+
+    @model_validator(mode="after")
+    def _batch_endpoint(self) -> OpenAIModel:
+        if self.batch and isinstance(self.base_url, list):
+            raise ValueError("batch: true sends one batch to one endpoint: give one base_url")
+        return self
 
     def replicas(self) -> int:
         """How many endpoints serve the model (OpenAI's own when no ``base_url`` is given)."""

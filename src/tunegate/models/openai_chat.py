@@ -303,10 +303,13 @@ def build(name: str, spec: OpenAIModel, context: BuildContext) -> OpenAIChatBack
             f"models.{name}: perplexity of the reference given the input (target: reference) "
             "needs a local model; openai models score the input text"
         )
+    mode = "perplexity" if task.kind.backend_mode == "perplexity" else "chat"
+    if spec.batch:  # the Batch API: sent by the runner as one batch (docs/cost.md)
+        from tunegate.models.openai_batch import build_batch
+
+        return build_batch(
+            name, _openai_spec(spec, context.suite), context.shots, tools=task.kind.tools, mode=mode
+        )
     return OpenAIChatBackend(
-        name,
-        _openai_spec(spec, context.suite),
-        context.shots,
-        tools=task.kind.tools,
-        mode="perplexity" if task.kind.backend_mode == "perplexity" else "chat",
+        name, _openai_spec(spec, context.suite), context.shots, tools=task.kind.tools, mode=mode
     )

@@ -207,15 +207,21 @@ class Transport:
         *,
         json_body: Any = None,
         params: dict[str, Any] | None = None,
+        content: tuple[str, bytes] | None = None,
     ) -> Reply:
         """Send one request to a replica; raise :class:`TransportError` unless it answered
-        with a status below 300."""
+        with a status below 300. ``content``: a body of another type, ``(content type,
+        bytes)`` (a multipart upload)."""
         if self._pool is None:
             raise RuntimeError("start() was not called")
         replica = self.pick()
         query = None if params is None else {k: str(v) for k, v in params.items()}
         payload = replica.head(method, path, query)
-        if json_body is not None and params is None:
+        if content is not None:
+            kind, raw = content
+            payload += b"Content-Type: %s\r\nContent-Length: %d\r\n\r\n" % (kind.encode(), len(raw))
+            payload += raw
+        elif json_body is not None and params is None:
             body = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode()
             payload += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
             payload += body

@@ -126,9 +126,17 @@ def evaluate_suite(
     for name, run in runs.items():
         spec = config.models[name]
         models[name].run = run.stats.as_dict()
+        batched = getattr(spec, "batch", False) is True
+        price = spec.price.batched() if batched and spec.price is not None else spec.price
         models[name].cost = model_cost(
-            spec.price, models[name], models[name].run, concurrency=spec.effective_concurrency()
+            price, models[name], models[name].run, concurrency=spec.effective_concurrency()
         )
+        if batched:
+            summary = batch_summary(models[name].run.pop("batch", None), spec.price)
+            models[name].batch = summary
+            cost = models[name].cost
+            if cost is not None:
+                cost["basis"] += f" at the batch price ({summary['price']})"
     baselines = suite_baselines(config, suite, list(runs))
     comparisons: list[Comparison] = []
     categories: list[CategoryComparison] = []
@@ -178,6 +186,25 @@ def evaluate_suite(
         pass_rule=pass_rule_text(task),
         judges=judged.summary if judged is not None else None,
     )
+
+
+def batch_summary(stats: dict[str, Any] | None, price: Any) -> dict[str, Any]:
+    """A batched model's ``batch`` (JSON ``models.<name>.batch``): the batches it sent or
+    resumed, the requests they carried, the cases they failed, the price it paid."""
+    stats = stats or {}
+    if price is None or price.per_hour is not None:
+        rate = "no token price"
+    elif price.batch_prices_given:
+        rate = "batch rates given"
+    else:
+        rate = "50% of the token rates"
+    return {
+        "batches": list(stats.get("batches", [])),
+        "resumed": list(stats.get("resumed", [])),
+        "requests": int(stats.get("requests", 0)),
+        "failed": int(stats.get("failed", 0)),
+        "price": rate,
+    }
 
 
 def pass_rule_text(task: TaskConfig) -> str:

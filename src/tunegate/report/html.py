@@ -16,6 +16,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from tunegate.report.batch import batch_lines_of
 from tunegate.report.files import write_atomic
 from tunegate.report.html_data import page_data, picks_label, script_json
 from tunegate.report.html_judgment import judgment
@@ -393,6 +394,7 @@ def _context(result: dict[str, Any], diff: dict[str, Any] | None) -> dict[str, A
     forest_svg, forest_n = _forest(result)
     notes = list(result.get("notes") or [])
     notes += [n for s in result.get("suites") or [] for n in s.get("notes") or []]
+    notes += batch_lines_of(result)  # batch: true
     return {
         "r": result,
         "gate": gate,

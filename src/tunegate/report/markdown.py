@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tunegate.report.batch import batch_lines
 from tunegate.report.files import write_atomic
 from tunegate.report.judges import (
     HUMAN_HEADER,
@@ -147,6 +148,8 @@ def to_markdown(result: RunResult) -> str:
     ]
     for suite in result.suites:
         out += _suite_section(suite, result.candidate, result.confidence)
+    if batch_lines(result):  # batch: true
+        out += [f"- {md_escape(x)}" for x in batch_lines(result)] + [""]
     reused = cache_lines(result)
     if reused:
         out += ["### Answers reused from earlier runs", ""] + [f"- {md_escape(x)}" for x in reused]

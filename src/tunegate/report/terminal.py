@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tunegate.data.leakage import LeakageReport
+from tunegate.report.batch import batch_lines
 from tunegate.report.judges import (
     HUMAN_HEADER,
     PAIRWISE_HEADER,
@@ -401,6 +402,7 @@ def summary(result: RunResult, width: int | None = None) -> RenderableType:
     reused = cache_lines(result)
     if reused:
         parts.append(Text("\n".join(f"♻ {line}" for line in reused), style="cyan"))
+    parts += [Text(line, style="cyan") for line in batch_lines(result)]  # batch: true
     line = human_line(result)
     if line is not None:
         parts.append(Text(line, style="bold"))

@@ -142,6 +142,8 @@ class ModelResult(_Result):
     # missing_answers, metrics: {mean|pass_at_k|pass_all_k|flakiness: {value, ci}},
     # passed: {case id: answers passing, None if one is missing}, flaky_cases, resampled}
     repeats: dict[str, Any] | None = None
+    # batch: true (issue 24): {batches: [ids], resumed: [ids], requests, failed, price}
+    batch: dict[str, Any] | None = None
 
 
 class Comparison(_Result):

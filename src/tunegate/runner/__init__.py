@@ -130,6 +130,9 @@ class ModelJob:
         self.backend = backend
         self.cases = cases
         self.repeats = repeats
+        # A batch sent earlier and not collected is polled again unless the model is
+        # asked afresh (then only the batches of the run being resumed are).
+        self.resume_batches = use_cache or resume is not None
         self.worker = _ModelWorker(backend, store, run_id, policy, observer)
         self.started = time.perf_counter()
         key = cache_keyer(model_identity(backend))
@@ -174,6 +177,11 @@ class ModelJob:
             try:
                 if isinstance(backend, BatchBackend) and backend.batch_size > 1:
                     await worker.run_batched(backend, pending)
+                elif getattr(backend, "provider_batch", False):
+                    from tunegate.runner.batch import ProviderBatch, run_provider_batch
+
+                    assert isinstance(backend, ProviderBatch)
+                    await run_provider_batch(worker, backend, pending, resume=self.resume_batches)
                 else:
                     await worker.run_single(pending)
             finally:

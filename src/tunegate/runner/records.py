@@ -67,6 +67,13 @@ class PrefixedObserver:
     def model_finished(self, model: str, stats: ModelRunStats) -> None:
         self.observer.model_finished(self.prefix + model, stats)
 
+    def batch_progress(
+        self, model: str, batch_id: str, status: str, counts: dict[str, int]
+    ) -> None:
+        report = getattr(self.observer, "batch_progress", None)
+        if report is not None:
+            report(self.prefix + model, batch_id, status, counts)
+
 
 @dataclass
 class ModelRunStats:
@@ -82,12 +89,18 @@ class ModelRunStats:
     from_runs: dict[str, int] = field(default_factory=dict)  # run id -> answers reused from it
     # replica URL -> requests, errors, latency (models served by several replicas)
     replicas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # A model asked through a provider's batch API (``batch: true``): {batches: [ids],
+    # resumed: [ids polled again from an earlier run], requests: lines, failed: cases}
+    batch: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready (``replicas`` only when the model has more than one)."""
+        """JSON-ready (``replicas`` only when the model has more than one, ``batch`` only
+        for a batched model)."""
         out = {**self.__dict__, "from_runs": dict(self.from_runs)}
         if len(self.replicas) < 2:
             del out["replicas"]
+        if self.batch is None:
+            del out["batch"]
         return out
 
 

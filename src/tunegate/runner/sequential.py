@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import Any
 
 from tunegate.data import Case
 from tunegate.runner.records import ModelRun, ModelRunStats
@@ -63,8 +64,21 @@ def merge_runs(before: dict[str, ModelRun], look: dict[str, ModelRun]) -> dict[s
             stopped=a.stopped or b.stopped,
             from_runs=from_runs,
             replicas=b.replicas or a.replicas,
+            batch=_merge_batches(a.batch, b.batch),
         )
         out[name] = ModelRun(
             name, [*old.responses, *new.responses], stats, [*old.repeats, *new.repeats]
         )
     return out
+
+
+def _merge_batches(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The batch statistics of two looks together (batch ids listed, counts summed)."""
+    if a is None or b is None:
+        return a or b
+    return {
+        key: [*a.get(key, []), *b.get(key, [])]
+        if isinstance(a.get(key), list)
+        else a.get(key, 0) + b.get(key, 0)
+        for key in dict.fromkeys([*a, *b])
+    }

@@ -25,6 +25,7 @@ from typing import Any
 
 from tunegate.data.response import MAX_ANSWER_CHARS, Response
 from tunegate.errors import TunegateError
+from tunegate.store.batches import BATCH_COLUMNS, BatchRecord, batch_record
 from tunegate.store.lookup import SPECIAL_REFS, load_run_result, resolve_run
 from tunegate.store.processes import _is_zombie, _process_gone
 from tunegate.store.records import (
@@ -39,6 +40,7 @@ from tunegate.store.records import (
 from tunegate.store.sqlite import (
     _SCHEMA,
     SCHEMA_VERSION,
+    _dump,
     _GuardedConnection,
     _load,
     _retry_locked,
@@ -52,6 +54,7 @@ __all__ = [
     "MAX_ANSWER_CHARS",
     "SCHEMA_VERSION",
     "SPECIAL_REFS",
+    "BatchRecord",
     "Response",
     "RunInfo",
     "Store",
@@ -272,6 +275,50 @@ class Store:
             args += (model,)
         for row in self._db.execute(sql + " ORDER BY rowid", args):
             yield _response(row)
+
+    # --------------------------------------------------------------- batches
+
+    def save_batch(self, record: BatchRecord) -> None:
+        """Keep a provider batch the moment it is created (before anything is polled)."""
+        now = _now()
+        self._write(
+            f"INSERT OR REPLACE INTO batches({BATCH_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.id,
+                record.run_id,
+                record.model,
+                record.endpoint,
+                record.input_file_id,
+                _dump(record.requests),
+                record.status,
+                _dump(record.counts),
+                int(record.collected),
+                record.created_at or now,
+                now,
+            ),
+        )
+
+    def update_batch(
+        self, batch_id: str, status: str, counts: dict[str, Any], *, collected: bool = False
+    ) -> None:
+        """The batch's last status and ``request_counts``; ``collected`` once its results
+        are stored."""
+        self.flush()  # its answers are written before the batch is marked collected
+        self._write(
+            "UPDATE batches SET status=?, counts=?, collected=MAX(collected, ?), updated_at=?"
+            " WHERE id=?",
+            (status, _dump(counts), int(collected), _now(), batch_id),
+        )
+
+    def batches(self, *, in_progress: bool = False) -> list[BatchRecord]:
+        """The stored provider batches, oldest first (only those not collected yet with
+        ``in_progress``)."""
+        where = " WHERE collected=0" if in_progress else ""
+        rows = self._db.execute(
+            f"SELECT {BATCH_COLUMNS} FROM batches{where} ORDER BY created_at, rowid"
+        )
+        return [batch_record(row) for row in rows]
 
     # ---------------------------------------------------------- housekeeping
 

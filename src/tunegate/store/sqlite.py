@@ -49,6 +49,19 @@ CREATE TABLE IF NOT EXISTS responses (
     PRIMARY KEY (run_id, model, case_id)
 );
 CREATE INDEX IF NOT EXISTS responses_answers ON responses(key, created_at) WHERE error IS NULL;
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    input_file_id TEXT,
+    requests TEXT NOT NULL,
+    status TEXT NOT NULL,
+    counts TEXT,
+    collected INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
 """
 
 
