@@ -52,6 +52,7 @@ def test_stored_result_reads_back_typed(stored: dict[str, Any]) -> None:
 ADDED = {
     "comparisons": {"n_excluded": 0, "excluded": {}, "per_case": "", "p_value_of": ""},
     "category_comparisons": {"n_excluded": 0, "excluded": {}},
+    "cases": {"thresholds": {}},  # issue 23: the thresholds behind a failed scorer
 }
 
 

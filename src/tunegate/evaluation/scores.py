@@ -56,6 +56,8 @@ class ScoredModel:
     corpus: dict[str, float] = field(default_factory=dict)
     lower_is_better: frozenset[str] = frozenset()
     failed: list[list[str]] = field(default_factory=list)
+    # per case: the threshold each failed scorer's main metric was held to (rougeL: 0.5)
+    thresholds: list[dict[str, float]] = field(default_factory=list)
     unparseable: list[bool] = field(default_factory=list)  # e.g. no tool call in the answer
     # classification: how the answers became labels (rule, exact/matched/unparseable counts)
     parsing: dict[str, Any] = field(default_factory=dict)
@@ -117,9 +119,11 @@ def score_generic(
     passed = np.ones(len(cases), dtype=bool)
     details: list[str | None] = []
     failed: list[list[str]] = []
+    thresholds: list[dict[str, float]] = []
     for i, (case, response) in enumerate(zip(cases, responses, strict=True)):
         failures: list[str] = []
         failed.append([])
+        thresholds.append({})
         for scorer in scorers:
             scores = scorer(case, response)
             for metric in scorer.metrics:
@@ -129,7 +133,14 @@ def score_generic(
             if main is None or not main.passed:
                 passed[i] = False
                 failed[i].append(scorer.label)
-                why = main.detail if main is not None and main.detail else "failed"
+                # The numbers behind the failure (rougeL 0.37 < 0.5) before any word.
+                metric = scorer.metrics[0]
+                short, said = None, None
+                if main is not None:
+                    short, said = main.shortfall(metric), main.detail
+                    if short is not None and main.threshold is not None:
+                        thresholds[i][metric] = main.threshold
+                why = ": ".join(x for x in (short, said) if x) or "failed"
                 failures.append(f"{scorer.label}: {why}")
         details.append("; ".join(failures) or None)
     if pass_rule is not None and pass_rule.metric in values:
@@ -158,6 +169,7 @@ def score_generic(
         corpus=corpus,
         lower_is_better=frozenset(m for s in scorers if not s.higher_is_better for m in s.metrics),
         failed=failed,
+        thresholds=thresholds,
         unparseable=unparseable,
     )
 
@@ -398,6 +410,7 @@ def case_rows(scored: ScoredModel, cases: Sequence[Case]) -> list[CaseRow]:
             detail=scored.details[i] if scored.details else None,
             scores={k: v[i] for k, v in columns.items() if v[i] == v[i]},  # NaN != NaN
             failed=list(scored.failed[i]) if scored.failed else [],
+            thresholds=dict(scored.thresholds[i]) if scored.thresholds else {},
         )
         for i, (case, resp, pred) in enumerate(
             zip(cases, scored.responses, scored.predictions, strict=True)

@@ -21,7 +21,7 @@ from tunegate.report.parsing import parsing_heading, parsing_line
 from tunegate.report.repeats import REPEAT_HEADER, REPEAT_NOTE, repeat_rows
 from tunegate.report.replicas import REPLICA_HEADER, replicated_models
 from tunegate.report.sequential import sequential_lines
-from tunegate.results import RunResult, SuiteResult, units
+from tunegate.results import CaseRow, RunResult, SuiteResult, units
 from tunegate.results.wording import (
     cache_lines,
     column_name,
@@ -261,7 +261,35 @@ def _suite_section(suite: SuiteResult, candidate: str, confidence: float) -> lis
             if c.metric == suite.primary_metric
         ] + [""]
     out += _judges_section(suite)
+    out += _failing_cases(suite, candidate)
     return out
+
+
+#: How many of the candidate's failing cases the Markdown report lists per suite.
+FAILING_SHOWN = 10
+
+
+def case_reason(row: CaseRow) -> str:
+    """Why a case did not pass, with the numbers behind it: the error, the scorers' own
+    words (``rouge: rougeL 0.37 < 0.5``), or the label given against the expected one."""
+    if row.error is not None:
+        return f"error: {row.error}"
+    if row.detail:
+        return row.detail
+    if row.prediction is None:
+        return "unparseable"
+    return f"answered {row.prediction}, expected {row.reference}"
+
+
+def _failing_cases(suite: SuiteResult, candidate: str) -> list[str]:
+    failing = [r for r in suite.cases if r.model == candidate and not r.correct]
+    if not failing or suite.metrics == ["perplexity"]:
+        return []
+    shown = failing[:FAILING_SHOWN]
+    more = f" (the first {len(shown)} of {len(failing)})" if len(failing) > len(shown) else ""
+    out = [f"#### Cases {md_escape(candidate)} does not pass{more}", ""]
+    out += [f"- {md_escape(r.case_id, code=True)}: {md_escape(case_reason(r))}" for r in shown]
+    return [*out, ""]
 
 
 def _comparison_table(suite: SuiteResult) -> list[str]:

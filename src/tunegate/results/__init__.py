@@ -213,6 +213,9 @@ class CaseRow(_Result):
     detail: str | None = None
     scores: dict[str, Number] = Field(default_factory=dict)
     failed: list[str] = Field(default_factory=list)  # the scorers this case failed
+    # The threshold each failed scorer's main metric was held to ({"rougeL": 0.5}; its
+    # value is in ``scores``): "rougeL 0.37 < 0.5" in the reports. Empty when passing.
+    thresholds: dict[str, Real] = Field(default_factory=dict)
 
 
 class SuiteResult(_Result):

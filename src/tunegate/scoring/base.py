@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DEFAULT_THRESHOLD", "NO_ANSWER", "Score", "safe_score"]
+__all__ = ["DEFAULT_THRESHOLD", "NO_ANSWER", "Score", "below", "safe_score"]
 
 #: ``passed`` threshold of the continuous text metrics (ROUGE, BLEU, chrF) and of
 #: custom scorers that return a bare number: ``passed = value >= threshold``.
@@ -32,13 +32,16 @@ class Score:
     ``value`` lies in ``[0, 1]`` unless the metric says otherwise (1 = best);
     ``passed`` is the pass/fail verdict used for counts and McNemar's test;
     ``detail`` explains a failure (or carries a scorer's explanation);
-    ``parts`` holds named sub-scores (e.g. ROUGE precision and recall).
+    ``parts`` holds named sub-scores (e.g. ROUGE precision and recall);
+    ``threshold`` the bound a continuous score was held to (``passed = value >=
+    threshold``), None for a pass/fail score: reports show ``rougeL 0.37 < 0.5``.
     """
 
     value: float
     passed: bool
     detail: str | None = None
     parts: dict[str, float] = field(default_factory=dict)
+    threshold: float | None = field(default=None, compare=False)  # not part of equality
 
     @classmethod
     def failure(cls, detail: str, parts: dict[str, float] | None = None) -> Score:
@@ -60,9 +63,28 @@ class Score:
     ) -> Score:
         """A continuous score: ``passed = value >= threshold`` (NaN never passes)."""
         number = float(value)
-        return cls(
-            number, not math.isnan(number) and number >= threshold, detail, dict(parts or {})
-        )
+        passed = not math.isnan(number) and number >= threshold
+        return cls(number, passed, detail, dict(parts or {}), float(threshold))
+
+    def shortfall(self, metric: str) -> str | None:
+        """Why a continuous score failed, in numbers: ``rougeL 0.37 < 0.5`` (None for a
+        pass/fail score or one that passed)."""
+        if self.passed or self.threshold is None:
+            return None
+        return f"{metric} {below(self.value, self.threshold)}"
+
+
+def below(value: float, threshold: float) -> str:
+    """``0.37 < 0.5``: the value with two decimals, or as many more as it takes to read
+    below the threshold (``0.4999 < 0.5``, never ``0.50 < 0.5``); ``no value`` for NaN."""
+    if math.isnan(value):
+        return f"no value (needs >= {threshold:g})"
+    text = f"{value:.2f}"
+    for digits in range(3, 8):
+        if float(text) < threshold:
+            break
+        text = f"{value:.{digits}f}"
+    return f"{text} < {threshold:g}"
 
 
 def safe_score(fn: Callable[..., Score], *args: Any, **kwargs: Any) -> Score:
