@@ -329,3 +329,35 @@ def test_the_python_api_runs_a_batched_model(
     assert model.n == 20
     assert model.batch is not None
     assert model.batch["requests"] == 20
+
+
+def test_a_batch_still_running_after_batch_wait_is_collected_by_a_later_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider_url: tuple[str, Provider]
+) -> None:
+    url, provider = provider_url
+    provider.faults.hold = True
+    model = (
+        f"{{type: openai, model: toy, base_url: '{url}/v1', api_key_env: BATCH_KEY, "
+        "batch: true, batch_poll_interval: 0.01, batch_wait: 0.3}"
+    )
+    _project(tmp_path, url, model=model, n=30)
+    code, doc = _run(tmp_path, monkeypatch)
+    tuned = _tuned(doc)
+    assert tuned["errors"] == 30
+    assert tuned["error_kinds"] == {"batch_pending": 30}
+    assert "a re-run resumes it" in tuned["first_errors"][0]
+    assert doc["gate"]["verdict"] != "SHIP"
+    assert code != 0
+    [first] = provider.batches
+
+    # asked afresh (--no-cache), a run does not take over another run's batch
+    code, doc = _run(tmp_path, monkeypatch, "--no-cache")
+    assert provider.created == 2
+    assert _tuned(doc)["batch"]["resumed"] == []
+
+    provider.faults.hold = False
+    code, doc = _run(tmp_path, monkeypatch)
+    assert code == 0
+    assert provider.created == 2  # nothing sent again
+    assert _tuned(doc)["batch"]["resumed"] == [first]
+    assert _tuned(doc)["errors"] == 0

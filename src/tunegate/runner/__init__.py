@@ -132,7 +132,9 @@ class ModelJob:
         self.repeats = repeats
         # A batch sent earlier and not collected is polled again unless the model is
         # asked afresh (then only the batches of the run being resumed are).
-        self.resume_batches = use_cache or resume is not None
+        self.batch_runs: set[str] | None = (
+            None if use_cache else ({resume} if resume is not None else set())
+        )
         self.worker = _ModelWorker(backend, store, run_id, policy, observer)
         self.started = time.perf_counter()
         key = cache_keyer(model_identity(backend))
@@ -181,7 +183,7 @@ class ModelJob:
                     from tunegate.runner.batch import ProviderBatch, run_provider_batch
 
                     assert isinstance(backend, ProviderBatch)
-                    await run_provider_batch(worker, backend, pending, resume=self.resume_batches)
+                    await run_provider_batch(worker, backend, pending, runs=self.batch_runs)
                 else:
                     await worker.run_single(pending)
             finally:

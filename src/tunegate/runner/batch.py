@@ -233,10 +233,15 @@ def _custom_ids(items: list[_Item]) -> dict[str, list[_Item]]:
 
 
 async def run_provider_batch(
-    worker: _ModelWorker, backend: ProviderBatch, pending: deque[_Item], *, resume: bool
+    worker: _ModelWorker,
+    backend: ProviderBatch,
+    pending: deque[_Item],
+    *,
+    runs: set[str] | None = None,
 ) -> None:
-    """Answer ``pending`` through the provider's batch API (see the module docstring);
-    ``resume``: batches stored earlier and not collected are polled again."""
+    """Answer ``pending`` through the provider's batch API (see the module docstring).
+    Batches stored earlier and not collected are polled again: any run's (``runs``
+    None), or only those created by the runs in ``runs``."""
     items = list(pending)
     pending.clear()
     by_key: dict[str, list[_Item]] = {}
@@ -244,16 +249,15 @@ async def run_provider_batch(
         by_key.setdefault(item.key, []).append(item)
     batches = _Batches(worker, backend)
     jobs: list[tuple[str, dict[str, list[_Item]]]] = []
-    if resume:
-        for record in worker.store.batches(in_progress=True):
-            if record.endpoint != backend.endpoint:
-                continue
-            groups = {cid: by_key.pop(key) for cid, key in record.requests.items() if key in by_key}
-            if groups:
-                jobs.append((record.id, groups))
-                summary = batch_summary(worker.stats)
-                summary["batches"].append(record.id)
-                summary["resumed"].append(record.id)
+    for record in worker.store.batches(in_progress=True):
+        if record.endpoint != backend.endpoint or (runs is not None and record.run_id not in runs):
+            continue
+        groups = {cid: by_key.pop(key) for cid, key in record.requests.items() if key in by_key}
+        if groups:
+            jobs.append((record.id, groups))
+            summary = batch_summary(worker.stats)
+            summary["batches"].append(record.id)
+            summary["resumed"].append(record.id)
     rest = [item for item in items if item.key in by_key]
     if rest:
         groups = _custom_ids(rest)
