@@ -109,12 +109,16 @@ def _answers(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_batched_run_equals_the_direct_run_at_half_the_price(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider_url: tuple[str, Provider]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    provider_url: tuple[str, Provider],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     url, provider = provider_url
     _project(tmp_path, url)
-    code, batched = _run(tmp_path, monkeypatch, "--markdown", "r.md")
+    code, batched = _run(tmp_path, monkeypatch, "--markdown", "r.md", "--html", "r.html")
     assert code == 0
+    assert "tuned: batched: 1 batch, 60 requests, 50% price" in capsys.readouterr().out
     assert (provider.uploads, provider.created, provider.direct) == (1, 1, 0)
     tuned = _tuned(batched)
     [batch_id] = provider.batches
@@ -141,7 +145,8 @@ def test_a_batched_run_equals_the_direct_run_at_half_the_price(
     # the batch price: half the token rates
     assert tuned["cost"]["total"] == pytest.approx(_tuned(direct)["cost"]["total"] / 2)
     assert "batch price" in tuned["cost"]["basis"]
-    assert "batched: 1 batch, 60 requests" in (tmp_path / "r.md").read_text()
+    for report in ("r.md", "r.html"):
+        assert "tuned: batched: 1 batch, 60 requests, 50% price" in (tmp_path / report).read_text()
     # the batch is collected: `tunegate runs` lists no batch in progress
     with sqlite3.connect(tmp_path / "t.db") as db:
         assert db.execute("SELECT collected, status FROM batches").fetchall() == [(1, "completed")]
@@ -361,3 +366,18 @@ def test_a_batch_still_running_after_batch_wait_is_collected_by_a_later_run(
     assert provider.created == 2  # nothing sent again
     assert _tuned(doc)["batch"]["resumed"] == [first]
     assert _tuned(doc)["errors"] == 0
+
+
+def test_repeats_are_lines_of_one_batch_mapped_back_to_their_case_and_repeat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider_url: tuple[str, Provider]
+) -> None:
+    url, provider = provider_url
+    _project(tmp_path, url, n=20, extra="repeats: 2\n")
+    code, doc = _run(tmp_path, monkeypatch)
+    assert code == 0
+    [batch] = provider.batches.values()
+    lines = [json.loads(x) for x in provider.files[batch["input_file_id"]].splitlines()]
+    assert [line["custom_id"] for line in lines[:2]] == ["c0", "c0#r2"]
+    assert [line["body"]["seed"] for line in lines[:2]] == [0, 1]
+    assert _tuned(doc)["batch"]["requests"] == 40
+    assert _tuned(doc)["repeats"]["complete_cases"] == 20
