@@ -2,14 +2,18 @@
 
 Only what identifies a model is kept (type, model name, function, path, URL without
 credentials, generation parameters, shots): header values, API key variables and prices
-never enter the result, so no report can show a secret.
+never enter the result, so no report can show a secret. Local paths (a checkpoint, a GGUF
+file, an adapter) are kept relative to the config's folder (``config_dir``, recorded with
+the facts, the user's home written ``~``), so a report shows no absolute local path.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,6 +23,29 @@ from tunegate.version import __version__
 
 #: The spec keys a report may show, per model.
 _SHOWN = ("type", "model", "function", "path", "gguf", "gguf_file", "adapter", "dtype")
+#: Of those, the local paths (``gguf`` names a packaged model, not a file).
+_PATHS = ("path", "gguf_file", "adapter")
+
+
+def shown_path(value: str, config_dir: str | Path | None) -> str:
+    """A local path as a report shows it: relative to the config's folder when inside it,
+    else under the user's home as ``~/...``, else as it is."""
+    if not Path(value).is_absolute():
+        return value
+    path = Path(os.path.normpath(value))  # ckpt/../x is x: never shown as inside the folder
+    bases = [Path(config_dir), Path(config_dir).resolve()] if config_dir is not None else []
+    for base in bases:
+        if path.is_relative_to(base):
+            return path.relative_to(base).as_posix() or "."
+    home = Path.home()
+    if home != Path("/") and path.is_relative_to(home):
+        return "~/" + path.relative_to(home).as_posix()
+    return value
+
+
+def home_short(path: str | Path) -> str:
+    """``path`` with the user's home written ``~`` (the config folder the facts record)."""
+    return shown_path(str(Path(path).resolve()), None)
 
 
 def _safe_url(url: str) -> str:
@@ -30,9 +57,13 @@ def _safe_url(url: str) -> str:
     return redact(urlunsplit((parts.scheme, host, parts.path, "", "")))
 
 
-def model_identity(spec: dict[str, Any]) -> dict[str, Any]:
-    """The parts of one model's config (``model_dump(mode="json")``) that identify it."""
+def model_identity(spec: dict[str, Any], config_dir: str | Path | None = None) -> dict[str, Any]:
+    """The parts of one model's config (``model_dump(mode="json")``) that identify it;
+    local paths relative to ``config_dir`` (see :func:`shown_path`)."""
     out: dict[str, Any] = {k: spec[k] for k in _SHOWN if spec.get(k) is not None}
+    for key in _PATHS:
+        if isinstance(out.get(key), str):
+            out[key] = shown_path(out[key], config_dir)
     for key in ("base_url", "url"):
         if isinstance(spec.get(key), str):
             out[key] = _safe_url(spec[key])
@@ -62,19 +93,29 @@ def config_hash(config: Config) -> str:
 
 
 def run_facts(
-    config: Config, started_at: str, finished_at: str, duration_s: float
+    config: Config,
+    started_at: str,
+    finished_at: str,
+    duration_s: float,
+    config_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Facts of one run for its result (JSON-ready, secret-free)."""
+    """Facts of one run for its result (JSON-ready, secret-free); ``config_dir`` is the
+    config's folder, which local paths are shown relative to."""
     dumped = config.model_dump(mode="json")
-    return {
+    facts: dict[str, Any] = {
         "tunegate_version": __version__,
         "python": platform.python_version(),
         "config_sha256": config_hash(config),
         "started_at": started_at,
         "finished_at": finished_at,
         "duration_s": round(duration_s, 3),
-        "models": {name: model_identity(spec) for name, spec in dumped["models"].items()},
+        "models": {
+            name: model_identity(spec, config_dir) for name, spec in dumped["models"].items()
+        },
         "prompting": {
             name: how for name, spec in dumped["models"].items() if (how := model_prompting(spec))
         },
     }
+    if config_dir is not None:
+        facts["config_dir"] = home_short(config_dir)
+    return facts

@@ -300,7 +300,7 @@ async def arun(
                 result.gate = None
             started_at = store.get_run(run_id).started_at
             result.facts = run_facts(
-                config, started_at, _now_iso(), time.monotonic() - started_clock
+                config, started_at, _now_iso(), time.monotonic() - started_clock, config_dir
             )
             document = to_json(result)
             result.remember_json(document)

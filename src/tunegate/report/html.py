@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -308,12 +309,30 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
+def _local(value: Any, config_dir: Any) -> Any:
+    """A stored local path as the run facts show it: relative to the config's folder
+    (``facts.config_dir``) when inside it, ``~/...`` under the user's home."""
+    if not isinstance(value, str) or not Path(value).is_absolute():
+        return value
+    path = Path(os.path.normpath(value))
+    if isinstance(config_dir, str) and config_dir:
+        base = Path(config_dir).expanduser()
+        if path.is_relative_to(base):
+            return path.relative_to(base).as_posix() or "."
+    home = Path.home()
+    if home != Path("/") and path.is_relative_to(home):
+        return "~/" + path.relative_to(home).as_posix()
+    return value
+
+
 def _facts(result: dict[str, Any]) -> dict[str, Any]:
     facts = result.get("facts") or {}
     meta = result.get("model_meta") or {}
     models = []
     for name, identity in (facts.get("models") or {}).items():
-        shots = (meta.get(name) or {}).get("shots")
+        shots = dict((meta.get(name) or {}).get("shots") or {})
+        if "path" in shots:  # the file the shots were drawn from
+            shots["path"] = _local(shots["path"], facts.get("config_dir"))
         models.append(
             {
                 "name": name,
@@ -332,7 +351,8 @@ def _facts(result: dict[str, Any]) -> dict[str, Any]:
             ("seed", result.get("seed")),
             (
                 "intervals",
-                f"{_g(result.get('confidence'))} ({result.get('n_resamples')} resamples)",
+                f"{_g(result.get('confidence'))} "
+                f"({units.count(result.get('n_resamples'))} resamples)",
             ),
             ("tunegate", facts.get("tunegate_version")),
             ("started", facts.get("started_at")),
