@@ -381,3 +381,33 @@ def test_repeats_are_lines_of_one_batch_mapped_back_to_their_case_and_repeat(
     assert [line["body"]["seed"] for line in lines[:2]] == [0, 1]
     assert _tuned(doc)["batch"]["requests"] == 40
     assert _tuned(doc)["repeats"]["complete_cases"] == 20
+
+
+def test_polls_back_off_and_a_batch_over_its_limits_is_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider_url: tuple[str, Provider]
+) -> None:
+    import tunegate.runner.batch as runner_batch
+
+    url, provider = provider_url
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recorded(delay: float) -> None:
+        waits.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(runner_batch, "poll_sleep", recorded)
+    monkeypatch.setattr(runner_batch, "MAX_BATCH_LINES", 25)
+    model = (
+        f"{{type: openai, model: toy, base_url: '{url}/v1', api_key_env: BATCH_KEY, "
+        "batch: true, batch_poll_interval: 2}"
+    )
+    _project(tmp_path, url, model=model)
+    code, doc = _run(tmp_path, monkeypatch)
+    assert code == 0
+    sizes = [b["request_counts"]["total"] for b in provider.batches.values()]
+    assert sizes == [25, 25, 10]
+    assert _tuned(doc)["batch"]["requests"] == 60
+    assert _tuned(doc)["errors"] == 0
+    # each batch: polled after 2 s, then 1.5 times longer each time
+    assert sorted(waits) == sorted([2.0, 3.0, 4.5] * 3)

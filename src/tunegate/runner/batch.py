@@ -6,7 +6,8 @@ answer:
 1. **Resume.** A batch stored by an earlier run and not collected yet (the store's
    ``batches`` table) whose requests are among these (by cache key) is polled again:
    nothing is uploaded and nothing paid twice.
-2. **Send the rest** as one new batch: one line per distinct request (``custom_id``: the
+2. **Send the rest** as one new batch (several beyond a batch's limits, 50,000 requests
+   or 190 MB): one line per distinct request (``custom_id``: the
    stored case id, ``c17`` or ``c17#r2`` for a repeat), uploaded, the batch created and
    kept in the store before it is polled.
 3. **Poll** every batch with backoff (``batch_poll_interval``, growing to ten times it),
@@ -36,6 +37,14 @@ from tunegate.secrets import redact
 from tunegate.store import BatchRecord
 
 T = TypeVar("T")
+
+#: The most requests, and bytes of JSONL, one batch takes (OpenAI's limits: 50,000
+#: requests and a 200 MB input file); more are sent as several batches.
+MAX_BATCH_LINES = 50_000
+MAX_BATCH_BYTES = 190 * 1024 * 1024
+
+#: How the runner waits between polls (a test records the delays).
+poll_sleep = asyncio.sleep
 
 
 @runtime_checkable
@@ -168,7 +177,7 @@ class _Batches:
                     "batch_pending",
                 )
                 return
-            await asyncio.sleep(delay)
+            await poll_sleep(delay)
             delay = min(delay * 1.5, backend.poll_interval * 10)
         try:
             outcomes = await self._retried(lambda: backend.results(status))
@@ -232,6 +241,23 @@ def _custom_ids(items: list[_Item]) -> dict[str, list[_Item]]:
     return groups
 
 
+def _chunks(groups: dict[str, list[_Item]]) -> list[dict[str, list[_Item]]]:
+    """``groups`` in batches within :data:`MAX_BATCH_LINES` and :data:`MAX_BATCH_BYTES`
+    (one batch unless the requests exceed a batch's limits)."""
+    from tunegate.models.openai_batch import request_line
+
+    chunks: list[dict[str, list[_Item]]] = []
+    size = 0
+    for cid, items in groups.items():
+        line = len(request_line(cid, items[0].request))
+        if not chunks or len(chunks[-1]) >= MAX_BATCH_LINES or size + line > MAX_BATCH_BYTES:
+            chunks.append({})
+            size = 0
+        chunks[-1][cid] = items
+        size += line
+    return chunks
+
+
 async def run_provider_batch(
     worker: _ModelWorker,
     backend: ProviderBatch,
@@ -259,8 +285,7 @@ async def run_provider_batch(
             summary["batches"].append(record.id)
             summary["resumed"].append(record.id)
     rest = [item for item in items if item.key in by_key]
-    if rest:
-        groups = _custom_ids(rest)
+    for groups in _chunks(_custom_ids(rest)):
         batch_id = await batches.submit(groups)
         if batch_id is not None:
             jobs.append((batch_id, groups))
