@@ -411,3 +411,51 @@ def test_polls_back_off_and_a_batch_over_its_limits_is_split(
     assert _tuned(doc)["errors"] == 0
     # each batch: polled after 2 s, then 1.5 times longer each time
     assert sorted(waits) == sorted([2.0, 3.0, 4.5] * 3)
+
+
+def test_ctrl_c_while_a_batch_runs_then_the_next_run_collects_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider_url: tuple[str, Provider]
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    url, provider = provider_url
+    provider.faults.hold = True
+    _project(tmp_path, url)
+    tunegate = [str(Path(sys.executable).parent / "tunegate"), "run", "tunegate.yaml"]
+    env = {**os.environ, "BATCH_KEY": KEY, "COLUMNS": "200"}
+    args = [*tunegate, "-q", "--store", "t.db"]
+    proc = subprocess.Popen(
+        args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while provider.polls < 3:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 130, stderr
+    [batch_id] = provider.batches
+    listed = subprocess.run(
+        [tunegate[0], "runs", "--store", "t.db"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert "batches in progress" in listed.stdout
+    assert f"{batch_id}\ttuned\t" in listed.stdout
+
+    provider.faults.hold = False
+    done = subprocess.run(
+        [*args, "--json", "r.json"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert (provider.uploads, provider.created) == (1, 1)
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert _tuned(doc)["batch"]["resumed"] == [batch_id]
