@@ -5,6 +5,7 @@ Endpoints and object shapes as documented (https://platform.openai.com/docs/api-
 
 - ``POST /v1/files`` (multipart/form-data: ``purpose=batch`` and ``file``) -> a file object;
 - ``POST /v1/batches {input_file_id, endpoint, completion_window}`` -> a batch object;
+- ``GET /v1/batches`` (``limit``, ``after``): the batches, newest first;
 - ``GET /v1/batches/{id}``: each poll moves the batch one step along ``validating`` ->
   ``in_progress`` -> ``finalizing`` -> the final status (``completed``, or ``failed`` /
   ``expired`` when asked), with ``request_counts {total, completed, failed}``,
@@ -14,8 +15,9 @@ Endpoints and object shapes as documented (https://platform.openai.com/docs/api-
 
 Configurable failures (:class:`BatchFaults`): custom_ids whose line goes to the error file
 (a 400 or a 500), lines missing from both files, a batch that ends ``failed`` (no files) or
-``expired`` (only the first ``expired_answered`` lines answered), and ``hold`` (the batch
-stays ``in_progress`` until released).
+``expired`` (only the first ``expired_answered`` lines answered), ``hold`` (the batch
+stays ``in_progress`` until released), and ``lost_creates`` (a batch created whose answer
+is a 502, as when a connection drops).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class BatchFaults:
     final: str = "completed"  # or "failed", "expired"
     expired_answered: int = 0
     hold: bool = False
+    lost_creates: int = 0  # creates whose batch is made but whose answer is a 502
 
 
 @dataclass
@@ -188,7 +191,29 @@ def batch_provider_app(
                 "metadata": body.get("metadata") or {},
             }
             provider.batches[batch_id] = batch
+            if provider.faults.lost_creates > 0:
+                provider.faults.lost_creates -= 1
+                return _error(502, "bad gateway")
         return JSONResponse(batch)
+
+    @app.get("/v1/batches")
+    async def listing(request: Request, limit: int = 20, after: str | None = None) -> Response:
+        if not authorized(request):
+            return _error(401, "bad key")
+        with provider.lock:
+            newest = list(reversed(provider.batches.values()))
+        if after is not None:
+            newest = newest[[b["id"] for b in newest].index(after) + 1 :]
+        page = newest[:limit]
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": page,
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+                "has_more": len(newest) > limit,
+            }
+        )
 
     @app.get("/v1/batches/{batch_id}")
     async def retrieve(batch_id: str, request: Request) -> Response:

@@ -459,3 +459,32 @@ def test_ctrl_c_while_a_batch_runs_then_the_next_run_collects_it(
     assert (provider.uploads, provider.created) == (1, 1)
     doc = json.loads((tmp_path / "r.json").read_text())
     assert _tuned(doc)["batch"]["resumed"] == [batch_id]
+
+
+@pytest.mark.parametrize("retries", [1, 0])
+def test_a_batch_whose_creation_was_not_answered_is_found_not_paid_twice(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    provider_url: tuple[str, Provider],
+    retries: int,
+) -> None:
+    url, provider = provider_url
+    provider.faults.lost_creates = 1
+    model = (
+        f"{{type: openai, model: toy, base_url: '{url}/v1', api_key_env: BATCH_KEY, "
+        f"batch: true, batch_poll_interval: 0.01, max_retries: {retries}}}"
+    )
+    _project(tmp_path, url, model=model, n=30)
+    code, doc = _run(tmp_path, monkeypatch)
+    [batch_id] = provider.batches
+    if retries == 0:  # not retried: this run's cases fail, the next run finds the batch
+        assert _tuned(doc)["errors"] == 30
+        assert "batch not created: HTTP 502" in _tuned(doc)["first_errors"][0]
+        code, doc = _run(tmp_path, monkeypatch)
+        assert _tuned(doc)["batch"]["resumed"] == [batch_id]
+    assert code == 0
+    assert provider.created == 1
+    assert _tuned(doc)["batch"]["batches"] == [batch_id]
+    assert _tuned(doc)["errors"] == 0
+    with sqlite3.connect(tmp_path / "t.db") as db:
+        assert db.execute("SELECT id, collected FROM batches").fetchall() == [(batch_id, 1)]

@@ -218,6 +218,28 @@ class OpenAIBatchBackend(OpenAIChatBackend):
         reply = await self._api().request("POST", "/batches", json_body=body)
         return batch_status(reply.json())
 
+    async def find(self, input_file_id: str, pages: int = 20) -> BatchStatus | None:
+        """The newest batch made of ``input_file_id`` (``GET /v1/batches``, 100 a page,
+        newest first, at most ``pages`` pages), or None."""
+        after: str | None = None
+        for _ in range(pages):
+            params = {"limit": 100, **({"after": after} if after else {})}
+            reply = await self._api().request("GET", "/batches", params=params)
+            page = reply.json()
+            data = page.get("data") if isinstance(page, dict) else None
+            if not isinstance(data, list):
+                raise malformed_error("the list of batches has no data")
+            for document in data:
+                if isinstance(document, dict) and document.get("input_file_id") == input_file_id:
+                    return batch_status(document)
+            if not page.get("has_more") or not data:
+                return None
+            last = data[-1].get("id") if isinstance(data[-1], dict) else None
+            if not isinstance(last, str):
+                return None
+            after = last
+        return None
+
     async def retrieve(self, batch_id: str) -> BatchStatus:
         """The batch's status now."""
         reply = await self._api().request("GET", f"/batches/{batch_id}")

@@ -9,7 +9,8 @@ answer:
 2. **Send the rest** as one new batch (several beyond a batch's limits, 50,000 requests
    or 190 MB): one line per distinct request (``custom_id``: the
    stored case id, ``c17`` or ``c17#r2`` for a repeat), uploaded, the batch created and
-   kept in the store before it is polled.
+   kept in the store before it is polled (its input file before the batch is created, so
+   that a batch whose creation was not answered is found, not created twice).
 3. **Poll** every batch with backoff (``batch_poll_interval``, growing to ten times it),
    keeping its status and ``request_counts`` in the store and telling the observer.
 4. **Collect** the output and error files once the batch is final: each answered line is
@@ -43,6 +44,11 @@ T = TypeVar("T")
 MAX_BATCH_LINES = 50_000
 MAX_BATCH_BYTES = 190 * 1024 * 1024
 
+#: The status of a batch kept while it is being created (its id: the prefix and the
+#: input file's id), until the provider names it.
+CREATING = "creating"
+CREATING_PREFIX = "creating:"
+
 #: How the runner waits between polls (a test records the delays).
 poll_sleep = asyncio.sleep
 
@@ -60,6 +66,8 @@ class ProviderBatch(Protocol):
     async def upload(self, lines: list[bytes]) -> str: ...
 
     async def create(self, input_file_id: str, metadata: dict[str, str]) -> Any: ...
+
+    async def find(self, input_file_id: str) -> Any: ...
 
     async def retrieve(self, batch_id: str) -> Any: ...
 
@@ -116,33 +124,72 @@ class _Batches:
 
         worker = self.worker
         lines = [request_line(cid, items[0].request) for cid, items in groups.items()]
+        record = BatchRecord(
+            id="",
+            run_id=worker.run_id,
+            model=self.name,
+            endpoint=self.backend.endpoint,
+            input_file_id=None,
+            requests={cid: items[0].key for cid, items in groups.items()},
+            status=CREATING,
+        )
         try:
-            file_id = await self._retried(lambda: self.backend.upload(lines))
-            status = await self._retried(
-                lambda: self.backend.create(file_id, {"tunegate_run": worker.run_id})
-            )
+            record.input_file_id = file_id = await self._retried(lambda: self.backend.upload(lines))
+            # Kept before the batch is created: if the answer to the create call is lost
+            # (a dropped connection, Ctrl-C), the batch is found by its input file.
+            record.id = CREATING_PREFIX + file_id
+            worker.store.save_batch(record)
+            status = await self._create(file_id)
         except TransportError as exc:
             message = redact(exc.message)
             if exc.fatal and worker.stats.stopped is None:
                 worker.stats.stopped = f"stopped after a fatal error: {message}"
             self._fail_all(groups, f"batch not created: {message}", exc.kind)
             return None
-        worker.store.save_batch(
-            BatchRecord(
-                id=status.id,
-                run_id=worker.run_id,
-                model=self.name,
-                endpoint=self.backend.endpoint,
-                input_file_id=file_id,
-                requests={cid: items[0].key for cid, items in groups.items()},
-                status=status.status,
-                counts=status.counts,
-            )
-        )
+        self._adopt(record, status)
         summary = batch_summary(worker.stats)
         summary["batches"].append(status.id)
         self._progress(status.id, status.status, status.counts)
         return str(status.id)
+
+    async def _create(self, file_id: str) -> Any:
+        """Create the batch of ``file_id``; before creating it again after a failure,
+        look for it (a create whose answer was lost must not be paid twice)."""
+        backend, run_id = self.backend, self.worker.run_id
+        attempt = 0
+        while True:
+            attempt += 1
+            found = await backend.find(file_id) if attempt > 1 else None
+            if found is not None:
+                return found
+            try:
+                return await backend.create(file_id, {"tunegate_run": run_id})
+            except TransportError as exc:
+                if attempt > retry_limit(self.worker.policy, self.worker.max_retries, exc):
+                    raise
+                await asyncio.sleep(retry_delay(self.worker.policy, exc, attempt))
+
+    def _adopt(self, record: BatchRecord, status: Any) -> None:
+        """``record`` (kept while the batch was created) as the batch ``status`` names."""
+        store = self.worker.store
+        placeholder = record.id
+        record.id, record.status, record.counts = status.id, status.status, status.counts
+        store.save_batch(record)
+        store.drop_batch(placeholder)
+
+    async def recover(self, record: BatchRecord) -> BatchRecord | None:
+        """A batch whose creation an earlier run did not see answered: the batch made of
+        its input file (kept as ``record.id``), or None when there is none (the requests
+        are then sent again). Raises :class:`TransportError` when the provider cannot say."""
+        found = None
+        if record.input_file_id is not None:
+            file_id = record.input_file_id
+            found = await self._retried(lambda: self.backend.find(file_id))
+        if found is None:
+            self.worker.store.drop_batch(record.id)
+            return None
+        self._adopt(record, found)
+        return record
 
     async def collect(self, batch_id: str, groups: dict[str, list[_Item]]) -> None:
         """Poll ``batch_id`` until it is final, then store every request's outcome."""
@@ -278,6 +325,18 @@ async def run_provider_batch(
     for record in worker.store.batches(in_progress=True):
         if record.endpoint != backend.endpoint or (runs is not None and record.run_id not in runs):
             continue
+        if record.status == CREATING:
+            if not any(key in by_key for key in record.requests.values()):
+                continue
+            try:
+                recovered = await batches.recover(record)
+            except TransportError as exc:
+                message = f"cannot tell whether batch of {record.input_file_id} was created"
+                unsure = {c: by_key.pop(k) for c, k in record.requests.items() if k in by_key}
+                batches._fail_all(unsure, f"{message} ({redact(exc.message)})", exc.kind)
+                continue
+            if recovered is None:
+                continue
         groups = {cid: by_key.pop(key) for cid, key in record.requests.items() if key in by_key}
         if groups:
             jobs.append((record.id, groups))

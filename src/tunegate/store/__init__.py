@@ -311,6 +311,10 @@ class Store:
             (status, _dump(counts), int(collected), _now(), batch_id),
         )
 
+    def drop_batch(self, batch_id: str) -> None:
+        """Forget a stored batch (a placeholder kept while it was created)."""
+        self._write("DELETE FROM batches WHERE id=?", (batch_id,))
+
     def batches(self, *, in_progress: bool = False) -> list[BatchRecord]:
         """The stored provider batches, oldest first (only those not collected yet with
         ``in_progress``)."""
