@@ -15,6 +15,17 @@ if [ "${LLAMACPP:-build}" != skip ]; then
   LLAMACPP_STATUS="$TUNEGATE_LLAMACPP_STATUS" nice -n 10 bash scripts/install-llamacpp.sh \
     > "$TUNEGATE_LLAMACPP_LOG" 2>&1 &
 fi
+# Label Studio, for the tests marked `labelstudio`: installed into its own virtualenv
+# (.venv-labelstudio; its pins clash with tunegate's) in the background too, about a
+# minute; those tests run last and wait for it (LABELSTUDIO=skip leaves it out: they then
+# skip, unless an earlier install is there).
+if [ "${LABELSTUDIO:-install}" != skip ]; then
+  export TUNEGATE_LABELSTUDIO_STATUS="$PWD/.venv/labelstudio-install.status"
+  export TUNEGATE_LABELSTUDIO_LOG="$PWD/.venv/labelstudio-install.log"
+  rm -f "$TUNEGATE_LABELSTUDIO_STATUS"
+  LABELSTUDIO_STATUS="$TUNEGATE_LABELSTUDIO_STATUS" nice -n 10 bash scripts/install-labelstudio.sh \
+    > "$TUNEGATE_LABELSTUDIO_LOG" 2>&1 &
+fi
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/mypy

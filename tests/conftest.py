@@ -26,9 +26,15 @@ MakeCases = Callable[..., list[Case]]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``llamacpp`` run last: scripts/test.sh builds llama-cpp-python in the
-    background meanwhile (the other tests keep their order)."""
-    items.sort(key=lambda item: item.get_closest_marker("llamacpp") is not None)
+    """Tests marked ``llamacpp`` or ``labelstudio`` run last: scripts/test.sh builds
+    llama-cpp-python and installs Label Studio in the background meanwhile (the other tests
+    keep their order)."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("llamacpp") is not None
+            or item.get_closest_marker("labelstudio") is not None
+        )
+    )
 
 
 @pytest.fixture

@@ -455,3 +455,7 @@ def report_cmd(
             except OSError as exc:
                 raise TunegateError(f"{json_path}: cannot write ({exc.strerror})") from None
             out.print(f"JSON: {json_path}")
+
+
+# `human push` and `human pull` (Label Studio's REST API) register themselves on human_app.
+from tunegate.human import labelstudio_cli  # noqa: E402, F401
