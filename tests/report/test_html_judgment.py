@@ -290,5 +290,5 @@ def test_the_case_view_shows_the_prompt(judged: Judged) -> None:
         text = card.locator("details.prompting").inner_text()
         assert "You are <b>terse</b>." in text  # as text, never markup
         assert "Answer: {{ input }}" in text
-        assert "3 examples drawn per case (seed 7)" in text
+        assert "3 examples, drawn once with seed 7 and sent with every case" in text
         assert page.locator("#case-detail .card[data-model='finetuned'] details").count() == 0

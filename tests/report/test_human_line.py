@@ -55,17 +55,17 @@ def test_the_line_counts_both_bad_and_skipped_votes(tmp_path: Path) -> None:
     result = _run(tmp_path, 3, 2)
     line = human_line(result)
     assert line is not None
-    assert "over 40 votes (3 both bad, 2 skipped); Fleiss' kappa 0.500" in line
-    assert "over 40 votes (3 both bad, 2 skipped)" in to_markdown(result)
+    assert "over 40 votes (and 3 both bad, 2 skipped); Fleiss' kappa 0.500" in line
+    assert "over 40 votes (and 3 both bad, 2 skipped)" in to_markdown(result)
     gate = evaluate_gate(
         result,
         GateConfig.model_validate({"criteria": [{"metric": "human_preference", "min": 0.5}]}),
     )
     assert gate.criteria[0].reason.startswith(
-        "study s: 20 wins, 8 ties, 12 losses over 40 votes (3 both bad, 2 skipped), "
+        "study s: 20 wins, 8 ties, 12 losses over 40 votes (and 3 both bad, 2 skipped), "
     )
     page = " ".join(re.sub(r"<[^>]+>", " ", render_html(to_json(result))).split())
-    assert "45 votes (3 both bad, 2 skipped) on 20 of 24 items" in page
+    assert "45 votes (3 both bad, 2 skipped among them) on 20 of 24 items" in page
 
 
 def test_without_such_votes_the_line_stays_short(tmp_path: Path) -> None:
@@ -76,4 +76,4 @@ def test_without_such_votes_the_line_stays_short(tmp_path: Path) -> None:
     assert "both bad" not in line
     only_skips = human_line(_run(tmp_path, 0, 4))
     assert only_skips is not None
-    assert "over 40 votes (4 skipped);" in only_skips
+    assert "over 40 votes (and 4 skipped);" in only_skips

@@ -485,6 +485,7 @@ def _judge_fn(
         detail = f"verdict {verdict.verdict}" + (
             f": {verdict.reasoning}" if verdict.reasoning else ""
         )
-        return {label: Score(verdict.score, verdict.score >= threshold, detail)}
+        passed = verdict.score >= threshold
+        return {label: Score(verdict.score, passed, detail, threshold=threshold)}
 
     return fn

@@ -112,4 +112,15 @@ def repeat_result(
         },
         "flaky_cases": [cid for cid, f in zip(complete_ids, flaky, strict=True) if f],
         "resampled": "cases (cluster bootstrap)",
+        # Per case, each repeat in order (the drill-down): its outcome (1 pass, 0 fail,
+        # None missing: a failed request or an unparseable answer) and its answer text
+        # (None for a failed request).
+        "outcomes": {
+            c.id: [None if missing[i, r] else int(passed[i, r]) for r in range(k)]
+            for i, c in enumerate(cases)
+        },
+        "answers": {
+            c.id: [a.text if a.error is None else None for a in repeats[i]]
+            for i, c in enumerate(cases)
+        },
     }

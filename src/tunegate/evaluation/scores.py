@@ -140,6 +140,8 @@ def score_generic(
                     short, said = main.shortfall(metric), main.detail
                     if short is not None and main.threshold is not None:
                         thresholds[i][metric] = main.threshold
+                        if metric == scorer.label:  # "bleu: 0.21 < 0.5", the name once
+                            short = short.removeprefix(f"{metric} ")
                 why = ": ".join(x for x in (short, said) if x) or "failed"
                 failures.append(f"{scorer.label}: {why}")
         details.append("; ".join(failures) or None)

@@ -13,11 +13,14 @@ import hashlib
 import json
 import os
 import platform
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from tunegate.config import Config
+from tunegate.data import Case
+from tunegate.models import Backend
 from tunegate.secrets import redact
 from tunegate.version import __version__
 
@@ -84,6 +87,68 @@ def model_prompting(spec: dict[str, Any]) -> dict[str, str]:
     """How a model is prompted (``system``, ``prompt`` template), for the HTML report's
     case view; empty for a model without either."""
     return {k: spec[k] for k in ("system", "prompt") if isinstance(spec.get(k), str)}
+
+
+def _sent(request: Any) -> list[dict[str, str]] | None:
+    """The messages a request sends (a chat request's ``messages``; a text prompt as one
+    ``prompt`` turn); None when the backend sends the case itself (a Python function)."""
+    if not isinstance(request, dict):
+        return None
+    messages = request.get("messages")
+    if isinstance(messages, list):
+        return [
+            {"role": str(m.get("role")), "content": str(m.get("content") or "")}
+            for m in messages
+            if isinstance(m, dict)
+        ]
+    prompt = request.get("prompt")
+    if isinstance(prompt, str) and not request.get("echo_logprobs"):
+        return [{"role": "prompt", "content": prompt}]
+    return None
+
+
+def _shared_prefix(turns: list[list[dict[str, str]]]) -> int:
+    """How many leading messages every case's request has in common (system, shots),
+    keeping at least the last message of each case its own."""
+    n = min(len(t) for t in turns) - 1
+    first = turns[0]
+    for i in range(max(n, 0)):
+        if any(t[i] != first[i] for t in turns):
+            return i
+    return max(n, 0)
+
+
+def prompts_sent(
+    suites: Sequence[tuple[str, Sequence[Case], Mapping[str, Backend]]],
+) -> dict[str, dict[str, Any]]:
+    """The prompt each model was actually sent, per suite and model, stored once where it
+    is shared: ``{suite: {model: {shared: [messages], turns: {case id: [messages]}}}}``.
+    ``shared`` is what every case's request starts with (the system message, the k-shot
+    examples); ``turns`` the rest of a case's request, left out when it is only the case's
+    input as one user message (the report shows the input). Models that are sent the
+    case itself (Python functions) are not listed."""
+    out: dict[str, dict[str, Any]] = {}
+    for suite, cases, backends in suites:
+        for name, backend in backends.items():
+            sent: list[tuple[Case, list[dict[str, str]]]] = []
+            for case in cases:
+                try:
+                    messages = _sent(backend.render(case))
+                except Exception:  # the runner recorded the case's error already
+                    messages = None
+                if messages is None:
+                    break
+                sent.append((case, messages))
+            if not sent or len(sent) < len(cases):
+                continue
+            cut = _shared_prefix([m for _, m in sent])
+            turns = {
+                case.id: rest
+                for case, messages in sent
+                if (rest := messages[cut:]) != [{"role": "user", "content": case.text}]
+            }
+            out.setdefault(suite, {})[name] = {"shared": sent[0][1][:cut], "turns": turns}
+    return out
 
 
 def config_hash(config: Config) -> str:

@@ -20,7 +20,7 @@ from tunegate.data import Case, load_cases
 from tunegate.errors import ConfigError
 from tunegate.models import build_backends
 from tunegate.pipeline.evaluating import evaluate_run, evaluate_suite, suite_baselines
-from tunegate.pipeline.facts import run_facts
+from tunegate.pipeline.facts import prompts_sent, run_facts
 from tunegate.pipeline.human_link import human_evidence
 from tunegate.pipeline.suites import field_map, load_suite_cases
 from tunegate.results import RunResult
@@ -301,6 +301,12 @@ async def arun(
             started_at = store.get_run(run_id).started_at
             result.facts = run_facts(
                 config, started_at, _now_iso(), time.monotonic() - started_clock, config_dir
+            )
+            result.facts["prompts"] = prompts_sent(
+                [
+                    (s.name, c, b.backends)
+                    for s, c, b in zip(suites, suite_cases, built, strict=True)
+                ]
             )
             document = to_json(result)
             result.remember_json(document)

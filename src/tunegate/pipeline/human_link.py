@@ -133,8 +133,8 @@ def human_evidence(
         )
     except TunegateError as exc:
         return {"study": study, "error": f"human study: {exc}"}
-    keep = ("study", "n_items", "n_items_voted", "n_votes", "preference", "position_bias")
-    out = {k: found.get(k) for k in keep}
+    keep = "study n_items n_items_voted n_votes n_both_bad n_skipped preference position_bias"
+    out = {k: found.get(k) for k in keep.split()}
     out["agreement"] = found.get("agreement")
     out["judges"] = found.get("judges", [])
     out["warnings"] = found.get("warnings", [])

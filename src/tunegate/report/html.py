@@ -22,6 +22,7 @@ from tunegate.report.files import write_atomic
 from tunegate.report.html_data import page_data, picks_label, script_json
 from tunegate.report.html_judgment import judgment
 from tunegate.report.parsing import parsing_lines
+from tunegate.report.repeats import REPEAT_HEADER, REPEAT_NOTE, stored_repeat_rows
 from tunegate.report.replicas import REPLICA_HEADER, stored_replicated_models
 from tunegate.results import units
 from tunegate.results.wording import interval, metric_name, num, p_text, p_value
@@ -97,7 +98,7 @@ def _forest(result: dict[str, Any]) -> tuple[str | None, int]:
             ci = comp.get("ci")
             if not isinstance(comp.get("delta"), int | float) or not isinstance(ci, list):
                 continue
-            label = f"{metric_name(str(comp.get('metric')))} vs {comp.get('baseline')}"
+            label = f"{_name(str(comp.get('metric')))} vs {comp.get('baseline')}"
             if len(suites) > 1:
                 label = f"{suite.get('name')} · {label}"
             crit = _criterion(result.get("gate"), str(suite.get("name")), str(main), comp)
@@ -116,6 +117,11 @@ def _forest(result: dict[str, Any]) -> tuple[str | None, int]:
     return forest(rows, f"{result.get('candidate')}: paired deltas against each baseline"), len(
         rows
     )
+
+
+def _name(metric: str) -> str:
+    """A metric's display name; the pass rate in words, never its key."""
+    return "pass rate" if metric == "pass_rate" else metric_name(metric)
 
 
 def _columns(suite: dict[str, Any]) -> list[str]:
@@ -212,14 +218,16 @@ def _suite(result: dict[str, Any], suite: dict[str, Any], index: int) -> dict[st
         "name": name,
         "task": suite.get("task"),
         "n_cases": suite.get("n_cases"),
-        "primary": metric_name(str(suite.get("primary_metric"))),
-        "columns": [metric_name(c) for c in columns],
+        "primary": _name(str(suite.get("primary_metric"))),
+        "columns": [_name(c) for c in columns],
         "models": _model_rows(suite, candidate, columns),
         # Per replica of each model served by several (the terminal's and Markdown's rows).
         "replicas": [
             {"model": model, "rows": rows} for model, rows in stored_replicated_models(suite)
         ],
         "priced": any(isinstance(m.get("cost"), dict) for m in models.values()),
+        # Models asked each case k times: mean pass share, pass@k, pass^k, flakiness.
+        "repeats": stored_repeat_rows({n: m.get("repeats") for n, m in models.items()}),
         "confusions": confusions,
         "bars": bars,
         "categories": _category_rows(suite, categories, models),
@@ -251,12 +259,14 @@ def _comparison_row(c: dict[str, Any]) -> dict[str, Any]:
     why = ", ".join(f"{k} {v}" for k, v in excluded.items())
     return {
         "baseline": c.get("baseline"),
-        "metric": metric_name(str(metric)),
+        "metric": _name(str(metric)),
         "cases": f"{n} ({c.get('n_excluded')} left out: {why})" if why else str(n),
         "delta": f"{c['delta']:+.3f}" if isinstance(c.get("delta"), int | float) else "—",
         "ci": _ci(c.get("ci")) or ("no case answered by both" if n == 0 else ""),
         "p": p_text(c.get("p_value")) if p_here else "—",
-        "test": c.get("test", "") if p_here else f"on {c.get('p_value_of')}: see that row",
+        "test": c.get("test", "")
+        if p_here
+        else f"on {_name(str(c.get('p_value_of')))}: see that row",
         "wtl": f"{c.get('wins')} / {c.get('ties')} / {c.get('losses')}" if wtl_here else "—",
         "direction": c.get("direction", "none"),
         "conclusion": c.get("conclusion", ""),
@@ -381,7 +391,7 @@ def _changes(result: dict[str, Any], diff: dict[str, Any] | None) -> list[dict[s
                 rows.append(
                     {
                         "model": m.get("model"),
-                        "metric": metric_name(str(c.get("name"))),
+                        "metric": _name(str(c.get("name"))),
                         "a": _f(c.get("a")),
                         "b": _f(c.get("b")),
                         "delta": f"{delta:+.3f}" if isinstance(delta, int | float) else "—",
@@ -432,6 +442,8 @@ def _context(result: dict[str, Any], diff: dict[str, Any] | None) -> dict[str, A
         "ci": _ci,
         "metric_name": metric_name,
         "replica_header": REPLICA_HEADER,
+        "repeat_header": REPEAT_HEADER,
+        "repeat_note": REPEAT_NOTE,
         "units": units,
     }
 

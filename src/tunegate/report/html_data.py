@@ -126,9 +126,27 @@ def judge_verdicts(suite: dict[str, Any]) -> dict[str, list[list[Any]]]:
     return out
 
 
+def repeat_answers(suite: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per model asked each case k times (``repeats: k``): ``{k, passed: {case: answers
+    passing, null if one is missing}, outcomes: {case: [1|0|null per repeat]}, answers:
+    {case: [text|null per repeat]}}``, as stored (older results have no outcomes)."""
+    out = {}
+    for name, m in (suite.get("models") or {}).items():
+        rep = m.get("repeats")
+        if isinstance(rep, dict) and rep.get("k"):
+            out[str(name)] = {
+                "k": rep["k"],
+                "passed": rep.get("passed") or {},
+                "outcomes": rep.get("outcomes") or {},
+                "answers": rep.get("answers") or {},
+            }
+    return out
+
+
 def page_data(result: dict[str, Any]) -> dict[str, Any]:
     """Everything the drill-down script needs, per suite."""
     candidate = result.get("candidate")
+    sent = (result.get("facts") or {}).get("prompts") or {}
     suites = []
     for suite in result.get("suites") or []:
         models = list(suite.get("models") or {})
@@ -150,14 +168,27 @@ def page_data(result: dict[str, Any]) -> dict[str, Any]:
                 ),
                 "cases": suite_cases(suite, models),
                 "judged": judge_verdicts(suite),
+                "repeats": repeat_answers(suite),
+                # The prompt as sent: {model: {shared: [messages], turns: {case: [...]}}}
+                "sent": sent.get(str(suite.get("name"))) or {},
             }
         )
     facts = result.get("facts") or {}
     prompts = facts.get("prompting") or {}
+    meta = result.get("model_meta") or {}
+
+    def drawn(name: str, identity: dict[str, Any]) -> Any:
+        """k and the seed the shots were drawn with (the run's seed when the config
+        gives none: the draw records it)."""
+        shots = (meta.get(name) or {}).get("shots")
+        if isinstance(shots, dict) and shots.get("k") is not None:
+            return {"k": shots.get("k"), "seed": shots.get("seed")}
+        return identity.get("shots")
+
     prompting = {
-        name: {**(prompts.get(name) or {}), "shots": identity.get("shots")}
+        name: {**(prompts.get(name) or {}), "shots": drawn(name, identity)}
         for name, identity in (facts.get("models") or {}).items()
-        if prompts.get(name) or identity.get("shots")
+        if prompts.get(name) or drawn(name, identity)
     }
     human = result.get("human") or {}
     votes = {k: v.get("votes") or [] for k, v in (human.get("item_votes") or {}).items()}

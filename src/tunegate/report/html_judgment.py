@@ -252,7 +252,7 @@ def judgment(result: dict[str, Any]) -> dict[str, Any] | None:
         "study_error": human.get("error"),
         "study_counts": (
             f"{human.get('n_votes', 0)} votes"
-            f"{votes_apart(human.get('n_both_bad'), human.get('n_skipped'))} on "
+            f"{votes_apart(human.get('n_both_bad'), human.get('n_skipped'), among=True)} on "
             f"{human.get('n_items_voted', 0)} of "
             f"{human.get('n_items', 0)} items"
             if human and not human.get("error")

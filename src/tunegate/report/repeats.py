@@ -31,10 +31,15 @@ def _figure(entry: Any) -> str:
 def repeat_rows(suite: SuiteResult) -> list[list[str]]:
     """One row per model asked each case several times, in :data:`REPEAT_HEADER` order;
     none when every model answered each case once."""
+    return stored_repeat_rows({name: m.repeats for name, m in suite.models.items()})
+
+
+def stored_repeat_rows(models: Mapping[str, Any]) -> list[list[str]]:
+    """:func:`repeat_rows` from each model's stored ``repeats`` (the JSON's
+    ``models.*.repeats``, as the HTML report reads them)."""
     rows = []
-    for name, m in suite.models.items():
-        rep = m.repeats
-        if not rep:
+    for name, rep in models.items():
+        if not isinstance(rep, Mapping) or not rep:
             continue
         metrics = rep.get("metrics") or {}
         missing = int(rep.get("missing_cases") or 0)

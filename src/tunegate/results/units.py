@@ -109,12 +109,15 @@ def percent(share: Any, digits: int = 1) -> str:
     return DASH if number is None else f"{number:.{digits}%}"
 
 
-def votes_apart(both_bad: Any, skipped: Any) -> str:
-    """`` (3 both bad, 2 skipped)`` after a count of votes for a side or a tie: the votes
-    that are in no preference; empty when there are none."""
+def votes_apart(both_bad: Any, skipped: Any, among: bool = False) -> str:
+    """`` (and 3 both bad, 2 skipped)`` after a count of votes for a side or a tie (the
+    votes in no preference, besides them), `` (3 both bad, 2 skipped among them)`` after a
+    count of all votes (``among``); empty when there are none."""
     parts = [
         f"{int(n)} {what}"
         for n, what in ((both_bad, "both bad"), (skipped, "skipped"))
         if isinstance(n, int) and n
     ]
-    return f" ({', '.join(parts)})" if parts else ""
+    if not parts:
+        return ""
+    return f" ({', '.join(parts)} among them)" if among else f" (and {', '.join(parts)})"

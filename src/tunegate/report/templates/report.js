@@ -184,12 +184,15 @@
       tr.appendChild(el("td", c[3] || ""));
       tr.appendChild(el("td", clip(c[1], 140)));
       tr.appendChild(el("td", clip(c[2], 80)));
-      c[4].forEach(function (o) {
+      c[4].forEach(function (o, i) {
         var td = el("td");
         if (!o) { td.textContent = "—"; } else {
           var mark = o[F.error] !== null ? el("span", "⚠ ", "err") : o[F.correct] ? el("span", "✓ ", "ok") : el("span", "✗ ", "bad");
           td.appendChild(mark);
           td.appendChild(document.createTextNode(o[F.error] !== null ? clip(o[F.error], 80) : clip(o[F.answer], 80)));
+          var rep = (s.repeats || {})[s.models[i]];
+          var got = rep ? rep.passed[c[0]] : undefined;
+          if (rep) { td.appendChild(el("span", " · " + (got === null || got === undefined ? "?" : got) + "/" + rep.k + " pass", "ci")); }
         }
         tr.appendChild(td);
       });
@@ -325,6 +328,26 @@
     return d;
   }
 
+  function shareText(rep, id) {  // "2 of 3 answers pass (66.7%)", or why there is no share
+    var got = rep.passed[id];
+    if (got === null || got === undefined) { return "an answer is missing: no share"; }
+    return got + " of " + rep.k + " answers pass (" + (100 * got / rep.k).toFixed(1) + "%)";
+  }
+  function repeatsOf(rep, id) {  // a model asked each case k times: every answer in order
+    var box = el("div", null, "repeats");
+    box.appendChild(el("h4", "asked " + rep.k + " times: " + shareText(rep, id)));
+    var outs = rep.outcomes[id] || [], said = rep.answers[id] || [];
+    var list = el("ol");
+    outs.forEach(function (o, j) {
+      var li = el("li");
+      li.appendChild(el("span", o === null ? "missing" : o ? "pass" : "fail", o === null ? "err" : o ? "ok" : "bad"));
+      li.appendChild(document.createTextNode(" " + (said[j] === null || said[j] === undefined ? "(no answer: the request failed)" : clip(said[j], 400))));
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+    return box;
+  }
+
   function detail() {
     var box = $("case-detail");
     var c = state.open;
@@ -364,15 +387,29 @@
       k.setAttribute("data-model", m);
       k.appendChild(el("h4", m + (m === s.candidate ? " (candidate)" : "")));
       if (!o) { k.appendChild(el("p", "no answer stored")); side.appendChild(k); return; }
+      var later = [];  // beneath the answer: every repeat's answer, the prompt
       var how = (data.prompting || {})[m];
-      if (how) {  // how the model was prompted: system prompt, template, k-shot draws
+      var sent = (s.sent || {})[m];
+      if (how || sent) {  // the prompt as sent (system, examples, this case's turn), else how it was made
         var d = el("details", null, "prompting");
-        d.appendChild(el("summary", "prompt"));
-        if (how.system) { d.appendChild(el("h4", "system")); d.appendChild(el("pre", how.system)); }
-        if (how.prompt) { d.appendChild(el("h4", "template")); d.appendChild(el("pre", how.prompt)); }
-        if (how.shots) { d.appendChild(el("p", how.shots.k + " examples drawn per case (seed " + how.shots.seed + ")")); }
-        k.appendChild(d);
+        d.appendChild(el("summary", sent ? "prompt as sent" : "prompt"));
+        if (sent) {
+          var own = sent.turns[c[0]] || [{ role: "user", content: c[1] === null ? "(the input, not stored)" : c[1] }];
+          sent.shared.concat(own).forEach(function (x, j) {
+            var example = j < sent.shared.length && x.role !== "system";
+            var turn = el("div", null, "turn");
+            turn.setAttribute("data-role", x.role);
+            turn.appendChild(el("h4", x.role + (example ? " (example)" : "")));
+            turn.appendChild(el("pre", x.content));
+            d.appendChild(turn);
+          });
+        } else if (how.system) { d.appendChild(el("h4", "system")); d.appendChild(el("pre", how.system)); }
+        if (how && how.prompt) { d.appendChild(el("h4", "template")); d.appendChild(el("pre", how.prompt)); }
+        if (how && how.shots) { d.appendChild(el("p", how.shots.k + " examples, drawn once with seed " + how.shots.seed + " and sent with every case")); }
+        later.push(d);
       }
+      var rep = (s.repeats || {})[m];
+      if (rep) { later.unshift(repeatsOf(rep, c[0])); }
       var bad = unparseable(s, o);
       var status = o[F.error] !== null ? "error" : bad ? "unparseable" : o[F.correct] ? "pass" : "fail";
       k.appendChild(el("span", status, o[F.error] !== null || bad ? "err" : o[F.correct] ? "ok" : "bad"));
@@ -392,11 +429,12 @@
       k.appendChild(dl([
         ["parsed", classifies(s) ? (o[F.error] !== null ? null : bad ? "unparseable" + (o[F.detail] ? ": " + o[F.detail] : "") : o[F.prediction]) : null],
         ["error", o[F.error]],
-        ["why it failed", why.join("; ")],
-        ["rubric judge", rubric.join("; ")],
+        ["why it failed", why.join("\n")],
+        ["rubric judge", rubric.join("\n")],
         ["scores", scores.join(", ")],
         ["latency", o[F.latency_ms] === null ? null : Number(o[F.latency_ms]).toFixed(1) + " ms"]
       ]));
+      later.forEach(function (x) { k.appendChild(x); });
       side.appendChild(k);
     });
     judged.filter(function (j) { return j[0] === "pair"; }).forEach(function (j) {
