@@ -58,7 +58,7 @@ def _result(tmp_path: Path, prices: dict[str, dict[str, Any]]) -> RunResult:
             "dataset": {"path": "x.jsonl"},
             "task": {"labels": LABELS},
             "models": models,
-            "bootstrap": 200,
+            "bootstrap": 1000,
         },
         source=tmp_path / "tunegate.yaml",
     )
@@ -187,3 +187,10 @@ def test_token_units_read_the_same_in_every_report(tmp_path: Path) -> None:
         assert per_1k in flat
         assert units.LATENCY_HEADER in flat
         assert units.latencies(m.latency_ms) in flat
+
+
+def test_counts_and_levels_read_the_same_in_markdown_and_html(tmp_path: Path) -> None:
+    result = _result(tmp_path, {"m": {"input_per_1m": 1.0}})
+    html = _text(render_html(to_json(result)))
+    assert "intervals 95% (1,000 bootstrap resamples)" in html
+    assert "95% intervals (1,000 bootstrap resamples)" in to_markdown(result)

@@ -361,8 +361,8 @@ def _facts(result: dict[str, Any]) -> dict[str, Any]:
             ("seed", result.get("seed")),
             (
                 "intervals",
-                f"{_g(result.get('confidence'))} "
-                f"({units.count(result.get('n_resamples'))} resamples)",
+                f"{units.percent(result.get('confidence'), 0)} "
+                f"({units.count(result.get('n_resamples'))} bootstrap resamples)",
             ),
             ("tunegate", facts.get("tunegate_version")),
             ("started", facts.get("started_at")),

@@ -143,7 +143,7 @@ def to_markdown(result: RunResult) -> str:
         out += [md_escape(x) + "  " for x in seq[:-1]] + [md_escape(seq[-1]), ""]
     out += [
         f"Run {md_escape(result.run_id, code=True)} · seed {result.seed} · {result.confidence:.0%} intervals "
-        f"({result.n_resamples} bootstrap resamples)",
+        f"({units.count(result.n_resamples)} bootstrap resamples)",
         "",
     ]
     for suite in result.suites:

@@ -458,8 +458,8 @@ def print_leakage(report: LeakageReport, train: str, test: str, console: Console
         p_test = report.label_proportions["test"][label]
         balance.add_row(
             label,
-            f"{count} ({p_train:.0%})",
-            f"{report.label_balance['test'][label]} ({p_test:.0%})",
+            f"{count} ({p_train:.1%})",
+            f"{report.label_balance['test'][label]} ({p_test:.1%})",
         )
     console.print(balance)
     console.print(f"largest label-share gap: {report.max_balance_gap:.1%}")
