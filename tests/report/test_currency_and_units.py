@@ -194,3 +194,16 @@ def test_counts_and_levels_read_the_same_in_markdown_and_html(tmp_path: Path) ->
     html = _text(render_html(to_json(result)))
     assert "intervals 95% (1,000 bootstrap resamples)" in html
     assert "95% intervals (1,000 bootstrap resamples)" in to_markdown(result)
+
+
+def test_a_cost_criterion_says_the_currency_it_compares_in(tmp_path: Path) -> None:
+    from tunegate.config import GateConfig
+    from tunegate.gate.criteria import evaluate_gate
+
+    result = _result(tmp_path, {"eu": {"input_per_1m": 2.0, "currency": "EUR"}})
+    gate = evaluate_gate(
+        result, GateConfig.model_validate({"criteria": [{"metric": "cost_per_1k", "max": 5}]})
+    )
+    crit = next(c for c in gate.criteria if c.criterion["metric"] == "cost_per_1k")
+    assert crit.status == "PASS"
+    assert "observed 3 EUR per 1,000 answers" in crit.reason

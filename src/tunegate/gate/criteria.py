@@ -185,7 +185,10 @@ class _Judge:
         if c.metric == "cost_per_1k":
             if model.cost is None:
                 return self.missing(c, judge, f"no price for {who} in the config")
-            return self._absolute(c, judge, float(model.cost["per_1k"]), None, model.n)
+            out = self._absolute(c, judge, float(model.cost["per_1k"]), None, model.n)
+            if model.cost.get("currency"):  # the threshold is in the model's own currency
+                out.reason += f" {model.cost['currency']} per 1,000 answers"
+            return out
         if c.metric.startswith("latency_"):
             return gate_evidence.latency(self, c, c.judge or "interval")
         if c.metric == "leakage":
