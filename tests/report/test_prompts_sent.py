@@ -57,3 +57,22 @@ def test_a_single_case_keeps_its_own_turn() -> None:
     sent = prompts_sent([("main", cases, {"m": Chat("Say: {}")})])["main"]["m"]
     assert sent["shared"] == [{"role": "system", "content": "Be brief."}, *SHOTS]
     assert sent["turns"] == {"only": [{"role": "user", "content": "Say: hi"}]}
+
+
+class TextPrompt:
+    """A local model sent a rendered text prompt (no chat messages)."""
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+
+    def render(self, case: Case) -> dict[str, Any]:
+        return {"prompt": self.template.format(case.text), "labels": [], "mode": "generate"}
+
+
+def test_a_text_prompt_is_kept_only_when_it_is_more_than_the_input() -> None:
+    cases = [Case(id="a", text="hello", reference="x"), Case(id="b", text="bye", reference="y")]
+    sent = prompts_sent(
+        [("main", cases, {"plain": TextPrompt("{}"), "framed": TextPrompt("Say: {}")})]
+    )["main"]
+    assert sent["plain"] == {"shared": [], "turns": {}}
+    assert sent["framed"]["turns"]["b"] == [{"role": "prompt", "content": "Say: bye"}]

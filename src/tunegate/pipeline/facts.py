@@ -118,6 +118,15 @@ def _shared_prefix(turns: list[list[dict[str, str]]]) -> int:
     return max(n, 0)
 
 
+def _only_input(turns: list[dict[str, str]], case: Case) -> bool:
+    """Whether a case's own turns are just its input (one user message or text prompt)."""
+    return (
+        len(turns) == 1
+        and turns[0]["role"] in ("user", "prompt")
+        and turns[0]["content"] == case.text
+    )
+
+
 def prompts_sent(
     suites: Sequence[tuple[str, Sequence[Case], Mapping[str, Backend]]],
 ) -> dict[str, dict[str, Any]]:
@@ -145,7 +154,7 @@ def prompts_sent(
             turns = {
                 case.id: rest
                 for case, messages in sent
-                if (rest := messages[cut:]) != [{"role": "user", "content": case.text}]
+                if not _only_input(rest := messages[cut:], case)
             }
             out.setdefault(suite, {})[name] = {"shared": sent[0][1][:cut], "turns": turns}
     return out
