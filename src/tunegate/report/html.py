@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
 from tunegate.report.batch import batch_lines_of
 from tunegate.report.files import write_atomic
 from tunegate.report.html_data import page_data, picks_label, script_json
+from tunegate.report.html_facts import run_facts
 from tunegate.report.html_judgment import judgment
 from tunegate.report.parsing import parsing_lines
 from tunegate.report.repeats import REPEAT_HEADER, REPEAT_NOTE, stored_repeat_rows
@@ -305,74 +305,6 @@ def _category_rows(
     return rows
 
 
-def _plain(value: Any) -> str:
-    """A fact's value as a reader writes it: lists joined, mappings as ``k=v``, no
-    Python literals."""
-    if isinstance(value, list | tuple):
-        return ", ".join(_plain(v) for v in value) or "none"
-    if isinstance(value, dict):
-        return "; ".join(f"{k}={_plain(v)}" for k, v in value.items()) or "none"
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def _local(value: Any, config_dir: Any) -> Any:
-    """A stored local path as the run facts show it: relative to the config's folder
-    (``facts.config_dir``) when inside it, ``~/...`` under the user's home."""
-    if not isinstance(value, str) or not Path(value).is_absolute():
-        return value
-    path = Path(os.path.normpath(value))
-    if isinstance(config_dir, str) and config_dir:
-        base = Path(config_dir).expanduser()
-        if path.is_relative_to(base):
-            return path.relative_to(base).as_posix() or "."
-    home = Path.home()
-    if home != Path("/") and path.is_relative_to(home):
-        return "~/" + path.relative_to(home).as_posix()
-    return value
-
-
-def _facts(result: dict[str, Any]) -> dict[str, Any]:
-    facts = result.get("facts") or {}
-    meta = result.get("model_meta") or {}
-    models = []
-    for name, identity in (facts.get("models") or {}).items():
-        shots = dict((meta.get(name) or {}).get("shots") or {})
-        if "path" in shots:  # the file the shots were drawn from
-            shots["path"] = _local(shots["path"], facts.get("config_dir"))
-        models.append(
-            {
-                "name": name,
-                "identity": ", ".join(
-                    f"{k}={_plain(v)}" for k, v in identity.items() if not isinstance(v, dict)
-                ),
-                "params": {k: _plain(v) for k, v in (identity.get("params") or {}).items()},
-                "shots": {k: _plain(v) for k, v in shots.items()} if shots else None,
-            }
-        )
-    return {
-        "rows": [
-            ("run", result.get("run_id")),
-            ("name", result.get("name")),
-            ("config SHA-256", facts.get("config_sha256")),
-            ("seed", result.get("seed")),
-            (
-                "intervals",
-                f"{units.percent(result.get('confidence'), 0)} "
-                f"({units.count(result.get('n_resamples'))} bootstrap resamples)",
-            ),
-            ("tunegate", facts.get("tunegate_version")),
-            ("started", facts.get("started_at")),
-            ("finished", facts.get("finished_at")),
-            ("duration", f"{facts['duration_s']:.1f} s" if "duration_s" in facts else None),
-        ],
-        "models": models,
-    }
-
-
 def _changes(result: dict[str, Any], diff: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Per suite of a diff: only the metrics whose value changed (at the three decimals
     shown), how many stayed the same, and each model's fixed / broken cases."""
@@ -433,7 +365,7 @@ def _context(result: dict[str, Any], diff: dict[str, Any] | None) -> dict[str, A
         "forest_n": forest_n,
         "suites": [_suite(result, s, i) for i, s in enumerate(result.get("suites") or [])],
         "judgment": judgment(result),
-        "facts": _facts(result),
+        "facts": run_facts(result),
         "notes": notes,
         "diff": diff,
         "changes": _changes(result, diff),
