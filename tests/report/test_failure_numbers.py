@@ -14,7 +14,7 @@ from tunegate.pipeline.evaluating import evaluate_run
 from tunegate.report.markdown import to_markdown
 from tunegate.results import RunResult
 from tunegate.runner import ModelRun
-from tunegate.scoring.base import Score, below
+from tunegate.scoring.base import Score, above, below
 from tunegate.store import Response
 
 REFERENCE = "the quick brown fox jumps over the lazy dog"
@@ -85,3 +85,42 @@ def test_markdown_lists_the_candidates_failing_cases_with_their_numbers(tmp_path
     assert "#### Cases half does not pass" in text
     row = next(r for r in result.cases if r.model == "half")
     assert f"- `{row.case_id}`: rouge: rougeL {below(row.scores['rougeL'], 0.7)}" in text
+
+
+def test_a_pass_rule_says_its_numbers_first(tmp_path: Path) -> None:
+    cases = [Case(id="c0", text="q", reference=REFERENCE)]
+    responses = {
+        "ok": Response(case_id="c0", model="ok", key="k1", text=REFERENCE),
+        "near": Response(
+            case_id="c0", model="near", key="k2", text="the quick brown fox jumps over the dog"
+        ),
+    }
+    config = parse_config(
+        {
+            "dataset": {"path": "x.jsonl"},
+            "task": {
+                "type": "generation",
+                "scorers": [{"type": "rouge", "threshold": 0.5}],
+                "pass": {"metric": "rougeL", "min": 0.99},
+            },
+            "models": {n: {"type": "python", "function": f"m:{n}"} for n in ("near", "ok")},
+            "bootstrap": 200,
+        },
+        source=tmp_path / "tunegate.yaml",
+    )
+    result = evaluate_run(config, "r", cases, {n: ModelRun(n, [r]) for n, r in responses.items()})
+    row = next(r for r in result.cases if r.model == "near")
+    value = row.scores["rougeL"]
+    assert 0.5 < value < 0.99  # the scorer passes it, the rule does not
+    assert not row.correct
+    assert row.failed == ["pass rule"]
+    assert row.detail == f"pass rule: rougeL {below(value, 0.99)}"
+    assert row.thresholds == {"rougeL": 0.99}
+    ok = next(r for r in result.cases if r.model == "ok")
+    assert ok.correct
+    assert ok.failed == []
+
+
+def test_an_upper_bound_reads_the_other_way() -> None:
+    assert above(0.5001, 0.5) == "0.5001 > 0.5"
+    assert above(0.7, 0.5) == "0.70 > 0.5"

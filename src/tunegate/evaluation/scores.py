@@ -14,6 +14,7 @@ from tunegate.data import Case
 from tunegate.data.response import Response
 from tunegate.results import CaseRow, Estimate, ModelResult
 from tunegate.scoring import structured
+from tunegate.scoring.base import above, below
 from tunegate.scoring.classification import (
     LabelParser,
     classification_report,
@@ -148,6 +149,7 @@ def score_generic(
     if pass_rule is not None and pass_rule.metric in values:
         column = values[pass_rule.metric]
         passed = column >= pass_rule.min if pass_rule.min is not None else column <= pass_rule.max
+        _explain_rule(pass_rule, column, passed, details, failed, thresholds)
     tools = any(s.reads_tool_calls for s in scorers)
     unparseable = [
         tools and r.error is None and structured.holds_no_call(c, r.text, r.output)
@@ -174,6 +176,34 @@ def score_generic(
         thresholds=thresholds,
         unparseable=unparseable,
     )
+
+
+#: The label a case failing the suite's ``pass`` rule gets in ``failed`` (and the filter).
+PASS_RULE = "pass rule"
+
+
+def _explain_rule(
+    rule: PassRule,
+    column: np.ndarray,
+    passed: np.ndarray,
+    details: list[str | None],
+    failed: list[list[str]],
+    thresholds: list[dict[str, float]],
+) -> None:
+    """A case the ``pass`` rule fails says so first, in numbers (``pass rule: rougeL 0.37
+    < 0.5``), whatever its scorers said; the bound joins its ``thresholds``."""
+    bound = rule.min if rule.min is not None else rule.max
+    if bound is None:
+        return
+    for i, ok in enumerate(passed.tolist()):
+        if ok:
+            continue
+        value = float(column[i])
+        short = below(value, bound) if rule.min is not None else above(value, bound)
+        reason = f"{PASS_RULE}: {rule.metric} {short}"
+        details[i] = f"{reason}; {details[i]}" if details[i] else reason
+        failed[i].insert(0, PASS_RULE)
+        thresholds[i][rule.metric] = bound
 
 
 def score_perplexity(name: str, responses: Sequence[Response]) -> ScoredModel:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DEFAULT_THRESHOLD", "NO_ANSWER", "Score", "below", "safe_score"]
+__all__ = ["DEFAULT_THRESHOLD", "NO_ANSWER", "Score", "above", "below", "safe_score"]
 
 #: ``passed`` threshold of the continuous text metrics (ROUGE, BLEU, chrF) and of
 #: custom scorers that return a bare number: ``passed = value >= threshold``.
@@ -72,6 +72,18 @@ class Score:
         if self.passed or self.threshold is None:
             return None
         return f"{metric} {below(self.value, self.threshold)}"
+
+
+def above(value: float, bound: float) -> str:
+    """``0.63 > 0.5``: the mirror of :func:`below` for an upper bound."""
+    if math.isnan(value):
+        return f"no value (needs <= {bound:g})"
+    text = f"{value:.2f}"
+    for digits in range(3, 8):
+        if float(text) > bound:
+            break
+        text = f"{value:.{digits}f}"
+    return f"{text} > {bound:g}"
 
 
 def below(value: float, threshold: float) -> str:
