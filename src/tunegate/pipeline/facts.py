@@ -161,8 +161,11 @@ def prompts_sent(
 
 
 def config_hash(config: Config) -> str:
-    """SHA-256 of the validated config (canonical JSON), the same for the same settings."""
-    dumped = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """SHA-256 of the validated config (canonical JSON), the same for the same settings.
+    Where the run is reported (``tracking:``) is not a setting of the evaluation: two runs
+    differing only in it have the same hash."""
+    settings = config.model_dump(mode="json", exclude={"tracking"})
+    dumped = json.dumps(settings, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(dumped.encode("utf-8")).hexdigest()
 
 
