@@ -183,7 +183,8 @@ def _expected_metrics(report: dict[str, Any]) -> dict[str, float]:
             key = f"{suite['name']}.{c['candidate']}_vs_{c['baseline']}.{c['metric']}_delta"
             put(key, c["delta"])
             put_ci(key, c["ci"])
-            put(f"{key}_p_value", c["p_value"])
+            if c.get("p_value_of") in (None, c["metric"]):  # beside the metric it tests
+                put(f"{key}_p_value", c["p_value"])
     put("gate.exit_code", report["gate"]["exit_code"])
     return out
 
@@ -220,6 +221,10 @@ def test_a_run_becomes_an_mlflow_run_equal_to_its_report(
     )
     assert "main.finetuned.accuracy_ci_low" in logged
     assert "extra.finetuned_vs_base.accuracy_delta" in logged
+    # McNemar's p tests accuracy: it is logged beside accuracy's delta, not macro-F1's.
+    assert "main.finetuned_vs_base.accuracy_delta_p_value" in logged
+    assert "main.finetuned_vs_base.macro_f1_delta" in logged
+    assert "main.finetuned_vs_base.macro_f1_delta_p_value" not in logged
 
     params = run.data.params
     assert params["seed"] == "7"

@@ -74,7 +74,10 @@ def metric_values(document: dict[str, Any]) -> dict[str, float]:
             pair = f"{key_part(comp['candidate'])}_vs_{key_part(comp['baseline'])}"
             key = f"{s}.{pair}.{key_part(comp['metric'])}_delta"
             key = _put(out, key, comp.get("delta"), comp.get("ci"))
-            _put(out, f"{key}_p_value", comp.get("p_value"))
+            # A p-value is logged beside the metric it tests only (McNemar's p tests
+            # the 0/1 metric named in ``p_value_of``, not the macro-F1 delta).
+            if comp.get("p_value_of") in (None, comp["metric"]):
+                _put(out, f"{key}_p_value", comp.get("p_value"))
     gate = document.get("gate")
     if isinstance(gate, dict):
         _put(out, "gate.exit_code", gate.get("exit_code"))
