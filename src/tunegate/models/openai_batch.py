@@ -30,9 +30,9 @@ from tunegate.config import OpenAIModel
 from tunegate.data import Case
 from tunegate.models.base import Completion, TransportError
 from tunegate.models.errors import http_status_error, malformed_error
-from tunegate.models.openai_chat import OPENAI_URL, OpenAIChatBackend, parse_chat
+from tunegate.models.openai_chat import OpenAIChatBackend, parse_chat
 from tunegate.models.transport import Transport
-from tunegate.secrets import clip, read_env, redact, resolve_refs
+from tunegate.secrets import clip, redact
 
 #: The endpoint every line of a batch calls (and the batch is created for).
 CHAT_ENDPOINT = "/v1/chat/completions"
@@ -176,14 +176,7 @@ class OpenAIBatchBackend(OpenAIChatBackend):
         self.endpoint = redact(self.base_url)
 
     async def start(self) -> None:
-        key_var = self.config.api_key_env
-        if key_var is None and self.base_url == OPENAI_URL:
-            key_var = "OPENAI_API_KEY"
-        where = f"models.{self.name}"
-        api_key = read_env(key_var, f"{where}.api_key_env") if key_var else "not-needed"
-        headers = {
-            h: resolve_refs(v, f"{where}.headers.{h}") for h, v in self.config.headers.items()
-        }
+        api_key, headers = self.credentials()
         self._transport = Transport(
             self.urls[:1],
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json", **headers},

@@ -90,7 +90,9 @@ class OpenAIChatBackend(BackendDefaults):
             if k not in known and k not in config.extra_body
         ]
 
-    async def start(self) -> None:
+    def credentials(self) -> tuple[str, dict[str, str]]:
+        """The API key (from ``api_key_env``; OPENAI_API_KEY for OpenAI's own URL) and the
+        configured headers with their ``${VAR}`` references resolved."""
         key_var = self.config.api_key_env
         if key_var is None and self.base_url == OPENAI_URL:
             key_var = "OPENAI_API_KEY"
@@ -99,6 +101,10 @@ class OpenAIChatBackend(BackendDefaults):
         headers = {
             h: resolve_refs(v, f"{where}.headers.{h}") for h, v in self.config.headers.items()
         }
+        return api_key, headers
+
+    async def start(self) -> None:
+        api_key, headers = self.credentials()
         if self.config.transport == "sdk":
             import openai
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from tunegate.config import Config
 from tunegate.data import Case
 from tunegate.models import Backend
+from tunegate.results.paths import shown_path
 from tunegate.secrets import redact
 from tunegate.version import __version__
 
@@ -28,22 +28,6 @@ from tunegate.version import __version__
 _SHOWN = ("type", "model", "function", "path", "gguf", "gguf_file", "adapter", "dtype")
 #: Of those, the local paths (``gguf`` names a packaged model, not a file).
 _PATHS = ("path", "gguf_file", "adapter")
-
-
-def shown_path(value: str, config_dir: str | Path | None) -> str:
-    """A local path as a report shows it: relative to the config's folder when inside it,
-    else under the user's home as ``~/...``, else as it is."""
-    if not Path(value).is_absolute():
-        return value
-    path = Path(os.path.normpath(value))  # ckpt/../x is x: never shown as inside the folder
-    bases = [Path(config_dir), Path(config_dir).resolve()] if config_dir is not None else []
-    for base in bases:
-        if path.is_relative_to(base):
-            return path.relative_to(base).as_posix() or "."
-    home = Path.home()
-    if home != Path("/") and path.is_relative_to(home):
-        return "~/" + path.relative_to(home).as_posix()
-    return value
 
 
 def home_short(path: str | Path) -> str:

@@ -4,11 +4,10 @@ paths relative to the config's folder (``facts.config_dir``)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from tunegate.results import units
+from tunegate.results.paths import shown_path
 
 
 def _plain(value: Any) -> str:
@@ -25,22 +24,6 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def _local(value: Any, config_dir: Any) -> Any:
-    """A stored local path as the run facts show it: relative to the config's folder
-    (``facts.config_dir``) when inside it, ``~/...`` under the user's home."""
-    if not isinstance(value, str) or not Path(value).is_absolute():
-        return value
-    path = Path(os.path.normpath(value))
-    if isinstance(config_dir, str) and config_dir:
-        base = Path(config_dir).expanduser()
-        if path.is_relative_to(base):
-            return path.relative_to(base).as_posix() or "."
-    home = Path.home()
-    if home != Path("/") and path.is_relative_to(home):
-        return "~/" + path.relative_to(home).as_posix()
-    return value
-
-
 def run_facts(result: dict[str, Any]) -> dict[str, Any]:
     """The run facts section: the run's identity and each model's, as a reader writes
     them (no Python literals, local paths relative to the config's folder)."""
@@ -50,7 +33,7 @@ def run_facts(result: dict[str, Any]) -> dict[str, Any]:
     for name, identity in (facts.get("models") or {}).items():
         shots = dict((meta.get(name) or {}).get("shots") or {})
         if "path" in shots:  # the file the shots were drawn from
-            shots["path"] = _local(shots["path"], facts.get("config_dir"))
+            shots["path"] = shown_path(shots["path"], facts.get("config_dir"))
         models.append(
             {
                 "name": name,
