@@ -73,6 +73,17 @@ async def test_errors_and_wrong_return_types_are_not_retryable() -> None:
     assert info.value.kind == "malformed"
     await backend.aclose()
     await number.aclose()
+
+    def quits(prompt: str) -> str:
+        raise SystemExit(0)  # a failed request, never the end of the run
+
+    leaving = CallableBackend("m", quits, timeout=None)
+    await leaving.start()
+    with pytest.raises(TransportError) as info:
+        await _send(leaving, "x")
+    assert str(info.value) == "model error: SystemExit: 0"
+    assert info.value.kind == "model"
+    await leaving.aclose()
     none = CallableBackend("m", lambda p: None, timeout=None)
     await none.start()
     assert await _send(none, "x") is None

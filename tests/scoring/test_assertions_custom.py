@@ -197,6 +197,20 @@ def test_exceptions_and_async_functions_fail_with_the_reason() -> None:
     assert score.detail is not None
     assert score.detail.endswith("broken raised ZeroDivisionError: division by zero")
 
+    def quits(case: Case, output: str | None) -> float:
+        raise SystemExit(0)  # would end tunegate with exit 0 (read as SHIP) if it escaped
+
+    exited = run_custom(quits, CASE, "x")
+    assert exited.passed is False
+    assert exited.detail is not None
+    assert exited.detail.endswith("quits raised SystemExit: 0")
+
+    def interrupted(case: Case, output: str | None) -> float:
+        raise KeyboardInterrupt  # Ctrl-C is the user's, not the scorer's: it stops the run
+
+    with pytest.raises(KeyboardInterrupt):
+        run_custom(interrupted, CASE, "x")
+
     async def asynchronous(case: Case, output: str | None) -> float:
         return 1.0
 

@@ -67,7 +67,9 @@ class CallableBackend(BackendDefaults):
                 value = await loop.run_in_executor(self._pool, self.fn, prompt)
                 if inspect.isawaitable(value):  # a lambda returning a coroutine
                     value = await value
-        except Exception as exc:
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            raise
+        except BaseException as exc:  # a SystemExit too: the function failed, not the run
             raise TransportError(
                 f"model error: {_describe(exc)}", retryable=False, kind="model"
             ) from None

@@ -237,7 +237,9 @@ def run_custom(
         else:
             available = {"case": case, "output": completion_text, "raw": output}
             result = fn(**{name: available[name] for name in plan})
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a SystemExit too: the scorer failed, not the run
         message = str(exc)
         return Score.failure(
             f"custom scorer {_describe(fn)} raised {type(exc).__name__}"
