@@ -211,9 +211,9 @@ def test_small_sample_warnings_below_the_documented_minimum() -> None:
     assert len(few) == 2
     assert "annotator agreement rests on 29 items (fewer than 30)" in few[0]
     assert "judge g's Cohen's κ against the human majority rests on 13 items" in few[1]
-    assert "7 of 1000 resamples left it undefined" in few[1]
+    assert "7 of 1,000 resamples left it undefined" in few[1]
     enough = small_sample_warnings(study(30, 30))
     assert enough == [
-        "study s: judge g's Cohen's κ; 7 of 1000 resamples left it undefined "
+        "study s: judge g's Cohen's κ; 7 of 1,000 resamples left it undefined "
         "(one label everywhere) and count at both ends of its range"
     ]

@@ -232,7 +232,7 @@ def _undefined(block: Mapping[str, Any], n_resamples: int) -> str:
     if not k:
         return ""
     return (
-        f"; {k} of {n_resamples} resamples left it undefined (one label everywhere) "
+        f"; {k:,} of {n_resamples:,} resamples left it undefined (one label everywhere) "
         "and count at both ends of its range"
     )
 
