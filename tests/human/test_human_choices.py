@@ -124,7 +124,7 @@ def test_skips_and_both_bad_are_not_ties_in_the_report(tmp_path: Path) -> None:
     assert "12 votes (3 both bad, 3 can't judge: not in the preference)" in text
     row = next(line for line in text.splitlines() if line.startswith("│ overall"))
     cells = [c.strip() for c in row.strip("│ ").split("│")]
-    assert cells[2:] == ["3 / 2 / 1", "75.0%", "0.625", "6", "3", "3"], cells
+    assert cells[2:] == ["3 / 2 / 1", "75.0%", "0.6250", "6", "3", "3"], cells
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from tunegate.human.agreement import (
 from tunegate.human.calibration import calibrate, human_majority
 from tunegate.human.store import BOTH_BAD, CHOICES, SKIP, HumanStore, StudyItem, Vote
 from tunegate.human.study import OVERALL
+from tunegate.results.wording import p_text
 from tunegate.stats import sign_test
 
 if TYPE_CHECKING:
@@ -349,7 +350,7 @@ def render_report(result: Mapping[str, Any], console: Console) -> None:
             _with_ci(b["win_rate"]),
             f"{b['wins']} / {b['ties']} / {b['losses']}",
             _pct(b["decisive_rate"]),
-            f"{b['sign_test_p']:.3g}",
+            p_text(b["sign_test_p"]),
             str(b["n_votes"]),
             str(b.get("both_bad", 0)),
             str(b.get("skipped", 0)),
@@ -371,7 +372,7 @@ def render_report(result: Mapping[str, Any], console: Console) -> None:
     pos = result["position_bias"]
     console.print(
         f"Position bias: the left output wins {_with_ci(pos['left_win_rate'])} of "
-        f"{pos['n_decisive']} decisive votes (sign test p {pos['sign_test_p']:.3g})"
+        f"{pos['n_decisive']} decisive votes (sign test p {p_text(pos['sign_test_p'])})"
     )
     summary = result.get("annotator_summary") or []
     if summary:
