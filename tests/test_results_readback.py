@@ -52,7 +52,7 @@ def test_stored_result_reads_back_typed(stored: dict[str, Any]) -> None:
 ADDED = {
     "comparisons": {"n_excluded": 0, "excluded": {}, "per_case": "", "p_value_of": ""},
     "category_comparisons": {"n_excluded": 0, "excluded": {}},
-    "cases": {"thresholds": {}},  # issue 23: the thresholds behind a failed scorer
+    "cases": {"thresholds": {}, "scorer_errors": []},  # issue 23; scorer errors
 }
 
 
@@ -70,6 +70,7 @@ def _without_added(data: dict[str, Any]) -> dict[str, Any]:
             assert model.pop("parsing") is None
             assert model.pop("repeats") is None  # issue 24: asked each case once
             assert model.pop("batch") is None  # issue 24: not sent through a batch API
+            assert model.pop("scorer_errors") == {}  # no scorer failed to score a case
     return out
 
 

@@ -4,7 +4,8 @@ Every comparison rests on the cases both models answered: a case where either mo
 request failed (a transport error, ``ScoredModel.errors``) is missing evidence, not a
 wrong answer, so it is left out of the pairing and counted in ``n_excluded`` with its
 reason in ``excluded`` (``candidate error``, ``baseline error``, ``both errors``; for a
-per-case metric also ``no value``, e.g. a judge that did not grade the case). An
+per-case metric also ``scorer error``, a scorer that could not score either model's
+answer, and ``no value``, e.g. a judge that did not grade the case). An
 unparseable answer is an answer: it stays in, counted wrong. With no case answered by
 both, the comparison still exists, with ``n == 0``, no interval (NaN) and no p-value.
 """
@@ -51,8 +52,10 @@ def exclusions(
     baseline: ScoredModel,
     keep: Mask,
     idx: Sequence[int] | None = None,
+    metric: str | None = None,
 ) -> dict[str, int]:
-    """Why the cases outside ``keep`` (within ``idx``, default all) were left out."""
+    """Why the cases outside ``keep`` (within ``idx``, default all) were left out; with
+    ``metric``, a case either model's scorer could not score is a ``scorer error``."""
     n = len(candidate.correct)
     where = np.asarray(idx if idx is not None else range(n), dtype=np.intp)
     a, b = _errors(candidate, n)[where], _errors(baseline, n)[where]
@@ -62,6 +65,13 @@ def exclusions(
         "baseline error": int(np.count_nonzero(~a & b)),
         "both errors": int(np.count_nonzero(a & b)),
     }
+    if metric is not None:
+        unscored = np.zeros(n, dtype=bool)
+        for model in (candidate, baseline):
+            mask = model.scorer_errors.get(metric)
+            if mask is not None and mask.size == n:
+                unscored |= mask
+        counts["scorer error"] = int(np.count_nonzero(unscored[where] & ~(a | b) & left_out))
     counts["no value"] = int(np.count_nonzero(left_out)) - sum(counts.values())
     return {k: v for k, v in counts.items() if v > 0}
 
@@ -192,7 +202,7 @@ def compare_generic(
             continue
         va, vb = candidate.values[metric], baseline.values[metric]
         keep = both & ~(np.isnan(va) | np.isnan(vb))
-        excluded = exclusions(candidate, baseline, keep)
+        excluded = exclusions(candidate, baseline, keep, metric=metric)
         if not keep.any():
             out.append(_no_pairs(candidate, baseline, metric, excluded, metric))
             continue

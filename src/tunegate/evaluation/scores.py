@@ -62,6 +62,9 @@ class ScoredModel:
     unparseable: list[bool] = field(default_factory=list)  # e.g. no tool call in the answer
     # classification: how the answers became labels (rule, exact/matched/unparseable counts)
     parsing: dict[str, Any] = field(default_factory=dict)
+    # per metric, per case: the scorer could not score the case (it raised or returned
+    # something unusable, ``Score.error``); its value is NaN, so it is left out
+    scorer_errors: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def score_classification(
@@ -111,12 +114,15 @@ def score_generic(
 
     For tool-call scorers an answer that holds no call where calls were expected is
     unparseable (counted apart, like an unparseable label; it also fails).
-    A scorer that raises records a failed case with the reason; it never aborts.
+    A scorer that raises (or returns something unusable) never aborts: the case is not
+    scored on that scorer's metrics (NaN, left out of their means and pairings), counted
+    in ``scorer_errors`` and, having no passing score, does not pass.
     Corpus-level BLEU/chrF (the model's metric; sentence-level values pair cases)
     are computed here too.
     """
     metrics = [m for s in scorers for m in s.metrics]
     values = {m: np.zeros(len(cases), dtype=float) for m in metrics}
+    unscored = {m: np.zeros(len(cases), dtype=bool) for m in metrics}
     passed = np.ones(len(cases), dtype=bool)
     details: list[str | None] = []
     failed: list[list[str]] = []
@@ -130,6 +136,9 @@ def score_generic(
             for metric in scorer.metrics:
                 got = scores.get(metric)
                 values[metric][i] = got.value if got is not None else 0.0
+                if got is not None and got.scorer_error:
+                    values[metric][i] = np.nan
+                    unscored[metric][i] = True
             main = scores.get(scorer.metrics[0])
             if main is None or not main.passed:
                 passed[i] = False
@@ -175,6 +184,7 @@ def score_generic(
         failed=failed,
         thresholds=thresholds,
         unparseable=unparseable,
+        scorer_errors=unscored,
     )
 
 
@@ -316,6 +326,7 @@ def _model_result(
         error_kinds=dict(kinds),
         first_errors=[e for e in first_errors if e is not None],
         categories=category_pass_rates(scored, cases, confidence),
+        scorer_errors={m: int(v.sum()) for m, v in scored.scorer_errors.items() if v.any()},
         tokens_per_1k={
             "prompt": sum(prompt) / len(prompt) * 1000.0 if prompt else None,
             "completion": sum(completion) / len(completion) * 1000.0 if completion else None,
@@ -443,8 +454,23 @@ def case_rows(scored: ScoredModel, cases: Sequence[Case]) -> list[CaseRow]:
             scores={k: v[i] for k, v in columns.items() if v[i] == v[i]},  # NaN != NaN
             failed=list(scored.failed[i]) if scored.failed else [],
             thresholds=dict(scored.thresholds[i]) if scored.thresholds else {},
+            scorer_errors=[m for m, v in scored.scorer_errors.items() if v[i]],
         )
         for i, (case, resp, pred) in enumerate(
             zip(cases, scored.responses, scored.predictions, strict=True)
         )
     ]
+
+
+def scorer_error_notes(models: dict[str, ModelResult]) -> list[str]:
+    """One warning per model whose scorers could not score some cases: ``finetuned: scorer
+    errors on bad 20 of 20 cases (left out of those metrics: fix the scorer)``."""
+    notes = []
+    for m in models.values():
+        if m.scorer_errors:
+            counts = ", ".join(f"{k} {v} of {m.n}" for k, v in m.scorer_errors.items())
+            notes.append(
+                f"{m.name}: scorer errors on {counts} cases (left out of those metrics; "
+                "see the cases' details and fix the scorer)"
+            )
+    return notes

@@ -11,7 +11,8 @@ interval (:mod:`tunegate.gate.evidence`). ``judge:`` overrides either.
 
 A criterion on another model's own value (``model:``, e.g. a baseline's or a judge's
 error rate) can hold a SHIP back but cannot fail the candidate: over its limit it is
-INCONCLUSIVE, naming the model.
+INCONCLUSIVE, naming the model. A criterion on a metric whose scorer could not score
+more cases than the error limit is INCONCLUSIVE too (:mod:`tunegate.gate.scorer_errors`).
 
 SHIP needs every criterion to PASS; one FAIL gives ITERATE; anything else is
 INCONCLUSIVE. Because every criterion must pass, each at level ``confidence``,
@@ -34,6 +35,7 @@ from tunegate.gate.judges import (
     trust_problem,
 )
 from tunegate.gate.repeats import REPEAT_CRITERIA, repeat_metric
+from tunegate.gate.scorer_errors import hold_for_scorer_errors
 from tunegate.results import (
     CategoryComparison,
     Comparison,
@@ -150,6 +152,7 @@ class _Judge:
     def judge(self, c: Criterion) -> CriterionResult:
         judge = c.judge or ("observed" if c.metric in OBSERVED_METRICS else "interval")
         out = self._judge(c, judge)
+        out = hold_for_scorer_errors(self.run, self.gate, c, self.candidate, out)
         who = c.model or self.candidate
         return gate_evidence.hold_back(self, out, who, f"{who} is not the candidate")
 

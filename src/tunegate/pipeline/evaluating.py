@@ -73,7 +73,7 @@ def evaluate_suite(
     from tunegate.evaluation.compare import compare_categories
     from tunegate.evaluation.judging import judge_scorers
     from tunegate.evaluation.kinds import ModelScoring, compare_models, score_model, suite_notes
-    from tunegate.evaluation.scores import case_rows, category_indices
+    from tunegate.evaluation.scores import case_rows, category_indices, scorer_error_notes
 
     task, kind = suite.task, suite.task.kind
     main = config.is_main(suite)
@@ -162,6 +162,7 @@ def evaluate_suite(
     from tunegate.models import suite_models
 
     notes += unparseable_notes(suite, models, suite_models(config, suite))
+    notes += scorer_error_notes(models)
     regression = None
     if suite.base is not None:
         regression = {

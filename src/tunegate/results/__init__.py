@@ -144,6 +144,9 @@ class ModelResult(_Result):
     repeats: dict[str, Any] | None = None
     # batch: true (issue 24): {batches: [ids], resumed: [ids], requests, failed, price}
     batch: dict[str, Any] | None = None
+    # Per metric, the cases its scorer could not score (it raised or returned something
+    # unusable): left out of the metric and its pairings; only metrics with some.
+    scorer_errors: dict[str, int] = Field(default_factory=dict)
 
 
 class Comparison(_Result):
@@ -216,6 +219,8 @@ class CaseRow(_Result):
     # The threshold each failed scorer's main metric was held to ({"rougeL": 0.5}; its
     # value is in ``scores``): "rougeL 0.37 < 0.5" in the reports. Empty when passing.
     thresholds: dict[str, Real] = Field(default_factory=dict)
+    # The metrics whose scorer could not score this case (missing evidence, not failed).
+    scorer_errors: list[str] = Field(default_factory=list)
 
 
 class SuiteResult(_Result):

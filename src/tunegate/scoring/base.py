@@ -6,6 +6,11 @@ output (no text, invalid JSON, a tool call with unparseable arguments, ...) give
 only for configuration mistakes (a broken JSON schema, an invalid regular
 expression), which are the user's to fix before any model is called.
 :func:`safe_score` enforces the convention around code that might still raise.
+
+A scorer that could not score a case (it raised, or returned something that is not a
+score) gives :meth:`Score.error` (``scorer_error=True``): missing evidence, not a wrong
+answer. The evaluation leaves such a case out of that metric and counts it
+(``scorer_errors``), and the gate holds a criterion on it undecided over the error limit.
 """
 
 from __future__ import annotations
@@ -42,11 +47,21 @@ class Score:
     detail: str | None = None
     parts: dict[str, float] = field(default_factory=dict)
     threshold: float | None = field(default=None, compare=False)  # not part of equality
+    #: True: the scorer could not score the case (it raised or returned something
+    #: unusable); not a wrong answer but missing evidence (see the module docstring).
+    scorer_error: bool = False
 
     @classmethod
     def failure(cls, detail: str, parts: dict[str, float] | None = None) -> Score:
         """A failed score: ``value = 0``, ``passed = False``, with the reason."""
         return cls(0.0, False, detail, dict(parts or {}))
+
+    @classmethod
+    def error(cls, detail: str) -> Score:
+        """The scorer could not score this case (``detail`` says why): ``value = 0``,
+        ``passed = False`` and ``scorer_error = True``, so it is counted apart and left
+        out of the metric, never read as a wrong answer."""
+        return cls(0.0, False, detail, {}, None, True)
 
     @classmethod
     def from_bool(cls, ok: bool, detail: str | None = None) -> Score:

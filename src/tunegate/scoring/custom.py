@@ -27,8 +27,9 @@ It returns one of:
   that overrides the threshold);
 * a :class:`~tunegate.scoring.base.Score`.
 
-Anything else, a number outside ``[0, 1]`` or NaN, or an exception gives a failed
-Score whose ``detail`` says what went wrong; the run goes on.
+Anything else, a number outside ``[0, 1]`` or NaN, or an exception gives a scorer error
+(:meth:`Score.error`: the case is unscored, not failed) whose ``detail`` says what went
+wrong; the run goes on.
 """
 
 from __future__ import annotations
@@ -241,7 +242,7 @@ def run_custom(
         raise
     except BaseException as exc:  # a SystemExit too: the scorer failed, not the run
         message = str(exc)
-        return Score.failure(
+        return Score.error(
             f"custom scorer {_describe(fn)} raised {type(exc).__name__}"
             + (f": {message}" if message else "")
         )
@@ -249,10 +250,10 @@ def run_custom(
         close = getattr(result, "close", None)
         if callable(close):
             close()
-        return Score.failure(
+        return Score.error(
             f"custom scorer {_describe(fn)} returned an awaitable; it must be synchronous"
         )
     converted = _to_score(result, threshold)
     if isinstance(converted, str):
-        return Score.failure(f"custom scorer {_describe(fn)} {converted}")
+        return Score.error(f"custom scorer {_describe(fn)} {converted}")
     return converted

@@ -175,7 +175,8 @@ class BuiltScorer:
     higher_is_better: bool = True
 
     def __call__(self, case: Case, response: Response) -> dict[str, Score]:
-        """Scores by metric name; an exception becomes a failed score for every metric."""
+        """Scores by metric name; an exception becomes a scorer error (:meth:`Score.error`)
+        for every metric: the case is unscored, not failed."""
         try:
             scores = self.fn(case, response)
         except Exception as exc:  # a scorer must never abort the run
@@ -183,7 +184,7 @@ class BuiltScorer:
             why = f"scorer {self.label} failed: {type(exc).__name__}" + (
                 f": {message}" if message else ""
             )
-            return {m: Score.failure(why) for m in self.metrics}
+            return {m: Score.error(why) for m in self.metrics}
         return scores
 
 

@@ -1,0 +1,141 @@
+"""A scorer that could not score a case (it raised, or returned something unusable) is
+missing evidence, not a wrong answer (docs/gate.md, "Scorer errors").
+
+The runs go through the real :func:`tunegate.pipeline.evaluating.evaluate_run` with a
+custom scorer loaded from a file; the expected counts follow from the constructed answers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from tunegate.config import parse_config
+from tunegate.data import Case
+from tunegate.pipeline.evaluating import evaluate_run
+from tunegate.results import RunResult
+from tunegate.runner import ModelRun
+from tunegate.store import Response
+
+SCORER = """
+BROKEN = set({broken!r})
+
+def check(case, output):
+    if case.id in BROKEN:
+        raise RuntimeError("scorer bug")
+    return output == case.reference
+"""
+
+
+def _cases(n: int) -> list[Case]:
+    return [Case(id=f"c{i:03d}", text=f"question {i}", reference=f"answer {i}") for i in range(n)]
+
+
+def _run(name: str, cases: Sequence[Case], right: Sequence[bool]) -> ModelRun:
+    responses = [
+        Response(
+            case_id=c.id,
+            model=name,
+            key=f"{name}/{c.id}",
+            text=c.reference if ok else "something else",
+            latency_ms=3.0,
+        )
+        for c, ok in zip(cases, right, strict=True)
+    ]
+    return ModelRun(name, responses)
+
+
+def _evaluate(
+    tmp_path: Path, n: int, broken: Sequence[int], tuned: Sequence[bool], base: Sequence[bool]
+) -> RunResult:
+    cases = _cases(n)
+    scorer = tmp_path / "scorer_file.py"
+    scorer.write_text(SCORER.format(broken=[cases[i].id for i in broken]), encoding="utf-8")
+    config = parse_config(
+        {
+            "dataset": {"path": "unused.jsonl"},
+            "task": {
+                "type": "generation",
+                "scorers": [{"type": "custom", "name": "check", "function": f"{scorer}:check"}],
+            },
+            "models": {
+                m: {"type": "python", "function": "toy.models:predict"} for m in ("tuned", "base")
+            },
+            "compare": {"candidate": "tuned"},
+        }
+    )
+    runs = {"tuned": _run("tuned", cases, tuned), "base": _run("base", cases, base)}
+    return evaluate_run(config, "run-scorer-errors", cases, runs)
+
+
+def test_a_scorer_failing_on_every_case_leaves_the_gate_inconclusive(tmp_path: Path) -> None:
+    # Today's bug: every case scored 0 for both models, delta 0 [0, 0], SHIP.
+    result = _evaluate(tmp_path, 20, range(20), [True] * 20, [False] * 20)
+    assert result.gate is not None
+    assert result.gate.verdict == "INCONCLUSIVE"
+    assert result.gate.exit_code == 3
+    primary = result.gate.criteria[0]
+    assert primary.criterion["metric"] == "check"
+    assert primary.status == "INCONCLUSIVE"
+    assert "scorer check failed on 20 of 20 cases of tuned" in primary.reason
+    assert "fix the scorer" in primary.reason
+    comp = result.main.comparisons[0]
+    assert (comp.n, comp.n_excluded, comp.excluded) == (0, 20, {"scorer error": 20})
+    for name in ("tuned", "base"):
+        model = result.main.models[name]
+        assert model.scorer_errors == {"check": 20}
+        assert model.metrics["check"].value is None  # no case was scored: no value
+        assert model.errors == 0  # the requests did not fail
+    rows = [r for r in result.main.cases if r.model == "tuned"]
+    assert all(r.scorer_errors == ["check"] and "check" not in r.scores for r in rows)
+    assert any("scorer errors on check 20 of 20" in n for n in result.main.notes)
+    # The JSON keeps the counts.
+    data = json.loads(json.dumps(result.to_dict()))
+    main = data["suites"][0]
+    assert main["models"]["tuned"]["scorer_errors"] == {"check": 20}
+    assert main["cases"][0]["scorer_errors"] == ["check"]
+    assert main["comparisons"][0]["excluded"] == {"scorer error": 20}
+
+
+def test_one_scorer_error_in_200_cases_is_left_out_and_the_gate_still_decides(
+    tmp_path: Path,
+) -> None:
+    # tuned right on every case, base on every other: a real difference of 0.5.
+    n = 200
+    result = _evaluate(tmp_path, n, [7], [True] * n, [i % 2 == 0 for i in range(n)])
+    comp = result.main.comparisons[0]
+    assert comp.n == 199  # today: 200, case 7 counted as wrong for both
+    assert comp.excluded == {"scorer error": 1}
+    assert comp.candidate_value == 1.0  # case 7 is not a wrong answer of tuned
+    assert result.main.models["tuned"].metrics["check"].value == 1.0
+    assert result.main.models["tuned"].scorer_errors == {"check": 1}
+    assert result.gate is not None
+    assert result.gate.verdict == "SHIP"  # 1 of 200 = 0.5%, within the 1% limit
+    assert "1 left out: scorer error 1" in result.gate.criteria[0].reason
+
+
+def test_the_gate_error_limit_applies_to_scorer_errors(tmp_path: Path) -> None:
+    # 3 of 200 cases (1.5%) unscored for both: above the default 1% limit.
+    n = 200
+    result = _evaluate(tmp_path, n, [1, 2, 3], [True] * n, [i % 2 == 0 for i in range(n)])
+    assert result.gate is not None
+    assert result.gate.verdict == "INCONCLUSIVE"
+    reason = result.gate.criteria[0].reason
+    assert "scorer check failed on 3 of 200 cases of tuned (1.5%, above the 1% limit)" in reason
+    assert "of base" in reason  # the baseline's scorer errors count too
+
+
+def test_a_legitimately_failing_answer_is_still_a_wrong_answer(tmp_path: Path) -> None:
+    # No scorer error: base's wrong answers fail the check and count as wrong.
+    n = 40
+    result = _evaluate(tmp_path, n, [], [True] * n, [False] * n)
+    base = result.main.models["base"]
+    assert base.scorer_errors == {}
+    assert base.metrics["check"].value == 0.0
+    comp = result.main.comparisons[0]
+    assert (comp.n, comp.n_excluded, comp.delta) == (40, 0, 1.0)
+    rows = [r for r in result.main.cases if r.model == "base"]
+    assert all(r.scorer_errors == [] and r.scores["check"] == 0.0 and not r.correct for r in rows)
+    assert result.gate is not None
+    assert result.gate.verdict == "SHIP"
