@@ -22,6 +22,7 @@ SCORER = """
 BROKEN = set({broken!r})
 
 def check(case, output):
+    output.strip()  # raises on a failed request's missing answer, as user code may
     if case.id in BROKEN:
         raise RuntimeError("scorer bug")
     return output == case.reference
@@ -32,22 +33,30 @@ def _cases(n: int) -> list[Case]:
     return [Case(id=f"c{i:03d}", text=f"question {i}", reference=f"answer {i}") for i in range(n)]
 
 
-def _run(name: str, cases: Sequence[Case], right: Sequence[bool]) -> ModelRun:
+def _run(
+    name: str, cases: Sequence[Case], right: Sequence[bool], failed: Sequence[int] = ()
+) -> ModelRun:
     responses = [
         Response(
             case_id=c.id,
             model=name,
             key=f"{name}/{c.id}",
-            text=c.reference if ok else "something else",
+            text=None if i in failed else c.reference if ok else "something else",
+            error="HTTP 503: overloaded" if i in failed else None,
             latency_ms=3.0,
         )
-        for c, ok in zip(cases, right, strict=True)
+        for i, (c, ok) in enumerate(zip(cases, right, strict=True))
     ]
     return ModelRun(name, responses)
 
 
 def _evaluate(
-    tmp_path: Path, n: int, broken: Sequence[int], tuned: Sequence[bool], base: Sequence[bool]
+    tmp_path: Path,
+    n: int,
+    broken: Sequence[int],
+    tuned: Sequence[bool],
+    base: Sequence[bool],
+    failed: Sequence[int] = (),
 ) -> RunResult:
     cases = _cases(n)
     scorer = tmp_path / "scorer_file.py"
@@ -65,7 +74,7 @@ def _evaluate(
             "compare": {"candidate": "tuned"},
         }
     )
-    runs = {"tuned": _run("tuned", cases, tuned), "base": _run("base", cases, base)}
+    runs = {"tuned": _run("tuned", cases, tuned, failed), "base": _run("base", cases, base)}
     return evaluate_run(config, "run-scorer-errors", cases, runs)
 
 
@@ -137,5 +146,21 @@ def test_a_legitimately_failing_answer_is_still_a_wrong_answer(tmp_path: Path) -
     assert (comp.n, comp.n_excluded, comp.delta) == (40, 0, 1.0)
     rows = [r for r in result.main.cases if r.model == "base"]
     assert all(r.scorer_errors == [] and r.scores["check"] == 0.0 and not r.correct for r in rows)
+    assert result.gate is not None
+    assert result.gate.verdict == "SHIP"
+
+
+def test_a_scorer_tripping_on_a_failed_request_is_the_request_error_only(
+    tmp_path: Path,
+) -> None:
+    # The scorer raises on tuned's missing answer (case 3): that case is a failed request
+    # (counted in errors, left out as "candidate error"), not also a scorer error.
+    n = 200
+    result = _evaluate(tmp_path, n, [], [True] * n, [i % 2 == 0 for i in range(n)], [3])
+    tuned = result.main.models["tuned"]
+    assert tuned.errors == 1
+    assert tuned.scorer_errors == {}
+    comp = result.main.comparisons[0]
+    assert (comp.n, comp.excluded) == (199, {"candidate error": 1})
     assert result.gate is not None
     assert result.gate.verdict == "SHIP"

@@ -136,7 +136,10 @@ def score_generic(
             for metric in scorer.metrics:
                 got = scores.get(metric)
                 values[metric][i] = got.value if got is not None else 0.0
-                if got is not None and got.scorer_error:
+                # A failed request is missing already (counted in ``errors``, a wrong
+                # answer in the model's own metrics): a scorer tripping on its absent
+                # answer adds nothing.
+                if got is not None and got.scorer_error and response.error is None:
                     values[metric][i] = np.nan
                     unscored[metric][i] = True
             main = scores.get(scorer.metrics[0])
