@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tunegate.config import parse_config
 from tunegate.data import Case
@@ -57,6 +58,7 @@ def _evaluate(
     tuned: Sequence[bool],
     base: Sequence[bool],
     failed: Sequence[int] = (),
+    gate: list[dict[str, Any]] | None = None,
 ) -> RunResult:
     cases = _cases(n)
     scorer = tmp_path / "scorer_file.py"
@@ -72,6 +74,7 @@ def _evaluate(
                 m: {"type": "python", "function": "toy.models:predict"} for m in ("tuned", "base")
             },
             "compare": {"candidate": "tuned"},
+            **({"gate": {"criteria": gate}} if gate is not None else {}),
         }
     )
     runs = {"tuned": _run("tuned", cases, tuned, failed), "base": _run("base", cases, base)}
@@ -164,3 +167,23 @@ def test_a_scorer_tripping_on_a_failed_request_is_the_request_error_only(
     assert (comp.n, comp.excluded) == (199, {"candidate error": 1})
     assert result.gate is not None
     assert result.gate.verdict == "SHIP"
+
+
+def test_the_gate_error_rate_limit_is_the_scorer_error_limit(tmp_path: Path) -> None:
+    # 3 of 200 (1.5%) unscored: within a gate allowing 5% errors, the criterion decides.
+    n = 200
+    gate = [
+        {"metric": "check", "vs": "base", "min_delta": 0.1},
+        {"metric": "error_rate", "max": 0.05},
+    ]
+    result = _evaluate(
+        tmp_path, n, [1, 2, 3], [True] * n, [i % 2 == 0 for i in range(n)], gate=gate
+    )
+    assert result.gate is not None
+    assert result.gate.criteria[0].status == "PASS"
+    assert "3 left out: scorer error 3" in result.gate.criteria[0].reason
+    strict = _evaluate(
+        tmp_path, n, [1, 2, 3], [True] * n, [i % 2 == 0 for i in range(n)], gate=gate[:1]
+    )
+    assert strict.gate is not None
+    assert strict.gate.criteria[0].status == "INCONCLUSIVE"  # no error_rate: 1% default
