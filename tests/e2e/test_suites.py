@@ -220,9 +220,12 @@ def test_failures_are_recorded_per_case_with_reasons(result: Any) -> None:
     assert tuned["q6"].error is not None
     assert "crashed" in tuned["q6"].error
     assert not tuned["q6"].correct
-    # The custom scorer raised on a Berlin answer: that case failed, the run went on.
+    # The custom scorer raised on a Berlin answer: that case is unscored on its metric
+    # (a scorer error, not a wrong answer) and does not pass; the run went on.
     assert not tuned["q8"].correct
     assert "exploding_scorer raised ValueError" in (tuned["q8"].detail or "")
+    assert tuned["q8"].scorer_errors == ["exploding_scorer"]
+    assert "exploding_scorer" not in tuned["q8"].scores
     base = _rows(qa, "base")
     assert not base["q7"].correct
     assert "banana" in (base["q7"].detail or "")
@@ -241,8 +244,13 @@ def test_per_category_metrics_and_paired_category_deltas(result: Any) -> None:
         em = np.mean([tuned[k].scores["exact_match"] for k in ids])
         assert info["metrics"]["exact_match"] == pytest.approx(em)
         comp = next(c for c in qa.category_comparisons if c.category == category)
-        # Paired on the cases both models answered: a failed request (q6) is left out.
-        both = [k for k in ids if tuned[k].error is None and base[k].error is None]
+        # Paired on the cases both models answered and every scorer scored: a failed
+        # request (q6) and a case the exploding scorer could not score are left out.
+        both = [
+            k
+            for k in ids
+            if all(r[k].error is None and not r[k].scorer_errors for r in (tuned, base))
+        ]
         delta = np.mean([tuned[k].correct for k in both]) - np.mean([base[k].correct for k in both])
         assert comp.delta == pytest.approx(delta)
         assert (comp.n, comp.n_excluded) == (len(both), len(ids) - len(both))

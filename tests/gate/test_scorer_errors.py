@@ -31,7 +31,10 @@ def check(case, output):
 
 
 def _cases(n: int) -> list[Case]:
-    return [Case(id=f"c{i:03d}", text=f"question {i}", reference=f"answer {i}") for i in range(n)]
+    return [
+        Case(id=f"c{i:03d}", text=f"q {i}", reference=f"answer {i}", category="ab"[i % 2])
+        for i in range(n)
+    ]
 
 
 def _run(
@@ -187,3 +190,13 @@ def test_the_gate_error_rate_limit_is_the_scorer_error_limit(tmp_path: Path) -> 
     )
     assert strict.gate is not None
     assert strict.gate.criteria[0].status == "INCONCLUSIVE"  # no error_rate: 1% default
+
+
+def test_category_comparisons_leave_a_scorer_error_out(tmp_path: Path) -> None:
+    # Case 0 (category a) unscored for both: category a pairs 99 cases, b all 100.
+    n = 200
+    result = _evaluate(tmp_path, n, [0], [True] * n, [False] * n)
+    by_category = {c.category: c for c in result.main.category_comparisons}
+    assert (by_category["a"].n, by_category["a"].excluded) == (99, {"scorer error": 1})
+    assert (by_category["b"].n, by_category["b"].excluded) == (100, {})
+    assert by_category["a"].candidate_value == 1.0  # case 0 is not a failure of tuned

@@ -39,6 +39,19 @@ def _errors(scored: ScoredModel, n: int) -> Mask:
     return errors if errors.size == n else np.zeros(n, dtype=bool)
 
 
+def _unscored(scored: ScoredModel, n: int, metric: str) -> Mask:
+    """Per case: the scorer of ``metric`` could not score it (``pass_rate``: any scorer,
+    since every scorer decides the pass)."""
+    masks = scored.scorer_errors.values() if metric == "pass_rate" else []
+    if metric in scored.scorer_errors:
+        masks = [scored.scorer_errors[metric]]
+    out = np.zeros(n, dtype=bool)
+    for mask in masks:
+        if mask.size == n:
+            out |= mask
+    return out
+
+
 def answered_by_both(candidate: ScoredModel, baseline: ScoredModel) -> Mask:
     """Per case: neither model's request failed."""
     n = len(candidate.correct)
@@ -66,11 +79,7 @@ def exclusions(
         "both errors": int(np.count_nonzero(a & b)),
     }
     if metric is not None:
-        unscored = np.zeros(n, dtype=bool)
-        for model in (candidate, baseline):
-            mask = model.scorer_errors.get(metric)
-            if mask is not None and mask.size == n:
-                unscored |= mask
+        unscored = _unscored(candidate, n, metric) | _unscored(baseline, n, metric)
         counts["scorer error"] = int(np.count_nonzero(unscored[where] & ~(a | b) & left_out))
     counts["no value"] = int(np.count_nonzero(left_out)) - sum(counts.values())
     return {k: v for k, v in counts.items() if v > 0}
@@ -253,12 +262,14 @@ def compare_categories(
     margin: float | None = None,
 ) -> list[CategoryComparison]:
     """Per category, the paired pass-rate delta (candidate - baseline) with its interval,
-    on the category's cases both models answered (NaN with none).
+    on the category's cases both models answered and every scorer scored (NaN with none).
 
     With ``margin`` (a regression suite), a category is flagged when its observed
     drop exceeds the margin (``delta < -margin``).
     """
+    n = len(candidate.correct)
     both = answered_by_both(candidate, baseline)
+    both &= ~(_unscored(candidate, n, "pass_rate") | _unscored(baseline, n, "pass_rate"))
     out: list[CategoryComparison] = []
     for category, idx in groups.items():
         picked = np.asarray(idx, dtype=np.intp)
@@ -286,7 +297,7 @@ def compare_categories(
                 n=int(kept.size),
                 flagged=margin is not None and delta < -margin,
                 n_excluded=int(picked.size - kept.size),
-                excluded=exclusions(candidate, baseline, both, idx),
+                excluded=exclusions(candidate, baseline, both, idx, "pass_rate"),
             )
         )
     return out
