@@ -62,17 +62,13 @@ MAX_INSTRUCTIONS = 100_000
 
 def _base_url(base_url: str | None) -> str:
     """``--base-url`` checked (http or https, a host, no query), without a trailing /."""
-    from urllib.parse import urlsplit
+    from tunegate.human.address import web_address
 
     if base_url is None:
         return f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
     url = base_url.strip().rstrip("/")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = web_address(url)
+    if parts is None:
         raise TunegateError(
             f"--base-url {base_url!r}: give the address annotators open, e.g. "
             "https://eval.example.org or http://10.0.0.5:8765"

@@ -12,10 +12,10 @@ is not Label Studio's) is a :class:`LabelStudioError` with a message that says w
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from tunegate import secrets
 from tunegate.errors import TunegateError
+from tunegate.human.address import web_address
 
 if TYPE_CHECKING:
     import httpx
@@ -30,12 +30,8 @@ class LabelStudioError(TunegateError):
 
 def _base(url: str) -> str:
     text = url.strip().rstrip("/")
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = web_address(text)
+    if parts is None:
         raise LabelStudioError(
             f"--label-studio {url!r}: give Label Studio's address, e.g. http://localhost:8080"
         )
